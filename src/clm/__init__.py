@@ -1,0 +1,35 @@
+"""clm: Customer Lifecycle Management.
+
+The public API is :class:`Workspace`; everything else is reached through it.
+"""
+
+from clm.errors import (
+    ClmError,
+    ConfigError,
+    ImportFailed,
+    NotFound,
+    ScoringError,
+    WorkspaceError,
+    WorkspaceExists,
+    WorkspaceNotFound,
+)
+from clm.ingest.summary import ImportSummary
+from clm.scores.pipeline import ScoringRun
+from clm.workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClmError",
+    "ConfigError",
+    "ImportFailed",
+    "ImportSummary",
+    "NotFound",
+    "ScoringError",
+    "ScoringRun",
+    "Workspace",
+    "WorkspaceError",
+    "WorkspaceExists",
+    "WorkspaceNotFound",
+    "__version__",
+]

@@ -1,0 +1,144 @@
+"""Workspace settings: ``clm.toml``, validated by Pydantic.
+
+The file is the single source of settings; ``clm config set KEY VALUE`` edits it
+through :func:`set_value`, which validates the whole file before writing, so an
+invalid value never reaches the disk. Defaults follow ``SPEC.md``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from clm.errors import ConfigError
+
+CONFIG_FILE = "clm.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WorkspaceSection(_Section):
+    name: str = "clm"
+
+
+class RfmSection(_Section):
+    """SPEC §2: the window and how F is scored."""
+
+    window_days: int = Field(365, ge=1, le=36500)
+    frequency: Literal["fixed", "quantile"] = "fixed"
+    frequency_thresholds: list[int] = Field(default_factory=lambda: [2, 3, 4, 6])
+
+    @field_validator("frequency_thresholds")
+    @classmethod
+    def _four_increasing(cls, value: list[int]) -> list[int]:
+        if len(value) != 4 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("needs four strictly increasing integers, e.g. [2, 3, 4, 6]")
+        return value
+
+
+class EngineSection(_Section):
+    """Where population work runs: the embedded DuckDB, or Spark."""
+
+    name: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[*]"
+    memory_limit: str = ""
+    threads: int = Field(0, ge=0)
+
+
+class ImportSection(_Section):
+    timezone: str = "UTC"
+    max_reported_errors: int = Field(10, ge=1, le=1000)
+
+
+class Settings(_Section):
+    """The whole ``clm.toml``."""
+
+    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
+    rfm: RfmSection = Field(default_factory=RfmSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
+    imports: ImportSection = Field(default_factory=ImportSection, alias="import")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def load(root: Path) -> Settings:
+    """Read and validate ``root/clm.toml``."""
+    path = root / CONFIG_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return _validate(data, path)
+
+
+def save(root: Path, settings: Settings) -> None:
+    """Write the settings (all keys, defaults included) to ``root/clm.toml``."""
+    text = tomli_w.dumps(settings.model_dump(by_alias=True))
+    (root / CONFIG_FILE).write_text(text, encoding="utf-8")
+
+
+def get_value(settings: Settings, key: str) -> Any:
+    """The value at a dotted key such as ``rfm.window_days``."""
+    node: Any = settings.model_dump(by_alias=True)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"unknown setting {key!r}; see `clm config list`")
+        node = node[part]
+    return node
+
+
+def set_value(settings: Settings, key: str, raw: str) -> Settings:
+    """A copy of ``settings`` with ``key`` set to ``raw`` parsed as a TOML value.
+
+    ``raw`` is read as a TOML literal (``365``, ``true``, ``[2, 3, 4, 6]``) and
+    taken as a plain string when it is not one (``quantile``).
+    """
+    get_value(settings, key)  # unknown keys fail before anything else
+    data = settings.model_dump(by_alias=True)
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = parse_literal(raw)
+    return _validate(data, Path(CONFIG_FILE))
+
+
+def flatten(settings: Settings) -> dict[str, Any]:
+    """Every setting as ``dotted.key -> value``."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out[prefix] = node
+
+    walk("", settings.model_dump(by_alias=True))
+    return out
+
+
+def parse_literal(raw: str) -> Any:
+    """Parse a TOML literal, or return ``raw`` unchanged when it is not one."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _validate(data: dict[str, Any], path: Path) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc

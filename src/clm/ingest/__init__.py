@@ -1,0 +1,1 @@
+"""Getting data in: staging sources, validating rows, resolving identity, the demo world."""

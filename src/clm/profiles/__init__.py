@@ -1,0 +1,1 @@
+"""The single customer view (and, later, its real-time state)."""

@@ -1,0 +1,120 @@
+"""The single customer view: traits, consent, scores, segment history, purchases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from clm.errors import NotFound
+
+LATEST_ORDERS = 10
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, Any]:
+    """Everything clm knows about one profile (a customer id, or an anonymous id)."""
+    traits = _rows(
+        con,
+        "SELECT email, phone, signup_at, timezone, attributes FROM profiles WHERE customer_id = ?",
+        [profile_id],
+    )
+    kind = "customer"
+    score_rows = _latest_scores(con, "customer_id", profile_id)
+    if not traits and not score_rows and not _has_events(con, "customer_id", profile_id):
+        score_rows = _latest_scores(con, "anonymous_id", profile_id)
+        if not score_rows and not _has_events(con, "anonymous_id", profile_id):
+            raise NotFound(f"no customer or visitor with id {profile_id!r}")
+        kind = "visitor"
+    trait = traits[0] if traits else {}
+    attributes = json.loads(trait.pop("attributes") or "{}") if trait else {}
+    return {
+        "id": profile_id,
+        "kind": kind,
+        "traits": {k: _plain(v) for k, v in trait.items()},
+        "attributes": attributes,
+        "consent": _consent(con, profile_id),
+        "anonymous_ids": [
+            r["anonymous_id"]
+            for r in _rows(
+                con,
+                "SELECT anonymous_id FROM identities WHERE customer_id = ? ORDER BY linked_at",
+                [profile_id],
+            )
+        ],
+        "scores": {k: _plain(v) for k, v in score_rows[0].items()} if score_rows else None,
+        "events": _event_counts(con, kind, profile_id),
+        "latest_purchases": _latest_orders(con, kind, profile_id),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly values: dates and times as ISO text."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _latest_scores(con: duckdb.DuckDBPyConnection, column: str, pid: str) -> list[dict[str, Any]]:
+    return _rows(
+        con,
+        f"""
+        SELECT as_of, recency_days, frequency, monetary, n_orders_life, r_score, f_score,
+               m_score, segment, phase, previous_segment, segment_since
+        FROM scores WHERE {column} = ? ORDER BY as_of DESC, run_id DESC LIMIT 1
+        """,
+        [pid],
+    )
+
+
+def _has_events(con: duckdb.DuckDBPyConnection, column: str, pid: str) -> bool:
+    return bool(con.execute(f"SELECT count(*) FROM events WHERE {column} = ?", [pid]).fetchall()[0][0])
+
+
+def _consent(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any]:
+    rows = _rows(
+        con,
+        "SELECT DISTINCT ON (channel) channel, granted, ts, source FROM consents "
+        "WHERE customer_id = ? ORDER BY channel, ts DESC",
+        [pid],
+    )
+    return {r["channel"]: {"granted": r["granted"], "since": _plain(r["ts"]),
+                           "source": r["source"]} for r in rows}
+
+
+def _own_events(kind: str) -> str:
+    """SQL filter for the events of a profile, anonymous history included."""
+    if kind == "visitor":
+        return "customer_id IS NULL AND anonymous_id = $1"
+    return (
+        "(customer_id = $1 OR (customer_id IS NULL AND anonymous_id IN "
+        "(SELECT anonymous_id FROM identities WHERE customer_id = $1)))"
+    )
+
+
+def _event_counts(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> dict[str, int]:
+    where = _own_events(kind)
+    rows = con.execute(
+        f"SELECT type, count(*) FROM events WHERE {where} GROUP BY type ORDER BY type", [pid]
+    ).fetchall()
+    return {str(t): int(n) for t, n in rows}
+
+
+def _latest_orders(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> list[dict[str, Any]]:
+    where = _own_events(kind)
+    rows = _rows(
+        con,
+        f"""
+        SELECT coalesce(order_id, event_id) AS order_id, min(ts) AS ts,
+               sum(amount)::DOUBLE AS amount, count(*) AS lines,
+               string_agg(DISTINCT category, ', ' ORDER BY category) AS categories
+        FROM events WHERE type = 'purchase' AND {where}
+        GROUP BY coalesce(order_id, event_id) ORDER BY min(ts) DESC LIMIT {LATEST_ORDERS}
+        """,
+        [pid],
+    )
+    return [{k: _plain(v) for k, v in r.items()} for r in rows]

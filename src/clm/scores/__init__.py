@@ -1,0 +1,1 @@
+"""Population scores: RFM, lifecycle segments, and their calibration (SPEC §2–3)."""

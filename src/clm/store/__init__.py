@@ -1,0 +1,1 @@
+"""The store: one workspace = one embedded DuckDB file, plus the engines that read it."""

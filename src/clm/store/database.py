@@ -1,0 +1,79 @@
+"""Opening the workspace's DuckDB file and keeping its schema current."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from clm.errors import WorkspaceError
+from clm.store.schema import MIGRATIONS
+
+DB_FILE = "clm.duckdb"
+
+
+def connect(
+    path: Path, *, memory_limit: str = "", threads: int = 0, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the workspace database, naming the holder when another process has it."""
+    config: dict[str, str | int | bool] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WorkspaceError(
+                f"the workspace database {path} is in use by another process "
+                "(is `clm serve` running on it?); stop that process or send the "
+                "work through its HTTP API"
+            ) from exc
+        raise WorkspaceError(f"cannot open {path}: {exc}") from exc
+    # TimeZone needs ICU, which loads on first use: set it after connecting.
+    con.execute(
+        "SET TimeZone = 'UTC'; SET enable_progress_bar = true; "
+        "SET enable_progress_bar_print = false"
+    )
+    return con
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending migrations; return the schema version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, applied_at TIMESTAMP)"
+    )
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+    current = int(row[0][0])
+    for version, ddl in MIGRATIONS:
+        if version <= current:
+            continue
+        with transaction(con):
+            con.execute(ddl)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, current_timestamp::timestamp)",
+                [version],
+            )
+        current = version
+    return current
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All or nothing: commit on success, roll back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
+    """The single value of a one-row, one-column query."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None

@@ -1,0 +1,103 @@
+"""Tables of the workspace database, as ordered migrations.
+
+Every migration runs once, in a transaction, and is recorded in
+``schema_migrations``. Add a new migration at the end; never edit a released one.
+
+Money is ``DECIMAL(18, 4)``: sums are exact, so the same purchases give the same
+monetary value (and the same M score at a tied cut point) on every engine.
+Times are ``TIMESTAMP`` holding UTC instants (SPEC §1).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE profiles (
+            customer_id VARCHAR NOT NULL,
+            email VARCHAR,
+            phone VARCHAR,
+            signup_at TIMESTAMP,
+            timezone VARCHAR,
+            attributes JSON,
+            import_id INTEGER,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE consents (
+            customer_id VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            granted BOOLEAN NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            source VARCHAR NOT NULL
+        );
+        CREATE TABLE events (
+            event_id VARCHAR NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            type VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            category VARCHAR,
+            amount DECIMAL(18, 4),
+            order_id VARCHAR,
+            properties JSON,
+            import_id INTEGER
+        );
+        CREATE TABLE identities (
+            anonymous_id VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL,
+            linked_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE imports (
+            import_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            rows_read BIGINT NOT NULL,
+            filtered BIGINT NOT NULL,
+            imported BIGINT NOT NULL,
+            duplicates BIGINT NOT NULL,
+            quarantined BIGINT NOT NULL
+        );
+        CREATE TABLE scoring_runs (
+            run_id INTEGER NOT NULL,
+            as_of DATE NOT NULL,
+            window_days INTEGER NOT NULL,
+            engine VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            n_profiles BIGINT NOT NULL,
+            n_buyers BIGINT NOT NULL,
+            calibration_version INTEGER NOT NULL
+        );
+        CREATE TABLE calibrations (
+            version INTEGER NOT NULL,
+            run_id INTEGER NOT NULL,
+            as_of DATE NOT NULL,
+            window_days INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            payload JSON NOT NULL
+        );
+        CREATE TABLE scores (
+            run_id INTEGER NOT NULL,
+            as_of DATE NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            recency_days INTEGER,
+            frequency BIGINT NOT NULL,
+            monetary DOUBLE NOT NULL,
+            n_orders_life BIGINT NOT NULL,
+            r_score TINYINT,
+            f_score TINYINT,
+            m_score TINYINT,
+            has_email BOOLEAN NOT NULL,
+            visited BOOLEAN NOT NULL,
+            segment VARCHAR NOT NULL,
+            phase VARCHAR,
+            previous_segment VARCHAR,
+            segment_since DATE NOT NULL
+        );
+        """,
+    ),
+]

@@ -1,0 +1,54 @@
+"""What a workspace holds: profiles, events by type, imports, scoring runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+PROFILE_COUNTS = """
+WITH resolved AS (
+    SELECT coalesce(e.customer_id, i.customer_id) AS customer_id, e.anonymous_id
+    FROM events e LEFT JOIN identities i ON e.customer_id IS NULL
+         AND i.anonymous_id = e.anonymous_id
+)
+SELECT
+    (SELECT count(*) FROM (SELECT customer_id FROM profiles
+                           UNION SELECT customer_id FROM resolved
+                           WHERE customer_id IS NOT NULL)) AS customers,
+    (SELECT count(DISTINCT anonymous_id) FROM resolved WHERE customer_id IS NULL) AS visitors
+"""
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, r, strict=True)}
+        for r in cursor.fetchall()
+    ]
+
+
+def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """A JSON-friendly summary of the workspace database."""
+    customers, visitors = con.execute(PROFILE_COUNTS).fetchall()[0]
+    events = {
+        str(t): int(n)
+        for t, n in con.execute(
+            "SELECT type, count(*) FROM events GROUP BY type ORDER BY type"
+        ).fetchall()
+    }
+    span = con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
+    return {
+        "profiles": {"customers": int(customers), "anonymous_visitors": int(visitors),
+                     "total": int(customers) + int(visitors)},
+        "events": {"total": sum(events.values()), "by_type": events,
+                   "first": span[0].isoformat() if span[0] else None,
+                   "last": span[1].isoformat() if span[1] else None},
+        "imports": _rows(con, "SELECT * FROM imports ORDER BY import_id"),
+        "scoring_runs": _rows(
+            con,
+            "SELECT run_id, as_of, window_days, engine, n_profiles, n_buyers, finished_at "
+            "FROM scoring_runs ORDER BY as_of, run_id",
+        ),
+    }

@@ -1,0 +1,328 @@
+"""The facade: one :class:`Workspace` behind the CLI, the HTTP API and Python users.
+
+A workspace is a folder holding ``clm.toml`` (settings), ``clm.duckdb`` (all
+data) and ``definitions/`` (automations and segments as files). Every face of
+clm calls these methods; none of them talks to the database directly.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from clm import config
+from clm.config import Settings
+from clm.errors import ScoringError, WorkspaceExists, WorkspaceNotFound
+from clm.ingest.customers import import_customers
+from clm.ingest.events import import_events
+from clm.ingest.mapping import CustomerMapping, EventMapping, SourceOptions
+from clm.ingest.summary import ImportSummary
+from clm.profiles.view import customer_view
+from clm.progress import Progress
+from clm.scores import pipeline, reports
+from clm.scores.pipeline import ScoringRun
+from clm.store import database, engines
+from clm.store.status import status as workspace_status
+
+DEFINITIONS = "definitions"
+ENV_VAR = "CLM_WORKSPACE"
+
+
+def default_path() -> Path:
+    """``$CLM_WORKSPACE``, else the current folder."""
+    return Path(os.environ.get(ENV_VAR) or ".")
+
+
+class Workspace:
+    """A clm workspace: open it, import data, score, and read the results.
+
+    Use :meth:`init` to create one and :meth:`open` to open one; close it with
+    :meth:`close` or use it as a context manager.
+    """
+
+    def __init__(self, root: Path, settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
+        self.root = root
+        self.settings = settings
+        self.con = con
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: str | Path, name: str | None = None) -> Workspace:
+        """Create a workspace in ``path`` (created if missing) and open it."""
+        root = Path(path)
+        if (root / config.CONFIG_FILE).exists():
+            raise WorkspaceExists(f"{root} already holds a clm workspace ({config.CONFIG_FILE})")
+        root.mkdir(parents=True, exist_ok=True)
+        for folder in ("automations", "segments", "templates"):
+            (root / DEFINITIONS / folder).mkdir(parents=True, exist_ok=True)
+        settings = Settings()
+        settings.workspace.name = name or root.resolve().name
+        config.save(root, settings)
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Workspace:
+        """Open the workspace in ``path`` (default: ``$CLM_WORKSPACE`` or the current folder)."""
+        root = Path(path) if path is not None else default_path()
+        if not (root / config.CONFIG_FILE).exists():
+            raise WorkspaceNotFound(
+                f"{root} is not a clm workspace (no {config.CONFIG_FILE}); "
+                f"create one with `clm init {root}`"
+            )
+        settings = config.load(root)
+        con = database.connect(
+            root / database.DB_FILE,
+            memory_limit=settings.engine.memory_limit,
+            threads=settings.engine.threads,
+        )
+        database.migrate(con)
+        return cls(root, settings, con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- settings --------------------------------------------------------------------------
+
+    def config_get(self, key: str) -> Any:
+        """The value of a dotted setting such as ``rfm.window_days``."""
+        return config.get_value(self.settings, key)
+
+    def config_set(self, key: str, value: str) -> Any:
+        """Set a dotted setting from its text form, validate, save; return the new value."""
+        self.settings = config.set_value(self.settings, key, value)
+        config.save(self.root, self.settings)
+        return config.get_value(self.settings, key)
+
+    def config_list(self) -> dict[str, Any]:
+        return config.flatten(self.settings)
+
+    # -- import ----------------------------------------------------------------------------
+
+    def import_transactions(
+        self,
+        source: Any,
+        *,
+        customer: str | None = None,
+        time: str | None = None,
+        time_format: str | None = None,
+        amount: str | None = None,
+        category: str | None = None,
+        order: str | None = None,
+        event_id: str | None = None,
+        anonymous: str | None = None,
+        where: str | None = None,
+        delimiter: str | None = None,
+        header: bool = True,
+        columns: list[str] | tuple[str, ...] | None = None,
+        timezone: str | None = None,
+        quarantine: str | Path | None = None,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import purchase lines from a CSV/Parquet file or a pandas/polars/Arrow table.
+
+        Column options name source columns; ``amount`` may be an expression over
+        numeric columns (``"Quantity*UnitPrice"``); ``where`` filters rows
+        (``"CustomerID IS NOT NULL"``). All or nothing unless ``quarantine``
+        names a file for the bad rows.
+        """
+        mapping = EventMapping(
+            customer=customer, anonymous=anonymous, time=time, time_format=time_format,
+            type="purchase", amount=amount, category=category, order=order, event_id=event_id,
+        )
+        return self._import_events(source, mapping, "transactions", where, delimiter, header,
+                                   columns, timezone, quarantine, progress)
+
+    def import_events(
+        self,
+        source: Any,
+        *,
+        type: str | None = None,
+        type_column: str | None = None,
+        customer: str | None = None,
+        anonymous: str | None = None,
+        time: str | None = None,
+        time_format: str | None = None,
+        amount: str | None = None,
+        category: str | None = None,
+        order: str | None = None,
+        event_id: str | None = None,
+        properties: list[str] | tuple[str, ...] = (),
+        where: str | None = None,
+        delimiter: str | None = None,
+        header: bool = True,
+        columns: list[str] | tuple[str, ...] | None = None,
+        timezone: str | None = None,
+        quarantine: str | Path | None = None,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import events (visits, signups, any type) with a constant ``type`` or a ``type_column``."""
+        mapping = EventMapping(
+            customer=customer, anonymous=anonymous, time=time, time_format=time_format,
+            type=type, type_column=type_column, amount=amount, category=category, order=order,
+            event_id=event_id, properties=tuple(properties),
+        )
+        return self._import_events(source, mapping, "events", where, delimiter, header, columns,
+                                   timezone, quarantine, progress)
+
+    def import_customers(
+        self,
+        source: Any,
+        *,
+        customer: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        signup: str | None = None,
+        time_format: str | None = None,
+        timezone_column: str | None = None,
+        anonymous: str | None = None,
+        consent: dict[str, str] | None = None,
+        consent_time: str | None = None,
+        attributes: list[str] | tuple[str, ...] | None = None,
+        where: str | None = None,
+        delimiter: str | None = None,
+        header: bool = True,
+        columns: list[str] | tuple[str, ...] | None = None,
+        timezone: str | None = None,
+        quarantine: str | Path | None = None,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import customer profiles: traits, consent per channel (``{"email": "col"}``),
+        anonymous-id links and free attributes (every other column by default)."""
+        mapping = CustomerMapping(
+            customer=customer, email=email, phone=phone, signup=signup, time_format=time_format,
+            timezone=timezone_column, anonymous=anonymous, consent=dict(consent or {}),
+            consent_time=consent_time,
+            attributes=tuple(attributes) if attributes is not None else None,
+        )
+        options = self._source_options(where, delimiter, header, columns, timezone, quarantine)
+        return import_customers(
+            self.con, source, mapping, options, progress=progress,
+            max_errors=self.settings.imports.max_reported_errors,
+            default_timezone=self.settings.imports.timezone,
+        )
+
+    def _import_events(
+        self,
+        source: Any,
+        mapping: EventMapping,
+        kind: str,
+        where: str | None,
+        delimiter: str | None,
+        header: bool,
+        columns: list[str] | tuple[str, ...] | None,
+        timezone: str | None,
+        quarantine: str | Path | None,
+        progress: Progress | None,
+    ) -> ImportSummary:
+        options = self._source_options(where, delimiter, header, columns, timezone, quarantine)
+        return import_events(
+            self.con, source, mapping, options, kind=kind, progress=progress,
+            max_errors=self.settings.imports.max_reported_errors,
+            default_timezone=self.settings.imports.timezone,
+        )
+
+    @staticmethod
+    def _source_options(
+        where: str | None,
+        delimiter: str | None,
+        header: bool,
+        columns: list[str] | tuple[str, ...] | None,
+        timezone: str | None,
+        quarantine: str | Path | None,
+    ) -> SourceOptions:
+        return SourceOptions(
+            where=where, delimiter=delimiter, header=header, columns=tuple(columns or ()),
+            timezone=timezone, quarantine=str(quarantine) if quarantine is not None else None,
+        )
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def score(
+        self,
+        as_of: date | str | None = None,
+        *,
+        engine: Literal["duckdb", "spark"] | None = None,
+        progress: Progress | None = None,
+    ) -> ScoringRun:
+        """Compute RFM scores and lifecycle segments for every profile as of a date
+        (default: the date of the latest event), and store them with the calibration."""
+        day = self._as_of(as_of)
+        chosen = engine or self.settings.engine.name
+        runner = engines.make_engine(chosen, self.con, self.settings.engine.spark_master)
+        try:
+            return pipeline.run(self.con, runner, day, self.settings.rfm, progress)
+        finally:
+            runner.close()
+
+    def _as_of(self, as_of: date | str | None) -> date:
+        if isinstance(as_of, date):
+            return as_of
+        if isinstance(as_of, str):
+            try:
+                return date.fromisoformat(as_of)
+            except ValueError as exc:
+                raise ScoringError(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from exc
+        last = self.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
+        return last.date() if last is not None else datetime.now(UTC).date()
+
+    # -- results ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Profiles, events by type, imports and scoring runs, JSON-friendly."""
+        result = workspace_status(self.con)
+        result["workspace"] = {"path": str(self.root.resolve()), "name": self.settings.workspace.name}
+        return result
+
+    def segments(self) -> pd.DataFrame:
+        """Customers, share and revenue per lifecycle segment in the latest scoring run."""
+        run_id, _ = reports.latest_run(self.con)
+        return reports.segment_table(self.con, run_id)
+
+    def phases(self) -> pd.DataFrame:
+        """Customers, share and revenue per lifecycle phase (and CLM level)."""
+        return reports.phase_table(self.segments())
+
+    def latest_run(self) -> tuple[int, date]:
+        """``(run_id, as_of)`` of the latest scoring run."""
+        return reports.latest_run(self.con)
+
+    def customer(self, customer_id: str) -> dict[str, Any]:
+        """The single customer view of a customer (or an anonymous visitor's id)."""
+        return customer_view(self.con, customer_id)
+
+    def scores(self, *, format: Literal["pandas", "arrow"] = "pandas") -> pd.DataFrame | pa.Table:
+        """The latest scores, one row per profile."""
+        run_id, _ = reports.latest_run(self.con)
+        sql, params = reports.scores_query(run_id)
+        cursor = self.con.execute(sql, params)
+        return cursor.fetch_arrow_table() if format == "arrow" else cursor.fetchdf()
+
+    def export_scores(self, path: str | Path) -> int:
+        """Write the latest scores to CSV or Parquet (by extension); return the row count."""
+        run_id, _ = reports.latest_run(self.con)
+        sql, params = reports.scores_query(run_id)
+        target = Path(path)
+        fmt = "PARQUET" if target.suffix.lower() in {".parquet", ".pq"} else "CSV, HEADER"
+        quoted = "'" + str(target).replace("'", "''") + "'"
+        self.con.execute(f"COPY ({sql}) TO {quoted} (FORMAT {fmt})", params)
+        return int(self.con.execute("SELECT count(*) FROM scores WHERE run_id = ?",
+                                    [run_id]).fetchall()[0][0])
