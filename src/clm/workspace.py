@@ -314,7 +314,7 @@ class Workspace:
         run_id, _ = reports.latest_run(self.con)
         sql, params = reports.scores_query(run_id)
         cursor = self.con.execute(sql, params)
-        return cursor.fetch_arrow_table() if format == "arrow" else cursor.fetchdf()
+        return cursor.to_arrow_table() if format == "arrow" else cursor.fetchdf()
 
     def export_scores(self, path: str | Path) -> int:
         """Write the latest scores to CSV or Parquet (by extension); return the row count."""

@@ -1,1 +1,5 @@
-def main() -> None: ...
+"""The `clm` command line."""
+
+from clm.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -110,9 +110,9 @@ def _parsed_select(
         "anonymous": pick(m.anonymous, "anonymous", cols),
         "consent_time": pick(m.consent_time, "consent_time", cols),
     }
-    consent = dict(m.consent) or {
+    consent = {
         ch: c for ch in CONSENT_CHANNELS for c in cols if c.lower() == f"consent_{ch}"
-    }
+    } | dict(m.consent)
     for key, column in [*chosen.items(), *((f"consent {k}", v) for k, v in consent.items())]:
         if column is not None:
             staged.require(column, f"--{key.replace(' ', '-').replace('_', '-')}")
@@ -145,7 +145,10 @@ def _parsed_select(
     for column in attribute_cols:
         staged.require(column, "--attributes")
     attributes = (
-        "json_object(" + ", ".join(f"{fields.literal(c)}, {quote(c)}" for c in attribute_cols) + ")"
+        # Merging into {} drops empty cells, so an empty cell never erases a known value.
+        "json_merge_patch('{}', json_object("
+        + ", ".join(f"{fields.literal(c)}, {quote(c)}" for c in attribute_cols)
+        + "))"
         if attribute_cols
         else "NULL::JSON"
     )

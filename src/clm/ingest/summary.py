@@ -53,7 +53,7 @@ def first_bad(con: duckdb.DuckDBPyConnection, limit: int, unit: str) -> list[Bad
 def reject(con: duckdb.DuckDBPyConnection, staged: Staged, n_bad: int, limit: int) -> ImportFailed:
     """The error for an import with bad rows and no quarantine file: nothing was imported."""
     sample = first_bad(con, limit, staged.unit)
-    unit = "lines" if staged.unit == "line" else "rows"
+    unit = staged.unit if n_bad == 1 else f"{staged.unit}s"
     return ImportFailed(
         f"{staged.label}: {n_bad} bad {unit}, nothing imported (fix them, or pass "
         f"--quarantine FILE to import the rest); the first {len(sample)}:",

@@ -35,8 +35,8 @@ def segment_table(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
     ).fetchdf()
     order = [*SEGMENTS, PROSPECT]
     frame = pd.DataFrame({"segment": order})
-    frame["phase"] = [PHASE_OF[s] for s in order]
     frame = frame.merge(counts, on="segment", how="left")
+    frame["phase"] = pd.Series([PHASE_OF[s] for s in order], dtype=object)
     frame["customers"] = frame["customers"].fillna(0).astype("int64")
     frame["revenue"] = frame["revenue"].fillna(0.0).astype("float64")
     total = int(frame["customers"].sum())

@@ -1,0 +1,234 @@
+"""The `clm` command line: a thin layer over :class:`clm.Workspace`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clm.cli import imports
+from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
+from clm.cli.render import (
+    RichProgress,
+    console,
+    frame_records,
+    number,
+    percent,
+    print_json,
+    table,
+)
+from clm.workspace import Workspace
+
+app = typer.Typer(
+    name="clm",
+    help="clm: customer lifecycle management. Import customers, purchases and events; score "
+    "RFM and lifecycle segments; see where every customer stands.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(imports.app, name="import")
+config_app = typer.Typer(help="Read and change workspace settings (clm.toml).",
+                         no_args_is_help=True)
+app.add_typer(config_app, name="config")
+export_app = typer.Typer(help="Export results to CSV or Parquet.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+HERE = Path(".")
+
+
+@app.command()
+@handle_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = HERE,
+    name: Annotated[str | None, typer.Option(help="Workspace name (default: folder name).",
+                                             show_default=False)] = None,
+) -> None:
+    """Create a workspace: clm.toml, the DuckDB file and definition folders."""
+    with Workspace.init(directory, name=name) as ws:
+        console.print(f"Created workspace [bold]{ws.settings.workspace.name}[/] in {ws.root}")
+        console.print("Next: clm import transactions FILE -w " + str(directory))
+
+
+@config_app.command("get")
+@handle_errors
+def config_get(key: str, workspace: WorkspaceOpt = HERE) -> None:
+    """Print the value of a setting, e.g. rfm.window_days."""
+    with opened(workspace) as ws:
+        print_json(ws.config_get(key))
+
+
+@config_app.command("set")
+@handle_errors
+def config_set(
+    key: str,
+    value: Annotated[str, typer.Argument(help="A TOML value: 180, true, [2, 3, 4, 6], text.")],
+    workspace: WorkspaceOpt = HERE,
+) -> None:
+    """Change a setting; the whole file is validated before it is written."""
+    with opened(workspace) as ws:
+        new = ws.config_set(key, value)
+        console.print(f"{key} = {new!r}")
+
+
+@config_app.command("list")
+@handle_errors
+def config_list(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
+    """Print every setting with its value."""
+    with opened(workspace) as ws:
+        values = ws.config_list()
+    if as_json:
+        print_json(values)
+        return
+    console.print(table("Settings", [("key", "left"), ("value", "left")],
+                        [[k, repr(v)] for k, v in values.items()]))
+
+
+@app.command()
+@handle_errors
+def status(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
+    """What the workspace holds: profiles, events by type, imports, scoring runs."""
+    with opened(workspace) as ws:
+        info = ws.status()
+    if as_json:
+        print_json(info)
+        return
+    p, e = info["profiles"], info["events"]
+    console.print(f"Workspace [bold]{info['workspace']['name']}[/] ({info['workspace']['path']})")
+    console.print(f"Profiles: {number(p['total'])} ({number(p['customers'])} customers, "
+                  f"{number(p['anonymous_visitors'])} anonymous visitors)")
+    span = f", {e['first'][:10]} to {e['last'][:10]}" if e["first"] else ""
+    console.print(f"Events: {number(e['total'])}{span}")
+    if e["by_type"]:
+        console.print(table("Events by type", [("type", "left"), ("events", "right")],
+                            [[t, number(n)] for t, n in e["by_type"].items()]))
+    if info["imports"]:
+        console.print(table(
+            "Imports", [("id", "right"), ("kind", "left"), ("source", "left"),
+                        ("read", "right"), ("imported", "right"), ("duplicates", "right"),
+                        ("quarantined", "right"), ("finished", "left")],
+            [[str(i["import_id"]), i["kind"], i["source"], number(i["rows_read"]),
+              number(i["imported"]), number(i["duplicates"]), number(i["quarantined"]),
+              i["finished_at"][:19]] for i in info["imports"]]))
+    if info["scoring_runs"]:
+        console.print(table(
+            "Scoring runs", [("run", "right"), ("as of", "left"), ("window", "right"),
+                             ("engine", "left"), ("profiles", "right"), ("buyers", "right")],
+            [[str(r["run_id"]), r["as_of"], f"{r['window_days']} d", r["engine"],
+              number(r["n_profiles"]), number(r["n_buyers"])] for r in info["scoring_runs"]]))
+    else:
+        console.print("No scoring runs yet: run `clm score`.")
+
+
+@app.command()
+@handle_errors
+def score(
+    as_of: Annotated[str | None, typer.Option(
+        help="Score as of this date, YYYY-MM-DD (default: the date of the latest event).",
+        show_default=False)] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="duckdb or spark (default: the engine.name setting).", show_default=False)] = None,
+    workspace: WorkspaceOpt = HERE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute RFM scores and lifecycle segments for every profile and store them."""
+    if engine not in (None, "duckdb", "spark"):
+        raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
+    with opened(workspace) as ws, RichProgress() as progress:
+        run = ws.score(as_of, engine=engine, progress=progress)  # type: ignore[arg-type]
+        frame = ws.segments()
+    if as_json:
+        print_json({"run_id": run.run_id, "as_of": run.as_of.isoformat(),
+                    "engine": run.engine, "profiles": run.n_profiles, "buyers": run.n_buyers,
+                    "seconds": round(run.seconds, 3), "segments": frame_records(frame)})
+        return
+    console.print(f"Scored {number(run.n_profiles)} profiles ({number(run.n_buyers)} buyers) "
+                  f"as of {run.as_of} on {run.engine} in {run.seconds:.1f} s (run {run.run_id}).")
+    _print_segments(frame, run.as_of)
+
+
+def _print_segments(frame: Any, as_of: date) -> None:
+    rows = [[str(r.phase or "—"), r.segment, number(r.customers), percent(r.share),
+             number(r.revenue, 2)] for r in frame.itertuples()]
+    console.print(table(f"Lifecycle segments as of {as_of}",
+                        [("phase", "left"), ("segment", "left"), ("customers", "right"),
+                         ("share", "right"), ("revenue", "right")], rows))
+
+
+@app.command()
+@handle_errors
+def segments(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
+    """Customers, share and revenue per lifecycle segment and phase (latest run)."""
+    with opened(workspace) as ws:
+        frame = ws.segments()
+        phases = ws.phases()
+        _, as_of = ws.latest_run()
+    if as_json:
+        print_json({"as_of": as_of.isoformat(), "segments": frame_records(frame),
+                    "phases": frame_records(phases)})
+        return
+    _print_segments(frame, as_of)
+    console.print(table("Phases", [("CLM level", "left"), ("phase", "left"),
+                                   ("customers", "right"), ("share", "right"),
+                                   ("revenue", "right")],
+                        [[r.level, r.phase, number(r.customers), percent(r.share),
+                          number(r.revenue, 2)] for r in phases.itertuples()]))
+
+
+@app.command()
+@handle_errors
+def customer(
+    customer_id: Annotated[str, typer.Argument(help="Customer id (or an anonymous id).")],
+    workspace: WorkspaceOpt = HERE,
+    as_json: JsonOpt = False,
+) -> None:
+    """The single customer view: traits, scores, segment history, latest purchases."""
+    with opened(workspace) as ws:
+        view = ws.customer(customer_id)
+    if as_json:
+        print_json(view)
+        return
+    from clm.cli.customer import print_customer
+
+    print_customer(view)
+
+
+@export_app.command("scores")
+@handle_errors
+def export_scores(
+    file: Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")],
+    workspace: WorkspaceOpt = HERE,
+) -> None:
+    """Write the latest scores, one row per profile."""
+    with opened(workspace) as ws:
+        n = ws.export_scores(file)
+    console.print(f"Wrote {number(n)} profiles to {file}")
+
+
+@app.command()
+@handle_errors
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "demo-world"),
+    customers: Annotated[int, typer.Option("--customers", min=100,
+                                           help="Number of profiles.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Build the demo world: generate a population, import it, score it, summarize it."""
+    from clm.ingest import demo as demo_world
+
+    ws = Workspace.open(directory) if (directory / "clm.toml").exists() else Workspace.init(
+        directory, name="demo")
+    with ws, RichProgress() as progress:
+        world = demo_world.build(ws, n_profiles=customers, seed=seed, progress=progress)
+        frame = ws.segments()
+    _print_segments(frame, world.as_of)
+    console.print(f"Demo workspace: {directory}")
+    console.print(f"Seed customer (rising beauty interest): [bold]{world.seed_customer_id}[/]; "
+                  f"try: clm customer {world.seed_customer_id} -w {directory}")
+
+
+def main() -> None:
+    """Entry point of the `clm` command."""
+    app()
