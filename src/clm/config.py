@@ -7,6 +7,7 @@ invalid value never reaches the disk. Defaults follow ``SPEC.md``.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +38,7 @@ class RfmSection(_Section):
     @field_validator("frequency_thresholds")
     @classmethod
     def _four_increasing(cls, value: list[int]) -> list[int]:
-        if len(value) != 4 or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        if len(value) != 4 or any(b <= a for a, b in itertools.pairwise(value)):
             raise ValueError("needs four strictly increasing integers, e.g. [2, 3, 4, 6]")
         return value
 

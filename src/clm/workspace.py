@@ -145,11 +145,28 @@ class Workspace:
         names a file for the bad rows.
         """
         mapping = EventMapping(
-            customer=customer, anonymous=anonymous, time=time, time_format=time_format,
-            type="purchase", amount=amount, category=category, order=order, event_id=event_id,
+            customer=customer,
+            anonymous=anonymous,
+            time=time,
+            time_format=time_format,
+            type="purchase",
+            amount=amount,
+            category=category,
+            order=order,
+            event_id=event_id,
         )
-        return self._import_events(source, mapping, "transactions", where, delimiter, header,
-                                   columns, timezone, quarantine, progress)
+        return self._import_events(
+            source,
+            mapping,
+            "transactions",
+            where,
+            delimiter,
+            header,
+            columns,
+            timezone,
+            quarantine,
+            progress,
+        )
 
     def import_events(
         self,
@@ -174,14 +191,32 @@ class Workspace:
         quarantine: str | Path | None = None,
         progress: Progress | None = None,
     ) -> ImportSummary:
-        """Import events (visits, signups, any type) with a constant ``type`` or a ``type_column``."""
+        """Import events (visits, signups, any type): a constant ``type`` or a ``type_column``."""
         mapping = EventMapping(
-            customer=customer, anonymous=anonymous, time=time, time_format=time_format,
-            type=type, type_column=type_column, amount=amount, category=category, order=order,
-            event_id=event_id, properties=tuple(properties),
+            customer=customer,
+            anonymous=anonymous,
+            time=time,
+            time_format=time_format,
+            type=type,
+            type_column=type_column,
+            amount=amount,
+            category=category,
+            order=order,
+            event_id=event_id,
+            properties=tuple(properties),
         )
-        return self._import_events(source, mapping, "events", where, delimiter, header, columns,
-                                   timezone, quarantine, progress)
+        return self._import_events(
+            source,
+            mapping,
+            "events",
+            where,
+            delimiter,
+            header,
+            columns,
+            timezone,
+            quarantine,
+            progress,
+        )
 
     def import_customers(
         self,
@@ -208,14 +243,24 @@ class Workspace:
         """Import customer profiles: traits, consent per channel (``{"email": "col"}``),
         anonymous-id links and free attributes (every other column by default)."""
         mapping = CustomerMapping(
-            customer=customer, email=email, phone=phone, signup=signup, time_format=time_format,
-            timezone=timezone_column, anonymous=anonymous, consent=dict(consent or {}),
+            customer=customer,
+            email=email,
+            phone=phone,
+            signup=signup,
+            time_format=time_format,
+            timezone=timezone_column,
+            anonymous=anonymous,
+            consent=dict(consent or {}),
             consent_time=consent_time,
             attributes=tuple(attributes) if attributes is not None else None,
         )
         options = self._source_options(where, delimiter, header, columns, timezone, quarantine)
         return import_customers(
-            self.con, source, mapping, options, progress=progress,
+            self.con,
+            source,
+            mapping,
+            options,
+            progress=progress,
             max_errors=self.settings.imports.max_reported_errors,
             default_timezone=self.settings.imports.timezone,
         )
@@ -235,7 +280,12 @@ class Workspace:
     ) -> ImportSummary:
         options = self._source_options(where, delimiter, header, columns, timezone, quarantine)
         return import_events(
-            self.con, source, mapping, options, kind=kind, progress=progress,
+            self.con,
+            source,
+            mapping,
+            options,
+            kind=kind,
+            progress=progress,
             max_errors=self.settings.imports.max_reported_errors,
             default_timezone=self.settings.imports.timezone,
         )
@@ -250,8 +300,12 @@ class Workspace:
         quarantine: str | Path | None,
     ) -> SourceOptions:
         return SourceOptions(
-            where=where, delimiter=delimiter, header=header, columns=tuple(columns or ()),
-            timezone=timezone, quarantine=str(quarantine) if quarantine is not None else None,
+            where=where,
+            delimiter=delimiter,
+            header=header,
+            columns=tuple(columns or ()),
+            timezone=timezone,
+            quarantine=str(quarantine) if quarantine is not None else None,
         )
 
     # -- scoring ---------------------------------------------------------------------------
@@ -289,7 +343,10 @@ class Workspace:
     def status(self) -> dict[str, Any]:
         """Profiles, events by type, imports and scoring runs, JSON-friendly."""
         result = workspace_status(self.con)
-        result["workspace"] = {"path": str(self.root.resolve()), "name": self.settings.workspace.name}
+        result["workspace"] = {
+            "path": str(self.root.resolve()),
+            "name": self.settings.workspace.name,
+        }
         return result
 
     def segments(self) -> pd.DataFrame:
@@ -324,5 +381,8 @@ class Workspace:
         fmt = "PARQUET" if target.suffix.lower() in {".parquet", ".pq"} else "CSV, HEADER"
         quoted = "'" + str(target).replace("'", "''") + "'"
         self.con.execute(f"COPY ({sql}) TO {quoted} (FORMAT {fmt})", params)
-        return int(self.con.execute("SELECT count(*) FROM scores WHERE run_id = ?",
-                                    [run_id]).fetchall()[0][0])
+        return int(
+            self.con.execute("SELECT count(*) FROM scores WHERE run_id = ?", [run_id]).fetchall()[
+                0
+            ][0]
+        )

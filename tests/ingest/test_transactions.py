@@ -55,8 +55,11 @@ def test_online_retail_style_mapping(ws: Workspace, tmp_path: Path) -> None:
     got = events(ws)
     # 6 x 2.55 = 15.299999999999999 in binary floating point; stored exactly as money.
     assert got["amount"].tolist() == [
-        "15.3000", "20.3400", "-27.5000",
-        "8.5000", "8.5000",
+        "15.3000",
+        "20.3400",
+        "-27.5000",
+        "8.5000",
+        "8.5000",
     ]
     assert set(got["type"]) == {"purchase"}
     assert got["ts"].iloc[0] == pd.Timestamp("2010-12-01 08:26:00")
@@ -71,16 +74,15 @@ def test_same_file_twice_adds_nothing(ws: Workspace, tmp_path: Path) -> None:
     assert len(events(ws)) == 5
 
 
-def test_given_event_ids_deduplicate_within_and_across_files(
-    ws: Workspace, tmp_path: Path
-) -> None:
+def test_given_event_ids_deduplicate_within_and_across_files(ws: Workspace, tmp_path: Path) -> None:
     text = "id,cust,ts,amount\na,1,2020-01-01,5\na,1,2020-01-01,5\nb,2,2020-01-02,7\n"
-    first = ws.import_transactions(write(tmp_path, text), customer="cust", time="ts",
-                                   event_id="id")
+    first = ws.import_transactions(write(tmp_path, text), customer="cust", time="ts", event_id="id")
     assert (first.imported, first.duplicates) == (2, 1)
     second = ws.import_transactions(
         write(tmp_path, "id,cust,ts,amount\nb,2,2020-01-02,7\nc,3,2020-01-03,1\n", "more.csv"),
-        customer="cust", time="ts", event_id="id",
+        customer="cust",
+        time="ts",
+        event_id="id",
     )
     assert (second.imported, second.duplicates) == (1, 1)
 
@@ -100,21 +102,21 @@ def test_bad_time_names_the_line_and_imports_nothing(ws: Workspace, tmp_path: Pa
 def test_non_numeric_amount_and_missing_id_are_reported(ws: Workspace, tmp_path: Path) -> None:
     text = "cust,ts,qty,price\n1,2020-01-01,2,x1\n,2020-01-02,1,3\n3,2020-01-03,1,3\n"
     with pytest.raises(ImportFailed) as info:
-        ws.import_transactions(write(tmp_path, text), customer="cust", time="ts",
-                               amount="qty*price")
+        ws.import_transactions(
+            write(tmp_path, text), customer="cust", time="ts", amount="qty*price"
+        )
     assert [(r.line, r.reason) for r in info.value.bad_rows] == [
         (2, "field price: 'x1' is not a number"),
         (3, "field cust: missing customer id"),
     ]
 
 
-def test_quarantine_imports_the_rest_and_keeps_the_bad_rows(
-    ws: Workspace, tmp_path: Path
-) -> None:
+def test_quarantine_imports_the_rest_and_keeps_the_bad_rows(ws: Workspace, tmp_path: Path) -> None:
     text = "cust,ts,amount\n1,2020-01-01,5\n2,not a time,6\n3,2020-01-03,seven\n4,2020-01-04,8\n"
     bad = tmp_path / "bad.csv"
-    summary = ws.import_transactions(write(tmp_path, text), customer="cust", time="ts",
-                                     quarantine=bad)
+    summary = ws.import_transactions(
+        write(tmp_path, text), customer="cust", time="ts", quarantine=bad
+    )
     assert (summary.imported, summary.quarantined) == (2, 2)
     kept = pd.read_csv(bad, dtype=str)
     assert kept["line"].tolist() == ["3", "4"]
@@ -128,8 +130,14 @@ def test_gzip_no_header_and_delimiter(ws: Workspace, tmp_path: Path) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as out:
         out.write("00001;19970101;1;11.77\n00002;19970112;5;77.00\n")
     summary = ws.import_transactions(
-        path, header=False, columns=["cust", "day", "cds", "dollars"], delimiter=";",
-        customer="cust", time="day", time_format="%Y%m%d", amount="dollars",
+        path,
+        header=False,
+        columns=["cust", "day", "cds", "dollars"],
+        delimiter=";",
+        customer="cust",
+        time="day",
+        time_format="%Y%m%d",
+        amount="dollars",
     )
     assert summary.imported == 2
     got = events(ws)
@@ -141,8 +149,7 @@ def test_integer_typed_dates_from_parquet(ws: Workspace, tmp_path: Path) -> None
     frame = pd.DataFrame({"cust": [1, 2], "day": [19970101, 19980630], "usd": [1.5, 2.25]})
     path = tmp_path / "lines.parquet"
     frame.to_parquet(path)
-    ws.import_transactions(path, customer="cust", time="day", time_format="%Y%m%d",
-                           amount="usd")
+    ws.import_transactions(path, customer="cust", time="day", time_format="%Y%m%d", amount="usd")
     got = events(ws)
     assert got["customer_id"].tolist() == ["1", "2"]
     assert got["ts"].iloc[1] == pd.Timestamp("1998-06-30")
@@ -158,8 +165,11 @@ def test_dataframes_with_canonical_names_need_no_options(ws: Workspace, kind: st
         "order_id": ["o1", "o2"],
     }
     frame = pd.DataFrame(data)
-    source = {"pandas": frame, "polars": pl.from_pandas(frame),
-              "arrow": pa.Table.from_pandas(frame)}[kind]
+    source = {
+        "pandas": frame,
+        "polars": pl.from_pandas(frame),
+        "arrow": pa.Table.from_pandas(frame),
+    }[kind]
     summary = ws.import_transactions(source)
     assert summary.imported == 2
     got = events(ws)
@@ -169,8 +179,9 @@ def test_dataframes_with_canonical_names_need_no_options(ws: Workspace, kind: st
 
 def test_times_with_offsets_and_import_time_zone(ws: Workspace, tmp_path: Path) -> None:
     text = "cust,ts,amount\n1,2020-06-01 10:00:00+02:00,1\n2,2020-06-01 10:00:00,1\n"
-    ws.import_transactions(write(tmp_path, text), customer="cust", time="ts",
-                           timezone="America/New_York")
+    ws.import_transactions(
+        write(tmp_path, text), customer="cust", time="ts", timezone="America/New_York"
+    )
     got = events(ws).set_index("customer_id")["ts"]
     assert got["1"] == pd.Timestamp("2020-06-01 08:00")  # the offset wins
     assert got["2"] == pd.Timestamp("2020-06-01 14:00")  # New York summer time is UTC-4
@@ -178,23 +189,26 @@ def test_times_with_offsets_and_import_time_zone(ws: Workspace, tmp_path: Path) 
 
 def test_unknown_column_lists_the_columns(ws: Workspace, tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match=r"no column 'Customer' .*columns are: cust, ts"):
-        ws.import_transactions(write(tmp_path, "cust,ts,amount\n1,2020-01-01,1\n"),
-                               customer="Customer", time="ts")
+        ws.import_transactions(
+            write(tmp_path, "cust,ts,amount\n1,2020-01-01,1\n"), customer="Customer", time="ts"
+        )
 
 
 def test_expressions_cannot_smuggle_statements(ws: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path, "cust,ts,amount\n1,2020-01-01,1\n")
     with pytest.raises(ImportFailed, match="may only use the source's columns"):
-        ws.import_transactions(path, customer="cust", time="ts",
-                               where="cust IN (SELECT customer_id FROM profiles)")
+        ws.import_transactions(
+            path, customer="cust", time="ts", where="cust IN (SELECT customer_id FROM profiles)"
+        )
     with pytest.raises(ImportFailed, match="single expression"):
         ws.import_transactions(path, customer="cust", time="ts", where="true; DROP TABLE events")
 
 
 def test_where_compares_numeric_text_as_numbers(ws: Workspace, tmp_path: Path) -> None:
     text = "cust,ts,qty\n1,2020-01-01,10\n2,2020-01-01,9\n3,2020-01-01,-2\n"
-    summary = ws.import_transactions(write(tmp_path, text), customer="cust", time="ts",
-                                     amount="qty", where="qty > 9")
+    summary = ws.import_transactions(
+        write(tmp_path, text), customer="cust", time="ts", amount="qty", where="qty > 9"
+    )
     assert (summary.imported, summary.filtered) == (1, 2)
 
 

@@ -29,8 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(imports.app, name="import")
-config_app = typer.Typer(help="Read and change workspace settings (clm.toml).",
-                         no_args_is_help=True)
+config_app = typer.Typer(
+    help="Read and change workspace settings (clm.toml).", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 export_app = typer.Typer(help="Export results to CSV or Parquet.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -42,8 +43,9 @@ HERE = Path(".")
 @handle_errors
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = HERE,
-    name: Annotated[str | None, typer.Option(help="Workspace name (default: folder name).",
-                                             show_default=False)] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Workspace name (default: folder name).", show_default=False)
+    ] = None,
 ) -> None:
     """Create a workspace: clm.toml, the DuckDB file and definition folders."""
     with Workspace.init(directory, name=name) as ws:
@@ -81,8 +83,13 @@ def config_list(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> Non
     if as_json:
         print_json(values)
         return
-    console.print(table("Settings", [("key", "left"), ("value", "left")],
-                        [[k, repr(v)] for k, v in values.items()]))
+    console.print(
+        table(
+            "Settings",
+            [("key", "left"), ("value", "left")],
+            [[k, repr(v)] for k, v in values.items()],
+        )
+    )
 
 
 @app.command()
@@ -96,27 +103,74 @@ def status(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
         return
     p, e = info["profiles"], info["events"]
     console.print(f"Workspace [bold]{info['workspace']['name']}[/] ({info['workspace']['path']})")
-    console.print(f"Profiles: {number(p['total'])} ({number(p['customers'])} customers, "
-                  f"{number(p['anonymous_visitors'])} anonymous visitors)")
+    console.print(
+        f"Profiles: {number(p['total'])} ({number(p['customers'])} customers, "
+        f"{number(p['anonymous_visitors'])} anonymous visitors)"
+    )
     span = f", {e['first'][:10]} to {e['last'][:10]}" if e["first"] else ""
     console.print(f"Events: {number(e['total'])}{span}")
     if e["by_type"]:
-        console.print(table("Events by type", [("type", "left"), ("events", "right")],
-                            [[t, number(n)] for t, n in e["by_type"].items()]))
+        console.print(
+            table(
+                "Events by type",
+                [("type", "left"), ("events", "right")],
+                [[t, number(n)] for t, n in e["by_type"].items()],
+            )
+        )
     if info["imports"]:
-        console.print(table(
-            "Imports", [("id", "right"), ("kind", "left"), ("source", "left"),
-                        ("read", "right"), ("imported", "right"), ("duplicates", "right"),
-                        ("quarantined", "right"), ("finished", "left")],
-            [[str(i["import_id"]), i["kind"], i["source"], number(i["rows_read"]),
-              number(i["imported"]), number(i["duplicates"]), number(i["quarantined"]),
-              i["finished_at"][:19]] for i in info["imports"]]))
+        console.print(
+            table(
+                "Imports",
+                [
+                    ("id", "right"),
+                    ("kind", "left"),
+                    ("source", "left"),
+                    ("read", "right"),
+                    ("imported", "right"),
+                    ("duplicates", "right"),
+                    ("quarantined", "right"),
+                    ("finished", "left"),
+                ],
+                [
+                    [
+                        str(i["import_id"]),
+                        i["kind"],
+                        i["source"],
+                        number(i["rows_read"]),
+                        number(i["imported"]),
+                        number(i["duplicates"]),
+                        number(i["quarantined"]),
+                        i["finished_at"][:19],
+                    ]
+                    for i in info["imports"]
+                ],
+            )
+        )
     if info["scoring_runs"]:
-        console.print(table(
-            "Scoring runs", [("run", "right"), ("as of", "left"), ("window", "right"),
-                             ("engine", "left"), ("profiles", "right"), ("buyers", "right")],
-            [[str(r["run_id"]), r["as_of"], f"{r['window_days']} d", r["engine"],
-              number(r["n_profiles"]), number(r["n_buyers"])] for r in info["scoring_runs"]]))
+        console.print(
+            table(
+                "Scoring runs",
+                [
+                    ("run", "right"),
+                    ("as of", "left"),
+                    ("window", "right"),
+                    ("engine", "left"),
+                    ("profiles", "right"),
+                    ("buyers", "right"),
+                ],
+                [
+                    [
+                        str(r["run_id"]),
+                        r["as_of"],
+                        f"{r['window_days']} d",
+                        r["engine"],
+                        number(r["n_profiles"]),
+                        number(r["n_buyers"]),
+                    ]
+                    for r in info["scoring_runs"]
+                ],
+            )
+        )
     else:
         console.print("No scoring runs yet: run `clm score`.")
 
@@ -124,11 +178,19 @@ def status(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def score(
-    as_of: Annotated[str | None, typer.Option(
-        help="Score as of this date, YYYY-MM-DD (default: the date of the latest event).",
-        show_default=False)] = None,
-    engine: Annotated[str | None, typer.Option(
-        help="duckdb or spark (default: the engine.name setting).", show_default=False)] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Score as of this date, YYYY-MM-DD (default: the date of the latest event).",
+            show_default=False,
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="duckdb or spark (default: the engine.name setting).", show_default=False
+        ),
+    ] = None,
     workspace: WorkspaceOpt = HERE,
     as_json: JsonOpt = False,
 ) -> None:
@@ -139,21 +201,49 @@ def score(
         run = ws.score(as_of, engine=engine, progress=progress)  # type: ignore[arg-type]
         frame = ws.segments()
     if as_json:
-        print_json({"run_id": run.run_id, "as_of": run.as_of.isoformat(),
-                    "engine": run.engine, "profiles": run.n_profiles, "buyers": run.n_buyers,
-                    "seconds": round(run.seconds, 3), "segments": frame_records(frame)})
+        print_json(
+            {
+                "run_id": run.run_id,
+                "as_of": run.as_of.isoformat(),
+                "engine": run.engine,
+                "profiles": run.n_profiles,
+                "buyers": run.n_buyers,
+                "seconds": round(run.seconds, 3),
+                "segments": frame_records(frame),
+            }
+        )
         return
-    console.print(f"Scored {number(run.n_profiles)} profiles ({number(run.n_buyers)} buyers) "
-                  f"as of {run.as_of} on {run.engine} in {run.seconds:.1f} s (run {run.run_id}).")
+    console.print(
+        f"Scored {number(run.n_profiles)} profiles ({number(run.n_buyers)} buyers) "
+        f"as of {run.as_of} on {run.engine} in {run.seconds:.1f} s (run {run.run_id})."
+    )
     _print_segments(frame, run.as_of)
 
 
 def _print_segments(frame: Any, as_of: date) -> None:
-    rows = [[str(r.phase or "—"), r.segment, number(r.customers), percent(r.share),
-             number(r.revenue, 2)] for r in frame.itertuples()]
-    console.print(table(f"Lifecycle segments as of {as_of}",
-                        [("phase", "left"), ("segment", "left"), ("customers", "right"),
-                         ("share", "right"), ("revenue", "right")], rows))
+    rows = [
+        [
+            str(r.phase or "—"),
+            r.segment,
+            number(r.customers),
+            percent(r.share),
+            number(r.revenue, 2),
+        ]
+        for r in frame.itertuples()
+    ]
+    console.print(
+        table(
+            f"Lifecycle segments as of {as_of}",
+            [
+                ("phase", "left"),
+                ("segment", "left"),
+                ("customers", "right"),
+                ("share", "right"),
+                ("revenue", "right"),
+            ],
+            rows,
+        )
+    )
 
 
 @app.command()
@@ -165,15 +255,31 @@ def segments(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
         phases = ws.phases()
         _, as_of = ws.latest_run()
     if as_json:
-        print_json({"as_of": as_of.isoformat(), "segments": frame_records(frame),
-                    "phases": frame_records(phases)})
+        print_json(
+            {
+                "as_of": as_of.isoformat(),
+                "segments": frame_records(frame),
+                "phases": frame_records(phases),
+            }
+        )
         return
     _print_segments(frame, as_of)
-    console.print(table("Phases", [("CLM level", "left"), ("phase", "left"),
-                                   ("customers", "right"), ("share", "right"),
-                                   ("revenue", "right")],
-                        [[r.level, r.phase, number(r.customers), percent(r.share),
-                          number(r.revenue, 2)] for r in phases.itertuples()]))
+    console.print(
+        table(
+            "Phases",
+            [
+                ("CLM level", "left"),
+                ("phase", "left"),
+                ("customers", "right"),
+                ("share", "right"),
+                ("revenue", "right"),
+            ],
+            [
+                [r.level, r.phase, number(r.customers), percent(r.share), number(r.revenue, 2)]
+                for r in phases.itertuples()
+            ],
+        )
+    )
 
 
 @app.command()
@@ -210,23 +316,30 @@ def export_scores(
 @handle_errors
 def demo(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
-        "demo-world"),
-    customers: Annotated[int, typer.Option("--customers", min=100,
-                                           help="Number of profiles.")] = 50_000,
+        "demo-world"
+    ),
+    customers: Annotated[
+        int, typer.Option("--customers", min=100, help="Number of profiles.")
+    ] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """Build the demo world: generate a population, import it, score it, summarize it."""
     from clm.ingest import demo as demo_world
 
-    ws = Workspace.open(directory) if (directory / "clm.toml").exists() else Workspace.init(
-        directory, name="demo")
+    ws = (
+        Workspace.open(directory)
+        if (directory / "clm.toml").exists()
+        else Workspace.init(directory, name="demo")
+    )
     with ws, RichProgress() as progress:
         world = demo_world.build(ws, n_profiles=customers, seed=seed, progress=progress)
         frame = ws.segments()
     _print_segments(frame, world.as_of)
     console.print(f"Demo workspace: {directory}")
-    console.print(f"Seed customer (rising beauty interest): [bold]{world.seed_customer_id}[/]; "
-                  f"try: clm customer {world.seed_customer_id} -w {directory}")
+    console.print(
+        f"Seed customer (rising beauty interest): [bold]{world.seed_customer_id}[/]; "
+        f"try: clm customer {world.seed_customer_id} -w {directory}"
+    )
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from clm.cli.render import errors
 from clm.errors import ClmError
@@ -37,7 +38,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ClmError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

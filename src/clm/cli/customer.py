@@ -12,8 +12,10 @@ def print_customer(view: dict[str, Any]) -> None:
     console.print(f"[bold]{view['kind'].title()} {view['id']}[/]")
     traits = {k: v for k, v in view["traits"].items() if v is not None}
     facts = [[k, str(v)] for k, v in {**traits, **view["attributes"]}.items()]
-    facts += [[f"consent {ch}", ("yes" if c["granted"] else "no") + f" since {c['since'][:10]}"]
-              for ch, c in view["consent"].items()]
+    facts += [
+        [f"consent {ch}", ("yes" if c["granted"] else "no") + f" since {c['since'][:10]}"]
+        for ch, c in view["consent"].items()
+    ]
     if view["anonymous_ids"]:
         facts.append(["anonymous ids", ", ".join(view["anonymous_ids"])])
     if facts:
@@ -34,10 +36,27 @@ def print_customer(view: dict[str, Any]) -> None:
         ]
         console.print(table(f"Scores as of {s['as_of']}", [("", "left"), ("", "left")], rows))
     if view["latest_purchases"]:
-        console.print(table(
-            "Latest purchases", [("time", "left"), ("order", "left"), ("lines", "right"),
-                                 ("amount", "right"), ("categories", "left")],
-            [[p["ts"][:16].replace("T", " "), str(p["order_id"])[:24], number(p["lines"]),
-              number(p["amount"], 2), p["categories"] or ""] for p in view["latest_purchases"]]))
+        console.print(
+            table(
+                "Latest purchases",
+                [
+                    ("time", "left"),
+                    ("order", "left"),
+                    ("lines", "right"),
+                    ("amount", "right"),
+                    ("categories", "left"),
+                ],
+                [
+                    [
+                        p["ts"][:16].replace("T", " "),
+                        str(p["order_id"])[:24],
+                        number(p["lines"]),
+                        number(p["amount"], 2),
+                        p["categories"] or "",
+                    ]
+                    for p in view["latest_purchases"]
+                ],
+            )
+        )
     events = ", ".join(f"{t} {number(n)}" for t, n in view["events"].items())
     console.print(f"Events: {events or 'none'}")

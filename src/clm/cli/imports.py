@@ -11,23 +11,29 @@ from clm.cli.common import WorkspaceOpt, handle_errors, opened
 from clm.cli.render import RichProgress, console, number, print_json, table
 from clm.ingest.summary import ImportSummary
 
-app = typer.Typer(help="Import transactions, customers or events from CSV (or .csv.gz) or Parquet.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Import transactions, customers or events from CSV (or .csv.gz) or Parquet.",
+    no_args_is_help=True,
+)
 
 FileArg = Annotated[Path, typer.Argument(help="CSV, gzip CSV or Parquet file.", show_default=False)]
 Col = Annotated[str | None, typer.Option(help="Source column.", show_default=False)]
 TimeFmt = Annotated[
     str | None,
-    typer.Option(help="strptime format of the time column, e.g. %Y%m%d or '%m/%d/%Y %H:%M'.",
-                 show_default=False),
+    typer.Option(
+        help="strptime format of the time column, e.g. %Y%m%d or '%m/%d/%Y %H:%M'.",
+        show_default=False,
+    ),
 ]
 Where = Annotated[
     str | None,
-    typer.Option(help="Row filter over source columns, e.g. \"CustomerID IS NOT NULL\".",
-                 show_default=False),
+    typer.Option(
+        help='Row filter over source columns, e.g. "CustomerID IS NOT NULL".', show_default=False
+    ),
 ]
-Delim = Annotated[str | None, typer.Option(help="Field delimiter (default: detected).",
-                                           show_default=False)]
+Delim = Annotated[
+    str | None, typer.Option(help="Field delimiter (default: detected).", show_default=False)
+]
 Header = Annotated[bool, typer.Option("--header/--no-header", help="First line holds names.")]
 Columns = Annotated[
     str | None,
@@ -35,13 +41,18 @@ Columns = Annotated[
 ]
 Zone = Annotated[
     str | None,
-    typer.Option(help="Time zone of times without an offset (default: import.timezone, UTC).",
-                 show_default=False),
+    typer.Option(
+        help="Time zone of times without an offset (default: import.timezone, UTC).",
+        show_default=False,
+    ),
 ]
 Quarantine = Annotated[
     Path | None,
-    typer.Option(help="Write bad rows (with line and reason) here and import the rest; "
-                      "without it, one bad row imports nothing.", show_default=False),
+    typer.Option(
+        help="Write bad rows (with line and reason) here and import the rest; "
+        "without it, one bad row imports nothing.",
+        show_default=False,
+    ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
@@ -63,29 +74,41 @@ def _report(summary: ImportSummary, as_json: bool) -> None:
     ]
     if summary.linked:
         rows.append(["anonymous ids linked", number(summary.linked)])
-    console.print(table(f"Import {summary.import_id}: {summary.kind} from {summary.source}",
-                        [("", "left"), ("rows", "right")], rows))
+    console.print(
+        table(
+            f"Import {summary.import_id}: {summary.kind} from {summary.source}",
+            [("", "left"), ("rows", "right")],
+            rows,
+        )
+    )
 
 
 @app.command("transactions")
 @handle_errors
 def transactions(
     file: FileArg,
-    customer: Annotated[str | None, typer.Option(help="Customer id column.",
-                                                 show_default=False)] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Customer id column.", show_default=False)
+    ] = None,
     time: Annotated[str | None, typer.Option(help="Time column.", show_default=False)] = None,
     time_format: TimeFmt = None,
     amount: Annotated[
         str | None,
-        typer.Option(help="Amount column or expression, e.g. \"Quantity*UnitPrice\".",
-                     show_default=False),
+        typer.Option(
+            help='Amount column or expression, e.g. "Quantity*UnitPrice".', show_default=False
+        ),
     ] = None,
     category: Col = None,
-    order: Annotated[str | None, typer.Option(help="Order (invoice, basket) id column.",
-                                              show_default=False)] = None,
-    event_id: Annotated[str | None, typer.Option(
-        help="Unique line id column (default: derived from the row's content).",
-        show_default=False)] = None,
+    order: Annotated[
+        str | None, typer.Option(help="Order (invoice, basket) id column.", show_default=False)
+    ] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Unique line id column (default: derived from the row's content).",
+            show_default=False,
+        ),
+    ] = None,
     where: Where = None,
     delimiter: Delim = None,
     header: Header = True,
@@ -98,9 +121,20 @@ def transactions(
     """Import purchase lines (refunds as negative amounts); all or nothing."""
     with opened(workspace) as ws, RichProgress() as progress:
         summary = ws.import_transactions(
-            file, customer=customer, time=time, time_format=time_format, amount=amount,
-            category=category, order=order, event_id=event_id, where=where, delimiter=delimiter,
-            header=header, columns=_columns(columns), timezone=timezone, quarantine=quarantine,
+            file,
+            customer=customer,
+            time=time,
+            time_format=time_format,
+            amount=amount,
+            category=category,
+            order=order,
+            event_id=event_id,
+            where=where,
+            delimiter=delimiter,
+            header=header,
+            columns=_columns(columns),
+            timezone=timezone,
+            quarantine=quarantine,
             progress=progress,
         )
     _report(summary, as_json)
@@ -110,25 +144,39 @@ def transactions(
 @handle_errors
 def events(
     file: FileArg,
-    type: Annotated[str | None, typer.Option("--type", help="One event type for every row, "
-                                             "e.g. visit.", show_default=False)] = None,
-    type_column: Annotated[str | None, typer.Option(help="Column holding the event type.",
-                                                    show_default=False)] = None,
-    customer: Annotated[str | None, typer.Option(help="Customer id column.",
-                                                 show_default=False)] = None,
-    anonymous: Annotated[str | None, typer.Option(help="Anonymous (visitor) id column.",
-                                                  show_default=False)] = None,
+    type: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="One event type for every row, e.g. visit.", show_default=False
+        ),
+    ] = None,
+    type_column: Annotated[
+        str | None, typer.Option(help="Column holding the event type.", show_default=False)
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Customer id column.", show_default=False)
+    ] = None,
+    anonymous: Annotated[
+        str | None, typer.Option(help="Anonymous (visitor) id column.", show_default=False)
+    ] = None,
     time: Annotated[str | None, typer.Option(help="Time column.", show_default=False)] = None,
     time_format: TimeFmt = None,
-    amount: Annotated[str | None, typer.Option(help="Amount column or expression.",
-                                               show_default=False)] = None,
+    amount: Annotated[
+        str | None, typer.Option(help="Amount column or expression.", show_default=False)
+    ] = None,
     category: Col = None,
     order: Col = None,
-    event_id: Annotated[str | None, typer.Option(
-        help="Unique event id column (default: derived from the row's content).",
-        show_default=False)] = None,
-    properties: Annotated[str | None, typer.Option(
-        help="Comma-separated columns kept as event properties.", show_default=False)] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Unique event id column (default: derived from the row's content).",
+            show_default=False,
+        ),
+    ] = None,
+    properties: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated columns kept as event properties.", show_default=False),
+    ] = None,
     where: Where = None,
     delimiter: Delim = None,
     header: Header = True,
@@ -141,11 +189,25 @@ def events(
     """Import web/app events (visits, product views, signups, any type); all or nothing."""
     with opened(workspace) as ws, RichProgress() as progress:
         summary = ws.import_events(
-            file, type=type, type_column=type_column, customer=customer, anonymous=anonymous,
-            time=time, time_format=time_format, amount=amount, category=category, order=order,
-            event_id=event_id, properties=_columns(properties) or (), where=where,
-            delimiter=delimiter, header=header, columns=_columns(columns), timezone=timezone,
-            quarantine=quarantine, progress=progress,
+            file,
+            type=type,
+            type_column=type_column,
+            customer=customer,
+            anonymous=anonymous,
+            time=time,
+            time_format=time_format,
+            amount=amount,
+            category=category,
+            order=order,
+            event_id=event_id,
+            properties=_columns(properties) or (),
+            where=where,
+            delimiter=delimiter,
+            header=header,
+            columns=_columns(columns),
+            timezone=timezone,
+            quarantine=quarantine,
+            progress=progress,
         )
     _report(summary, as_json)
 
@@ -154,29 +216,45 @@ def events(
 @handle_errors
 def customers(
     file: FileArg,
-    customer: Annotated[str | None, typer.Option(help="Customer id column.",
-                                                 show_default=False)] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Customer id column.", show_default=False)
+    ] = None,
     email: Col = None,
     phone: Col = None,
-    signup: Annotated[str | None, typer.Option(help="Signup time column.",
-                                               show_default=False)] = None,
+    signup: Annotated[
+        str | None, typer.Option(help="Signup time column.", show_default=False)
+    ] = None,
     time_format: TimeFmt = None,
-    timezone_column: Annotated[str | None, typer.Option(
-        help="Column with the customer's IANA time zone.", show_default=False)] = None,
-    anonymous: Annotated[str | None, typer.Option(
-        help="Anonymous id column: links that visitor's history to the customer.",
-        show_default=False)] = None,
-    consent_email: Annotated[str | None, typer.Option(help="Email consent column (yes/no).",
-                                                      show_default=False)] = None,
-    consent_sms: Annotated[str | None, typer.Option(help="SMS consent column (yes/no).",
-                                                    show_default=False)] = None,
-    consent_push: Annotated[str | None, typer.Option(help="Push consent column (yes/no).",
-                                                     show_default=False)] = None,
-    consent_time: Annotated[str | None, typer.Option(help="Time the consent was given.",
-                                                     show_default=False)] = None,
-    attributes: Annotated[str | None, typer.Option(
-        help="Comma-separated attribute columns (default: every other column).",
-        show_default=False)] = None,
+    timezone_column: Annotated[
+        str | None,
+        typer.Option(help="Column with the customer's IANA time zone.", show_default=False),
+    ] = None,
+    anonymous: Annotated[
+        str | None,
+        typer.Option(
+            help="Anonymous id column: links that visitor's history to the customer.",
+            show_default=False,
+        ),
+    ] = None,
+    consent_email: Annotated[
+        str | None, typer.Option(help="Email consent column (yes/no).", show_default=False)
+    ] = None,
+    consent_sms: Annotated[
+        str | None, typer.Option(help="SMS consent column (yes/no).", show_default=False)
+    ] = None,
+    consent_push: Annotated[
+        str | None, typer.Option(help="Push consent column (yes/no).", show_default=False)
+    ] = None,
+    consent_time: Annotated[
+        str | None, typer.Option(help="Time the consent was given.", show_default=False)
+    ] = None,
+    attributes: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated attribute columns (default: every other column).",
+            show_default=False,
+        ),
+    ] = None,
     where: Where = None,
     delimiter: Delim = None,
     header: Header = True,
@@ -187,14 +265,30 @@ def customers(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Import customers: traits, consent per channel, attributes; all or nothing."""
-    consent = {ch: col for ch, col in
-               (("email", consent_email), ("sms", consent_sms), ("push", consent_push)) if col}
+    consent = {
+        ch: col
+        for ch, col in (("email", consent_email), ("sms", consent_sms), ("push", consent_push))
+        if col
+    }
     with opened(workspace) as ws, RichProgress() as progress:
         summary = ws.import_customers(
-            file, customer=customer, email=email, phone=phone, signup=signup,
-            time_format=time_format, timezone_column=timezone_column, anonymous=anonymous,
-            consent=consent, consent_time=consent_time, attributes=_columns(attributes),
-            where=where, delimiter=delimiter, header=header, columns=_columns(columns),
-            timezone=timezone, quarantine=quarantine, progress=progress,
+            file,
+            customer=customer,
+            email=email,
+            phone=phone,
+            signup=signup,
+            time_format=time_format,
+            timezone_column=timezone_column,
+            anonymous=anonymous,
+            consent=consent,
+            consent_time=consent_time,
+            attributes=_columns(attributes),
+            where=where,
+            delimiter=delimiter,
+            header=header,
+            columns=_columns(columns),
+            timezone=timezone,
+            quarantine=quarantine,
+            progress=progress,
         )
     _report(summary, as_json)

@@ -44,6 +44,14 @@ def _shown(column: str) -> str:
     return f"left(CAST({quote(column)} AS VARCHAR), 40)"
 
 
+def _complaint(column: str, what: str, prefix: str = "") -> str:
+    """SQL for "field COL: [PREFIX]'value' WHAT", quoting the row's raw value."""
+    return (
+        f"{literal(f'field {column}: {prefix}' + chr(39))} || {_shown(column)} || "
+        f"{literal(chr(39) + ' ' + what)}"
+    )
+
+
 def text(column: str, *, required: bool = False, what: str = "value") -> Field:
     """A trimmed text value; an empty cell is NULL."""
     sql = f"NULLIF(trim(CAST({quote(column)} AS VARCHAR)), '')"
@@ -81,8 +89,7 @@ def timestamp(column: str, column_type: str, time_format: str | None, *, require
         else "CASE "
     ) + (
         f"WHEN {col} IS NOT NULL AND {sql} IS NULL THEN "
-        f"{literal(f'field {column}: cannot read ')} || {literal(chr(39))} || {_shown(column)} "
-        f"|| {literal(chr(39) + ' as a time' + hint)} END"
+        f"{_complaint(column, 'as a time' + hint, prefix='cannot read ')} END"
     )
     return Field(sql, bad)
 
@@ -93,8 +100,7 @@ def amount(expr: UserExpression, option_name: str) -> Field:
     sql = f"TRY_CAST(round({value}, 4) AS {AMOUNT_TYPE})"
     checks = [
         f"WHEN {quote(c)} IS NOT NULL AND TRY_CAST({quote(c)} AS DOUBLE) IS NULL THEN "
-        f"{literal(f'field {c}: ')} || {literal(chr(39))} || {_shown(c)} "
-        f"|| {literal(chr(39) + ' is not a number')}"
+        f"{_complaint(c, 'is not a number')}"
         for c in sorted(expr.columns)
     ]
     missing = literal(f"{option_name} {expr.sql}: missing or out of range")
@@ -110,8 +116,7 @@ def boolean(column: str) -> Field:
     )
     bad = (
         f"CASE WHEN NULLIF({raw}, '') IS NOT NULL AND ({sql}) IS NULL THEN "
-        f"{literal(f'field {column}: ')} || {literal(chr(39))} || {_shown(column)} || "
-        f"{literal(chr(39) + ' is not yes/no (true/false, yes/no, 1/0)')} END"
+        f"{_complaint(column, 'is not yes/no (true/false, yes/no, 1/0)')} END"
     )
     return Field(sql, bad)
 
@@ -121,8 +126,8 @@ def email(column: str) -> Field:
     base = text(column)
     bad = (
         f"CASE WHEN {base.sql} IS NOT NULL AND NOT regexp_matches({base.sql}, "
-        f"'^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN {literal(f'field {column}: ')} || "
-        f"{literal(chr(39))} || {_shown(column)} || {literal(chr(39) + ' is not an email address')} END"
+        f"'^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN "
+        f"{_complaint(column, 'is not an email address')} END"
     )
     return Field(base.sql, bad)
 
@@ -132,8 +137,8 @@ def zone(column: str) -> Field:
     base = text(column)
     bad = (
         f"CASE WHEN {base.sql} IS NOT NULL AND {base.sql} NOT IN "
-        f"(SELECT name FROM pg_timezone_names()) THEN {literal(f'field {column}: ')} || "
-        f"{literal(chr(39))} || {_shown(column)} || {literal(chr(39) + ' is not a time zone')} END"
+        "(SELECT name FROM pg_timezone_names()) THEN "
+        f"{_complaint(column, 'is not a time zone')} END"
     )
     return Field(base.sql, bad)
 

@@ -72,7 +72,9 @@ def _latest_scores(con: duckdb.DuckDBPyConnection, column: str, pid: str) -> lis
 
 
 def _has_events(con: duckdb.DuckDBPyConnection, column: str, pid: str) -> bool:
-    return bool(con.execute(f"SELECT count(*) FROM events WHERE {column} = ?", [pid]).fetchall()[0][0])
+    return bool(
+        con.execute(f"SELECT count(*) FROM events WHERE {column} = ?", [pid]).fetchall()[0][0]
+    )
 
 
 def _consent(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any]:
@@ -82,8 +84,10 @@ def _consent(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any]:
         "WHERE customer_id = ? ORDER BY channel, ts DESC",
         [pid],
     )
-    return {r["channel"]: {"granted": r["granted"], "since": _plain(r["ts"]),
-                           "source": r["source"]} for r in rows}
+    return {
+        r["channel"]: {"granted": r["granted"], "since": _plain(r["ts"]), "source": r["source"]}
+        for r in rows
+    }
 
 
 def _own_events(kind: str) -> str:

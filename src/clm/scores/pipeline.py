@@ -76,7 +76,9 @@ def run(
     """Score every profile as of ``as_of`` on ``engine`` and store the result."""
     started = datetime.now(UTC).replace(tzinfo=None)
     clock = time.perf_counter()
-    run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scoring_runs").fetchall()[0][0])
+    run_id = int(
+        con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scoring_runs").fetchall()[0][0]
+    )
     step = progress.phase if progress else (lambda _d: None)
     step("computing RFM inputs")
     inputs = engine.cache(rfm.profile_inputs(engine.sources(), as_of, settings.window_days))
@@ -94,12 +96,28 @@ def run(
         )
         con.execute(
             "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?)",
-            [run_id, as_of, settings.window_days, engine.name, started, n_profiles,
-             cal.n_buyers, run_id],
+            [
+                run_id,
+                as_of,
+                settings.window_days,
+                engine.name,
+                started,
+                n_profiles,
+                cal.n_buyers,
+                run_id,
+            ],
         )
     con.execute(f"DROP TABLE IF EXISTS {SCORED}")
-    return ScoringRun(run_id, as_of, settings.window_days, engine.name, n_profiles,
-                      cal.n_buyers, time.perf_counter() - clock, cal)
+    return ScoringRun(
+        run_id,
+        as_of,
+        settings.window_days,
+        engine.name,
+        n_profiles,
+        cal.n_buyers,
+        time.perf_counter() - clock,
+        cal,
+    )
 
 
 def _replace_run(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date) -> None:

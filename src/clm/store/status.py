@@ -24,7 +24,10 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
     return [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, r, strict=True)}
+        {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in zip(names, r, strict=True)
+        }
         for r in cursor.fetchall()
     ]
 
@@ -40,11 +43,17 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
     span = con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
     return {
-        "profiles": {"customers": int(customers), "anonymous_visitors": int(visitors),
-                     "total": int(customers) + int(visitors)},
-        "events": {"total": sum(events.values()), "by_type": events,
-                   "first": span[0].isoformat() if span[0] else None,
-                   "last": span[1].isoformat() if span[1] else None},
+        "profiles": {
+            "customers": int(customers),
+            "anonymous_visitors": int(visitors),
+            "total": int(customers) + int(visitors),
+        },
+        "events": {
+            "total": sum(events.values()),
+            "by_type": events,
+            "first": span[0].isoformat() if span[0] else None,
+            "last": span[1].isoformat() if span[1] else None,
+        },
         "imports": _rows(con, "SELECT * FROM imports ORDER BY import_id"),
         "scoring_runs": _rows(
             con,
