@@ -32,7 +32,7 @@ class UserExpression:
         tree = sqlglot.parse_one(self.sql, dialect="duckdb")
         render = template if callable(template) else (lambda c: template.format(quote(c)))
 
-        def replace(node: exp.Expression) -> exp.Expression:
+        def replace(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Column):
                 return sqlglot.parse_one(render(node.name), dialect="duckdb")
             return node

@@ -18,7 +18,7 @@ def connect(
     path: Path, *, memory_limit: str = "", threads: int = 0, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """Open the workspace database, naming the holder when another process has it."""
-    config: dict[str, str | int | bool] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
