@@ -57,6 +57,34 @@ class ImportSection(_Section):
     max_reported_errors: int = Field(10, ge=1, le=1000)
 
 
+class ActivitySection(_Section):
+    """SPEC §4: half-lives (days), event weights, the rising-interest rule.
+
+    ``weights.purchase`` applies to purchase lines with a positive amount (other
+    purchase lines weigh 0); any other event type weighs ``weights.<type>``
+    (default 0), e.g. ``activity.weights.product_view = 0.2``.
+    """
+
+    half_life_short: float = Field(30.0, gt=0)
+    half_life_long: float = Field(180.0, gt=0)
+    weights: dict[str, float] = Field(default_factory=lambda: {"purchase": 1.0})
+    rising_trend: float = Field(60.0, ge=0, le=100)
+    rising_min_long: float = Field(3.0, ge=0)
+    next_best: int = Field(3, ge=1, le=20)
+
+    @field_validator("weights")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, w in value.items() if w < 0]
+        if bad:
+            raise ValueError(f"weights must be >= 0 (got {', '.join(bad)})")
+        return value
+
+
+# Settings that are free-form tables: ``clm config set`` may add new keys to them.
+OPEN_TABLES = ("activity.weights",)
+
+
 class Settings(_Section):
     """The whole ``clm.toml``."""
 
@@ -64,6 +92,7 @@ class Settings(_Section):
     rfm: RfmSection = Field(default_factory=RfmSection)
     engine: EngineSection = Field(default_factory=EngineSection)
     imports: ImportSection = Field(default_factory=ImportSection, alias="import")
+    activity: ActivitySection = Field(default_factory=ActivitySection)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -102,7 +131,9 @@ def set_value(settings: Settings, key: str, raw: str) -> Settings:
     ``raw`` is read as a TOML literal (``365``, ``true``, ``[2, 3, 4, 6]``) and
     taken as a plain string when it is not one (``quantile``).
     """
-    get_value(settings, key)  # unknown keys fail before anything else
+    parent = key.rsplit(".", 1)[0]
+    if parent not in OPEN_TABLES:
+        get_value(settings, key)  # unknown keys fail before anything else
     data = settings.model_dump(by_alias=True)
     node = data
     parts = key.split(".")

@@ -26,7 +26,8 @@ from clm.ingest.mapping import CustomerMapping, EventMapping, SourceOptions
 from clm.ingest.summary import ImportSummary
 from clm.profiles.view import customer_view
 from clm.progress import Progress
-from clm.scores import pipeline, reports
+from clm.scores import category_reports, pipeline, reports
+from clm.scores.calibration import Calibration
 from clm.scores.pipeline import ScoringRun
 from clm.store import database, engines
 from clm.store.status import status as workspace_status
@@ -323,7 +324,7 @@ class Workspace:
         chosen = engine or self.settings.engine.name
         runner = engines.make_engine(chosen, self.con, self.settings.engine.spark_master)
         try:
-            return pipeline.run(self.con, runner, day, self.settings.rfm, progress)
+            return pipeline.run(self.con, runner, day, self.settings, progress)
         finally:
             runner.close()
 
@@ -376,13 +377,61 @@ class Workspace:
     def export_scores(self, path: str | Path) -> int:
         """Write the latest scores to CSV or Parquet (by extension); return the row count."""
         run_id, _ = reports.latest_run(self.con)
-        sql, params = reports.scores_query(run_id)
+        return self._export(path, *reports.scores_query(run_id))
+
+    def export_activity(self, path: str | Path) -> int:
+        """Write the latest activity rows (profile × scope) to CSV or Parquet."""
+        run_id, _ = reports.latest_run(self.con)
+        return self._export(path, *category_reports.activity_query(run_id))
+
+    def export_relations(self, path: str | Path) -> int:
+        """Write the latest category relations (every ordered pair) to CSV or Parquet."""
+        run_id, _ = reports.latest_run(self.con)
+        return self._export(path, *category_reports.relations_query(run_id))
+
+    def _export(self, path: str | Path, sql: str, params: list[Any]) -> int:
         target = Path(path)
         fmt = "PARQUET" if target.suffix.lower() in {".parquet", ".pq"} else "CSV, HEADER"
         quoted = "'" + str(target).replace("'", "''") + "'"
         self.con.execute(f"COPY ({sql}) TO {quoted} (FORMAT {fmt})", params)
-        return int(
-            self.con.execute("SELECT count(*) FROM scores WHERE run_id = ?", [run_id]).fetchall()[
-                0
-            ][0]
-        )
+        counted = self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()
+        return int(counted[0][0])
+
+    # -- activity family -------------------------------------------------------------------
+
+    def calibration(self) -> Calibration:
+        """The calibration of the latest scoring run."""
+        run_id, _ = reports.latest_run(self.con)
+        row = self.con.execute(
+            "SELECT payload FROM calibrations WHERE run_id = ?", [run_id]
+        ).fetchall()
+        return Calibration.from_json(row[0][0])
+
+    def activity(self, customer_id: str | None = None, scope: str | None = None) -> pd.DataFrame:
+        """Decayed sums, activity, trend, affinity and rising per profile and scope."""
+        run_id, _ = reports.latest_run(self.con)
+        sql, params = category_reports.activity_query(run_id, customer_id, scope)
+        return self.con.execute(sql, params).fetchdf()
+
+    def category_relations(self) -> pd.DataFrame:
+        """Lift and correlation for every ordered pair of categories."""
+        run_id, _ = reports.latest_run(self.con)
+        return self.con.execute(*category_reports.relations_query(run_id)).fetchdf()
+
+    def next_best_categories(self, customer_id: str) -> list[dict[str, Any]]:
+        """The next best categories of a profile: rank, category, score."""
+        run_id, _ = reports.latest_run(self.con)
+        return category_reports.next_best(self.con, run_id, customer_id)
+
+    def categories(self) -> dict[str, Any]:
+        """Per-category summary, the lift and correlation matrices, the strongest relations."""
+        run_id, as_of = reports.latest_run(self.con)
+        relations = self.category_relations()
+        pi = self.calibration().activity.pi
+        return {
+            "as_of": as_of,
+            "categories": category_reports.category_summary(self.con, run_id, pi),
+            "lift": relations.pivot(index="a", columns="b", values="lift"),
+            "correlation": relations.pivot(index="a", columns="b", values="correlation"),
+            "strongest": category_reports.strongest_relations(relations),
+        }

@@ -34,11 +34,11 @@ def test_duckdb_and_spark_give_identical_scores(
     as_of = date(2024, 6, 30)
     on_duckdb = scores(ws, "duckdb", as_of)
     calibration_duckdb = ws.con.execute(
-        "SELECT payload->'r_cuts', payload->'m_cuts' FROM calibrations ORDER BY version"
+        "SELECT payload->'rfm'->'r_cuts', payload->'rfm'->'m_cuts' FROM calibrations ORDER BY version"
     ).fetchall()[-1]
     on_spark = scores(ws, "spark", as_of)
     calibration_spark = ws.con.execute(
-        "SELECT payload->'r_cuts', payload->'m_cuts' FROM calibrations ORDER BY version"
+        "SELECT payload->'rfm'->'r_cuts', payload->'rfm'->'m_cuts' FROM calibrations ORDER BY version"
     ).fetchall()[-1]
     assert calibration_spark == calibration_duckdb
     assert len(on_duckdb) > 400

@@ -54,3 +54,11 @@ def test_open_and_init_errors(tmp_path: object, ws: Workspace) -> None:
         Workspace.open(ws.root.parent / "elsewhere")
     with pytest.raises(WorkspaceExists):
         Workspace.init(ws.root)
+
+
+def test_activity_weights_take_new_event_types(ws: Workspace) -> None:
+    assert ws.config_set("activity.weights.product_view", "0.2") == 0.2
+    assert ws.config_get("activity.weights") == {"purchase": 1.0, "product_view": 0.2}
+    with pytest.raises(ConfigError, match="weights must be >= 0"):
+        ws.config_set("activity.weights.visit", "-1")
+    assert ws.config_set("activity.half_life_short", "14") == 14.0

@@ -312,6 +312,60 @@ def export_scores(
     console.print(f"Wrote {number(n)} profiles to {file}")
 
 
+@export_app.command("activity")
+@handle_errors
+def export_activity(
+    file: Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")],
+    workspace: WorkspaceOpt = HERE,
+) -> None:
+    """Write the activity family: one row per profile and scope (all, each category)."""
+    with opened(workspace) as ws:
+        n = ws.export_activity(file)
+    console.print(f"Wrote {number(n)} rows to {file}")
+
+
+@export_app.command("relations")
+@handle_errors
+def export_relations(
+    file: Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")],
+    workspace: WorkspaceOpt = HERE,
+) -> None:
+    """Write the category relations: every ordered pair with counts, lift, correlation."""
+    with opened(workspace) as ws:
+        n = ws.export_relations(file)
+    console.print(f"Wrote {number(n)} category pairs to {file}")
+
+
+@app.command()
+@handle_errors
+def categories(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
+    """Per category: active customers, spend share, activity, rising interest; the lift and
+    correlation matrices; the strongest relations in words."""
+    from clm.cli.categories import print_categories
+
+    with opened(workspace) as ws:
+        report = ws.categories()
+    if as_json:
+        print_json(
+            {
+                "as_of": report["as_of"].isoformat(),
+                "categories": frame_records(report["categories"]),
+                "lift": _matrix(report["lift"]),
+                "correlation": _matrix(report["correlation"]),
+                "strongest": report["strongest"],
+            }
+        )
+        return
+    print_categories(report)
+
+
+def _matrix(frame: Any) -> dict[str, dict[str, float | None]]:
+    return {
+        str(a): {str(b): (None if v != v else float(v)) for b, v in row.items()}
+        for a, row in frame.to_dict(orient="index").items()
+    }
+
+
 @app.command()
 @handle_errors
 def demo(

@@ -58,5 +58,40 @@ def print_customer(view: dict[str, Any]) -> None:
                 ],
             )
         )
+    _print_activity(view)
     events = ", ".join(f"{t} {number(n)}" for t, n in view["events"].items())
     console.print(f"Events: {events or 'none'}")
+
+
+def _print_activity(view: dict[str, Any]) -> None:
+    """Per scope: activity (0–100, 50 = typical), trend (50 = steady), affinity (100 = average
+    share of wallet), rising interest; then the next best categories."""
+    if view["activity"]:
+        rows = [
+            [
+                a["scope"],
+                number(a["activity"], 1),
+                number(a["trend"], 1),
+                number(a["affinity"], 0),
+                "rising" if a["rising"] else "",
+            ]
+            for a in view["activity"]
+        ]
+        console.print(
+            table(
+                "Activity (50 = typical active customer; trend > 50 = rising)",
+                [
+                    ("scope", "left"),
+                    ("activity", "right"),
+                    ("trend", "right"),
+                    ("affinity", "right"),
+                    ("", "left"),
+                ],
+                rows,
+            )
+        )
+    if view["next_best_categories"]:
+        best = ", ".join(
+            f"{n['category']} ({n['score']:.1f})" for n in view["next_best_categories"]
+        )
+        console.print(f"Next best categories: {best}")

@@ -51,6 +51,8 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
         "scores": {k: _plain(v) for k, v in score_rows[0].items()} if score_rows else None,
         "events": _event_counts(con, kind, profile_id),
         "latest_purchases": _latest_orders(con, kind, profile_id),
+        "activity": _activity(con, profile_id),
+        "next_best_categories": _next_best(con, profile_id),
     }
 
 
@@ -122,3 +124,39 @@ def _latest_orders(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> list[
         [pid],
     )
     return [{k: _plain(v) for k, v in r.items()} for r in rows]
+
+
+def _latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
+    rows = con.execute(
+        "SELECT run_id FROM scoring_runs ORDER BY as_of DESC, run_id DESC LIMIT 1"
+    ).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def _activity(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]:
+    """The profile's activity family per scope (``all`` first) in the latest run."""
+    run_id = _latest_run_id(con)
+    if run_id is None:
+        return []
+    return _rows(
+        con,
+        """
+        SELECT scope, activity, trend, affinity, rising, s_short, s_long, v_short, v_long
+        FROM activity WHERE run_id = $1
+          AND (customer_id = $2 OR (customer_id IS NULL AND anonymous_id = $2))
+        ORDER BY scope = 'all' DESC, activity DESC, scope
+        """,
+        [run_id, pid],
+    )
+
+
+def _next_best(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]:
+    run_id = _latest_run_id(con)
+    if run_id is None:
+        return []
+    return _rows(
+        con,
+        "SELECT rank, category, score FROM next_best WHERE run_id = $1 AND "
+        "(customer_id = $2 OR (customer_id IS NULL AND anonymous_id = $2)) ORDER BY rank",
+        [run_id, pid],
+    )

@@ -9,7 +9,7 @@ same calibration always give the same scores.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -37,17 +37,15 @@ class RfmCalibration:
     f_mode: str
     f_cuts: tuple[float, ...]
     m_cuts: tuple[float, ...]
-    version: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["as_of"] = self.as_of.isoformat()
-        return json.dumps(data)
+        return data
 
     @classmethod
-    def from_json(cls, text: str) -> RfmCalibration:
-        data = json.loads(text)
+    def from_dict(cls, data: dict[str, Any]) -> RfmCalibration:
+        data = dict(data)
         data["as_of"] = date.fromisoformat(data["as_of"])
         for key in ("r_cuts", "f_cuts", "m_cuts"):
             data[key] = tuple(data[key])
@@ -78,3 +76,64 @@ def percentile_disc(
         index = int(np.searchsorted(cumulative * p.denominator, p.numerator * total, side="left"))
         cuts.append(float(vals[index]))
     return tuple(cuts)
+
+
+@dataclass(frozen=True)
+class ActivityCalibration:
+    """Population constants of the activity family (SPEC §4), stored with a run.
+
+    ``r_ref`` per scope (``"all"`` and each category), the spend shares ``pi``
+    per category, the prior strength ``m``, and the settings they were computed
+    with. The lift matrix is stored beside it (table ``category_relations``).
+    """
+
+    half_life_short: float
+    half_life_long: float
+    weights: dict[str, float]
+    rising_trend: float
+    rising_min_long: float
+    r_ref: dict[str, float]
+    pi: dict[str, float]
+    m: float
+    n_active: int
+
+    def kappa(self, scope: str) -> float:
+        """κ of a scope (a scope without a reference falls back to ``all``'s, else 1)."""
+        from clm.scores.formulas import kappa
+
+        r_ref = self.r_ref.get(scope) or self.r_ref.get("all") or 0.0
+        return kappa(r_ref, self.half_life_short) if r_ref > 0 else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ActivityCalibration:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Everything a scoring run calibrated, under one version (the run id)."""
+
+    version: int
+    rfm: RfmCalibration
+    activity: ActivityCalibration
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "rfm": self.rfm.to_dict(),
+                "activity": self.activity.to_dict(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibration:
+        data = json.loads(text)
+        return cls(
+            version=int(data["version"]),
+            rfm=RfmCalibration.from_dict(data["rfm"]),
+            activity=ActivityCalibration.from_dict(data["activity"]),
+        )

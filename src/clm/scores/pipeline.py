@@ -1,11 +1,11 @@
-"""One scoring run: RFM inputs, calibration, scores, segments and their history.
+"""One scoring run: RFM, segments, the activity family, relations, next best.
 
 The population work runs on an engine (DuckDB or Spark) as Ibis expressions;
-the engine returns value counts for the cut points, Python computes the
-calibration, and the scored table comes back to the workspace database, where
-the segment history is joined in and everything is written in one transaction.
-A run for an as-of date replaces an earlier run for the same date, so the
-history holds one snapshot per date.
+the engine returns aggregates (value counts, medians, sums, pair counts), Python
+turns them into the calibration, and the scored tables come back to the
+workspace database, where the segment history is joined in and everything is
+written in one transaction. A run for an as-of date replaces an earlier run for
+the same date, so the history holds one snapshot per date.
 """
 
 from __future__ import annotations
@@ -16,15 +16,23 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from clm.config import RfmSection
+from clm.config import RfmSection, Settings
 from clm.progress import Progress
-from clm.scores import rfm, segments
-from clm.scores.calibration import RfmCalibration, percentile_disc
+from clm.scores import activity, relations, rfm, segments
+from clm.scores.calibration import (
+    ActivityCalibration,
+    Calibration,
+    RfmCalibration,
+    percentile_disc,
+)
 from clm.store.database import transaction
 from clm.store.engines import Engine
 
 SCORED = "_clm_scored"
+ACTIVITY = "_clm_activity"
+NEXT_BEST = "_clm_next_best"
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,10 @@ class ScoringRun:
     n_profiles: int
     n_buyers: int
     seconds: float
-    calibration: RfmCalibration
+    calibration: Calibration
 
 
-def calibrate(inputs: ir.Table, as_of: date, settings: RfmSection, version: int) -> RfmCalibration:
+def calibrate_rfm(inputs: ir.Table, as_of: date, settings: RfmSection) -> RfmCalibration:
     """Cut points from the buyers' value counts (SPEC §2)."""
 
     def cuts(column: str, sign: float = 1.0) -> tuple[float, ...]:
@@ -62,7 +70,36 @@ def calibrate(inputs: ir.Table, as_of: date, settings: RfmSection, version: int)
         f_mode=settings.frequency,
         f_cuts=f_cuts,
         m_cuts=cuts("monetary"),
-        version=version,
+    )
+
+
+def category_relations(
+    sums: ir.Table, inputs: ir.Table, cal: ActivityCalibration, n_buyers: int
+) -> list[relations.Relation]:
+    """The lift and correlation matrices from the engine's pair counts and sums."""
+    pairs = relations.active_pairs(sums).to_pyarrow().to_pylist()
+    single, cross = relations.spend_moments(relations.log_spend(sums, rfm.buyers(inputs)))
+    moments = {
+        r["scope"]: (float(r["sx"]), float(r["sxx"])) for r in single.to_pyarrow().to_pylist()
+    }
+    cross_sums = {(r["a"], r["b"]): float(r["sxy"]) for r in cross.to_pyarrow().to_pylist()}
+    pair_counts = {(r["a"], r["b"]): int(r["n_ab"]) for r in pairs}
+    n_active = {a: n for (a, b), n in pair_counts.items() if a == b}
+    categories = sorted(set(cal.pi) | set(n_active))
+    return relations.relations(
+        categories, n_active, cal.n_active, pair_counts, n_buyers, moments, cross_sums
+    )
+
+
+def lift_table(rels: list[relations.Relation]) -> pa.Table:
+    """The lift matrix as a small table for joins on the engine."""
+    known = [r for r in rels if r.lift is not None]
+    return pa.table(
+        {
+            "a": pa.array([r.a for r in known], pa.string()),
+            "b": pa.array([r.b for r in known], pa.string()),
+            "lift": pa.array([float(r.lift or 0.0) for r in known], pa.float64()),
+        }
     )
 
 
@@ -70,60 +107,101 @@ def run(
     con: duckdb.DuckDBPyConnection,
     engine: Engine,
     as_of: date,
-    settings: RfmSection,
+    settings: Settings,
     progress: Progress | None = None,
 ) -> ScoringRun:
     """Score every profile as of ``as_of`` on ``engine`` and store the result."""
     started = datetime.now(UTC).replace(tzinfo=None)
     clock = time.perf_counter()
-    run_id = int(
-        con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scoring_runs").fetchall()[0][0]
-    )
+    next_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scoring_runs").fetchall()
+    run_id = int(next_id[0][0])
     step = progress.phase if progress else (lambda _d: None)
-    step("computing RFM inputs")
-    inputs = engine.cache(rfm.profile_inputs(engine.sources(), as_of, settings.window_days))
-    step("calibrating cut points")
-    cal = calibrate(inputs, as_of, settings, version=run_id)
-    step("scoring and segmenting")
-    engine.to_store(segments.assign(rfm.score(inputs, cal)), SCORED)
+    src = engine.sources()
+    events = engine.cache(rfm.resolved_events(src, as_of))
+
+    step("RFM inputs and cut points")
+    inputs = engine.cache(rfm.profile_inputs(src, events, as_of, settings.rfm.window_days))
+    rfm_cal = calibrate_rfm(inputs, as_of, settings.rfm)
+    engine.to_store(segments.assign(rfm.score(inputs, rfm_cal)), SCORED)
+
+    step("activity per category")
+    sums = engine.cache(activity.decayed_sums(events, as_of, settings.activity))
+    act_cal = activity.calibrate(sums, rfm.orders(events), settings.activity)
+    consts = engine.upload(f"_clm_constants_{run_id}", activity.constants(act_cal))
+    scored = engine.cache(activity.scored(sums, act_cal, consts))
+    engine.to_store(scored, ACTIVITY)
+
+    step("category relations, next best")
+    rels = category_relations(sums, inputs, act_cal, rfm_cal.n_buyers)
+    lifts = engine.upload(f"_clm_lift_{run_id}", lift_table(rels))
+    engine.to_store(relations.next_best(scored, lifts, settings.activity.next_best), NEXT_BEST)
+    calibration = Calibration(run_id, rfm_cal, act_cal)
+
     step("writing scores and history")
     with transaction(con):
-        _replace_run(con, run_id, as_of)
-        n_profiles = int(con.execute(f"SELECT count(*) FROM {SCORED}").fetchall()[0][0])
-        con.execute(
-            "INSERT INTO calibrations VALUES (?, ?, ?, ?, ?, ?)",
-            [run_id, run_id, as_of, settings.window_days, started, cal.to_json()],
+        n_profiles = _write(
+            con, run_id, as_of, settings.rfm.window_days, engine.name, started, calibration, rels
         )
-        con.execute(
-            "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?)",
-            [
-                run_id,
-                as_of,
-                settings.window_days,
-                engine.name,
-                started,
-                n_profiles,
-                cal.n_buyers,
-                run_id,
-            ],
-        )
-    con.execute(f"DROP TABLE IF EXISTS {SCORED}")
+    for table in (SCORED, ACTIVITY, NEXT_BEST):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     return ScoringRun(
         run_id,
         as_of,
-        settings.window_days,
+        settings.rfm.window_days,
         engine.name,
         n_profiles,
-        cal.n_buyers,
+        rfm_cal.n_buyers,
         time.perf_counter() - clock,
-        cal,
+        calibration,
     )
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    as_of: date,
+    window_days: int,
+    engine: str,
+    started: datetime,
+    calibration: Calibration,
+    rels: list[relations.Relation],
+) -> int:
+    """Insert everything of the run (inside the caller's transaction)."""
+    _replace_run(con, run_id, as_of)
+    n_profiles = int(con.execute(f"SELECT count(*) FROM {SCORED}").fetchall()[0][0])
+    con.execute(
+        "INSERT INTO calibrations VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, run_id, as_of, window_days, started, calibration.to_json()],
+    )
+    con.execute(
+        "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?)",
+        [run_id, as_of, window_days, engine, started, n_profiles, calibration.rfm.n_buyers, run_id],
+    )
+    ids = "CASE WHEN pkind = 'c' THEN pkey END, CASE WHEN pkind = 'a' THEN pkey END"
+    con.execute(
+        f"INSERT INTO activity SELECT {run_id}, {ids}, scope, s_short, s_long, v_short, "
+        f"v_long, activity, trend, affinity, rising FROM {ACTIVITY}"
+    )
+    con.execute(
+        f"INSERT INTO next_best SELECT {run_id}, {ids}, rank, category, score FROM {NEXT_BEST}"
+    )
+    if rels:
+        con.executemany(
+            "INSERT INTO category_relations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[run_id, r.a, r.b, r.n_a, r.n_b, r.n_ab, r.lift, r.correlation] for r in rels],
+        )
+    return n_profiles
 
 
 def _replace_run(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date) -> None:
     """Drop an earlier run for the same date, then insert this one with its history."""
-    for table in ("scores", "scoring_runs"):
-        con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
+    old = [
+        r[0]
+        for r in con.execute("SELECT run_id FROM scoring_runs WHERE as_of = ?", [as_of]).fetchall()
+    ]
+    for table in ("scores", "scoring_runs", "activity", "next_best", "category_relations"):
+        for old_id in old:
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [old_id])
     previous = con.execute(
         "SELECT run_id FROM scoring_runs WHERE as_of < ? ORDER BY as_of DESC, run_id DESC LIMIT 1",
         [as_of],

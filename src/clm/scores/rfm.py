@@ -59,10 +59,10 @@ def orders(events: ir.Table) -> ir.Table:
     )
 
 
-def profile_inputs(src: Sources, as_of: date, window_days: int) -> ir.Table:
+def profile_inputs(src: Sources, ev: ir.Table, as_of: date, window_days: int) -> ir.Table:
     """One row per profile as of D: recency_days, frequency, monetary,
-    n_orders_life, has_email, visited (SPEC §2–3 inputs)."""
-    ev = resolved_events(src, as_of)
+    n_orders_life, has_email, visited (SPEC §2–3 inputs); ``ev`` are the
+    resolved events as of D (:func:`resolved_events`)."""
     start = ibis.timestamp(day_end(as_of) - timedelta(days=window_days))
     d = ibis.date(as_of)
 

@@ -50,6 +50,10 @@ class Engine(Protocol):
         """Materialize ``expr`` as the temporary table ``name`` of the workspace database."""
         ...
 
+    def upload(self, name: str, data: pa.Table) -> ir.Table:
+        """A small table computed in Python (constants, the lift matrix) on this engine."""
+        ...
+
     def close(self) -> None:
         """Release what the engine holds (temporary files, cached tables)."""
         ...
@@ -63,19 +67,28 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self._ibis = ibis.duckdb.from_connection(con)
+        self._cached: list[Any] = []
 
     def sources(self) -> Sources:
         return Sources(*(self._ibis.table(name) for name in SOURCE_TABLES))
 
     def cache(self, expr: ir.Table) -> ir.Table:
-        return expr.cache()
+        cached = expr.cache()
+        self._cached.append(cached)
+        return cached
+
+    def upload(self, name: str, data: pa.Table) -> ir.Table:
+        return self._ibis.create_table(name, data, temp=True, overwrite=True)
 
     def to_store(self, expr: ir.Table, name: str) -> None:
-        sql = ibis.to_sql(expr, dialect="duckdb")
-        self._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        # Through Ibis, so that in-memory tables (constants, lift) are registered first.
+        self._ibis.create_table(name, expr, temp=True, overwrite=True)
 
     def close(self) -> None:
-        return None
+        """Drop the cached tables now, while the connection is open."""
+        for cached in reversed(self._cached):
+            cached.release()
+        self._cached.clear()
 
 
 class SparkEngine:
@@ -107,6 +120,11 @@ class SparkEngine:
         self._cached.append(cached)
         return cached
 
+    def upload(self, name: str, data: pa.Table) -> ir.Table:
+        frame = self._session.createDataFrame(data.to_pandas())
+        frame.createOrReplaceTempView(name)
+        return self._ibis.table(name)
+
     def to_store(self, expr: ir.Table, name: str) -> None:
         result: pa.Table = expr.to_pyarrow()
         self._con.register(f"_{name}_arrow", result)
@@ -114,7 +132,7 @@ class SparkEngine:
         self._con.unregister(f"_{name}_arrow")
 
     def close(self) -> None:
-        for cached in self._cached:
+        for cached in reversed(self._cached):
             cached.release()
         self._cached.clear()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -100,4 +100,41 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE activity (
+            run_id INTEGER NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            scope VARCHAR NOT NULL,
+            s_short DOUBLE NOT NULL,
+            s_long DOUBLE NOT NULL,
+            v_short DOUBLE NOT NULL,
+            v_long DOUBLE NOT NULL,
+            activity DOUBLE NOT NULL,
+            trend DOUBLE NOT NULL,
+            affinity DOUBLE,
+            rising BOOLEAN NOT NULL
+        );
+        CREATE TABLE category_relations (
+            run_id INTEGER NOT NULL,
+            a VARCHAR NOT NULL,
+            b VARCHAR NOT NULL,
+            n_a BIGINT NOT NULL,
+            n_b BIGINT NOT NULL,
+            n_ab BIGINT NOT NULL,
+            lift DOUBLE,
+            correlation DOUBLE
+        );
+        CREATE TABLE next_best (
+            run_id INTEGER NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            rank INTEGER NOT NULL,
+            category VARCHAR NOT NULL,
+            score DOUBLE NOT NULL
+        );
+        """,
+    ),
 ]

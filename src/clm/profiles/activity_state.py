@@ -1,0 +1,148 @@
+"""A profile's activity state and its O(1) update with one event (SPEC §4).
+
+For each scope the state keeps the four decayed sums anchored at a reference
+time ``t_ref``. An event at ``t_e`` with weight ``w`` and value ``v`` adds
+``w · 2^(−(t_ref − t_e)/h)`` when it is older than the anchor, or first moves
+the anchor forward (decaying the sums) when it is newer. The result does not
+depend on the order in which events arrive, up to rounding, and equals the
+batch sums of :mod:`clm.scores.activity` evaluated at the same time. Times are
+integer microseconds since the epoch, as in the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from clm.scores import formulas
+from clm.scores.calibration import ActivityCalibration
+
+ALL = "all"
+PURCHASE = "purchase"
+MICROS_PER_DAY = 86_400_000_000.0
+
+
+@dataclass(frozen=True)
+class Decayed:
+    """The decayed sums of one scope, valued at ``t_ref`` (µs since the epoch)."""
+
+    t_ref: int
+    s_short: float = 0.0
+    s_long: float = 0.0
+    v_short: float = 0.0
+    v_long: float = 0.0
+
+
+@dataclass(frozen=True)
+class ActivityState:
+    """Every scope of one profile."""
+
+    scopes: dict[str, Decayed] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScopeScores:
+    """The activity family of one scope, evaluated at a time."""
+
+    scope: str
+    s_short: float
+    s_long: float
+    v_short: float
+    v_long: float
+    activity: float
+    trend: float
+    affinity: float | None
+    rising: bool
+
+
+def micros(ts: datetime) -> int:
+    """Microseconds since the epoch of a UTC time (naive times are UTC)."""
+    aware = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def weight_and_value(
+    event_type: str, amount: float | None, weights: dict[str, float]
+) -> tuple[float, float]:
+    """``(w_e, v_e)``: purchase lines count when positive; other types by their weight."""
+    if event_type == PURCHASE:
+        positive = amount is not None and amount > 0
+        return (weights.get(PURCHASE, 1.0), float(amount)) if positive else (0.0, 0.0)
+    return weights.get(event_type, 0.0), 0.0
+
+
+def _factor(age_micros: int, half_life: float) -> float:
+    return float(2.0 ** (-(age_micros / MICROS_PER_DAY) / half_life))
+
+
+def add(d: Decayed, t_e: int, w: float, v: float, h_s: float, h_l: float) -> Decayed:
+    """One event into one scope's sums, in O(1), in any arrival order."""
+    if t_e <= d.t_ref:
+        k_s, k_l = _factor(d.t_ref - t_e, h_s), _factor(d.t_ref - t_e, h_l)
+        return replace(
+            d,
+            s_short=d.s_short + w * k_s,
+            s_long=d.s_long + w * k_l,
+            v_short=d.v_short + v * k_s,
+            v_long=d.v_long + v * k_l,
+        )
+    k_s, k_l = _factor(t_e - d.t_ref, h_s), _factor(t_e - d.t_ref, h_l)
+    return Decayed(
+        t_e, d.s_short * k_s + w, d.s_long * k_l + w, d.v_short * k_s + v, d.v_long * k_l + v
+    )
+
+
+def apply_event(
+    state: ActivityState,
+    ts: datetime,
+    event_type: str,
+    category: str | None,
+    amount: float | None,
+    weights: dict[str, float],
+    half_life_short: float,
+    half_life_long: float,
+) -> ActivityState:
+    """The state after one event: the scope ``all`` and the event's category."""
+    t_e = micros(ts)
+    w, v = weight_and_value(event_type, amount, weights)
+    scopes = dict(state.scopes)
+    for scope in (ALL, category) if category else (ALL,):
+        current = scopes.get(scope, Decayed(t_e))
+        scopes[scope] = add(current, t_e, w, v, half_life_short, half_life_long)
+    return ActivityState(scopes)
+
+
+def value_at(d: Decayed, t: int, h_s: float, h_l: float) -> Decayed:
+    """The sums of a scope valued at time ``t`` (events after ``t`` are not expected)."""
+    k_s, k_l = _factor(t - d.t_ref, h_s), _factor(t - d.t_ref, h_l)
+    return Decayed(t, d.s_short * k_s, d.s_long * k_l, d.v_short * k_s, d.v_long * k_l)
+
+
+def evaluate(state: ActivityState, at: datetime, cal: ActivityCalibration) -> list[ScopeScores]:
+    """Activity, trend, affinity and rising of every scope at time ``at``."""
+    t = micros(at)
+    h_s, h_l = cal.half_life_short, cal.half_life_long
+    valued = {s: value_at(d, t, h_s, h_l) for s, d in state.scopes.items()}
+    v_all = valued[ALL].v_long if ALL in valued else 0.0
+    out = []
+    for scope, d in sorted(valued.items()):
+        trend = formulas.trend(d.s_short, d.s_long, h_s, h_l)
+        share = cal.pi.get(scope, 0.0)
+        affinity = (
+            formulas.affinity(d.v_long, v_all, share, cal.m) if scope != ALL and share > 0 else None
+        )
+        out.append(
+            ScopeScores(
+                scope,
+                d.s_short,
+                d.s_long,
+                d.v_short,
+                d.v_long,
+                formulas.activity(d.s_short, cal.kappa(scope)),
+                trend,
+                affinity,
+                bool(formulas.rising(trend, d.s_long, cal.rising_trend, cal.rising_min_long)),
+            )
+        )
+    return out
