@@ -172,3 +172,64 @@ def test_a_second_process_is_told_who_holds_the_workspace(workspace: Path) -> No
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_categories_and_activity_exports(workspace: Path, tmp_path: Path) -> None:
+    source = tmp_path / "lines.csv"
+    rows = ["cust,day,usd,cat"]
+    for c in range(40):
+        rows.append(f"{c},2024-0{1 + c % 6}-1{c % 9},{10 + c},fashion")
+        if c % 2 == 0:
+            rows.append(f"{c},2024-06-2{c % 9},{5 + c},beauty")
+        if c % 5 == 0:
+            rows.append(f"{c},2024-05-0{1 + c % 9},{7 + c},home")
+    source.write_text("\n".join(rows) + "\n")
+    w = ["-w", str(workspace)]
+    assert (
+        clm(
+            "import",
+            "transactions",
+            str(source),
+            "--customer",
+            "cust",
+            "--time",
+            "day",
+            "--amount",
+            "usd",
+            "--category",
+            "cat",
+            *w,
+        )[0]
+        == 0
+    )
+    assert clm("score", "--as-of", "2024-06-30", *w)[0] == 0
+    code, out = clm("categories", "--json", *w)
+    assert code == 0, out
+    report = json.loads(out)
+    assert {c["category"] for c in report["categories"]} == {"fashion", "beauty", "home"}
+    assert set(report["lift"]) == {"fashion", "beauty", "home"}
+    code, out = clm("categories", *w)
+    assert code == 0 and "Lift (1 = independent)" in out
+    code, out = clm("customer", "0", "--json", *w)
+    view = json.loads(out)
+    assert {a["scope"] for a in view["activity"]} == {"all", "fashion", "beauty", "home"}
+    activity_file, relations_file = tmp_path / "activity.csv", tmp_path / "relations.csv"
+    assert clm("export", "activity", str(activity_file), *w)[0] == 0
+    assert clm("export", "relations", str(relations_file), *w)[0] == 0
+    activity = pd.read_csv(activity_file)
+    assert {
+        "customer_id",
+        "scope",
+        "s_short",
+        "s_long",
+        "v_short",
+        "v_long",
+        "activity",
+        "trend",
+        "affinity",
+        "rising",
+    } <= set(activity.columns)
+    assert activity.loc[activity["scope"] == "all", "affinity"].isna().all()
+    relations = pd.read_csv(relations_file)
+    assert list(relations.columns) == ["a", "b", "n_a", "n_b", "n_ab", "lift", "correlation"]
+    assert len(relations) == 9

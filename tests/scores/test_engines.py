@@ -33,14 +33,11 @@ def test_duckdb_and_spark_give_identical_scores(
     load(ws, seed)
     as_of = date(2024, 6, 30)
     on_duckdb = scores(ws, "duckdb", as_of)
-    calibration_duckdb = ws.con.execute(
-        "SELECT payload->'rfm'->'r_cuts', payload->'rfm'->'m_cuts' FROM calibrations ORDER BY version"
-    ).fetchall()[-1]
+    calibration_duckdb = ws.calibration().rfm
     on_spark = scores(ws, "spark", as_of)
-    calibration_spark = ws.con.execute(
-        "SELECT payload->'rfm'->'r_cuts', payload->'rfm'->'m_cuts' FROM calibrations ORDER BY version"
-    ).fetchall()[-1]
-    assert calibration_spark == calibration_duckdb
+    calibration_spark = ws.calibration().rfm
+    assert calibration_spark.r_cuts == calibration_duckdb.r_cuts
+    assert calibration_spark.m_cuts == calibration_duckdb.m_cuts
     assert len(on_duckdb) > 400
     assert set(on_duckdb["segment"]) >= {
         "Champions",
@@ -49,3 +46,31 @@ def test_duckdb_and_spark_give_identical_scores(
         "Falling Asleep Customers",
     }
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False)
+
+
+def test_activity_relations_and_next_best_agree_across_engines(
+    ws: Workspace, spark_session: object
+) -> None:
+    load(ws, 3)
+    ws.config_set("activity.weights.visit", "0.1")
+    as_of = date(2024, 3, 31)
+    runs = {}
+    for engine in ("duckdb", "spark"):
+        ws.score(as_of, engine=engine)  # type: ignore[arg-type]
+        keys = ["customer_id", "anonymous_id", "scope"]
+        activity = ws.activity().sort_values(keys).reset_index(drop=True)
+        relations = ws.category_relations()
+        best = ws.con.execute(
+            "SELECT customer_id, anonymous_id, rank, category, score FROM next_best "
+            "WHERE run_id = (SELECT max(run_id) FROM next_best) "
+            "ORDER BY customer_id, anonymous_id, rank"
+        ).fetchdf()
+        runs[engine] = (activity, relations, best, ws.calibration().activity)
+    (a_d, r_d, b_d, c_d), (a_s, r_s, b_s, c_s) = runs["duckdb"], runs["spark"]
+    assert len(a_d) > 1000 and a_d["rising"].any()
+    pd.testing.assert_frame_equal(a_s, a_d, check_dtype=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(r_s, r_d, check_dtype=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(b_s, b_d, check_dtype=False, rtol=1e-9)
+    assert c_s.r_ref == pytest.approx(c_d.r_ref, rel=1e-9)
+    assert c_s.pi == pytest.approx(c_d.pi, rel=1e-9)
+    assert c_s.m == pytest.approx(c_d.m, rel=1e-12)
