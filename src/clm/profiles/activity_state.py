@@ -11,8 +11,10 @@ integer microseconds since the epoch, as in the batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from clm.scores import formulas
 from clm.scores.calibration import ActivityCalibration
@@ -22,8 +24,7 @@ PURCHASE = "purchase"
 MICROS_PER_DAY = 86_400_000_000.0
 
 
-@dataclass(frozen=True)
-class Decayed:
+class Decayed(NamedTuple):
     """The decayed sums of one scope, valued at ``t_ref`` (µs since the epoch)."""
 
     t_ref: int
@@ -55,10 +56,15 @@ class ScopeScores:
     rising: bool
 
 
-def micros(ts: datetime) -> int:
-    """Microseconds since the epoch of a UTC time (naive times are UTC)."""
-    aware = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(ts: datetime | int) -> int:
+    """Microseconds since the epoch of a UTC time (naive times are UTC; ints pass through)."""
+    if isinstance(ts, int):
+        return ts
+    delta = ts - (_EPOCH if ts.tzinfo is None else _EPOCH_UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -73,29 +79,23 @@ def weight_and_value(
 
 
 def _factor(age_micros: int, half_life: float) -> float:
-    return float(2.0 ** (-(age_micros / MICROS_PER_DAY) / half_life))
+    """``2^(−age/h)`` with the age in days (as in the batch)."""
+    return math.pow(2.0, -(age_micros / MICROS_PER_DAY) / half_life)
 
 
 def add(d: Decayed, t_e: int, w: float, v: float, h_s: float, h_l: float) -> Decayed:
     """One event into one scope's sums, in O(1), in any arrival order."""
-    if t_e <= d.t_ref:
-        k_s, k_l = _factor(d.t_ref - t_e, h_s), _factor(d.t_ref - t_e, h_l)
-        return replace(
-            d,
-            s_short=d.s_short + w * k_s,
-            s_long=d.s_long + w * k_l,
-            v_short=d.v_short + v * k_s,
-            v_long=d.v_long + v * k_l,
-        )
-    k_s, k_l = _factor(t_e - d.t_ref, h_s), _factor(t_e - d.t_ref, h_l)
-    return Decayed(
-        t_e, d.s_short * k_s + w, d.s_long * k_l + w, d.v_short * k_s + v, d.v_long * k_l + v
-    )
+    t_ref, s_s, s_l, v_s, v_l = d
+    if t_e <= t_ref:
+        k_s, k_l = _factor(t_ref - t_e, h_s), _factor(t_ref - t_e, h_l)
+        return Decayed(t_ref, s_s + w * k_s, s_l + w * k_l, v_s + v * k_s, v_l + v * k_l)
+    k_s, k_l = _factor(t_e - t_ref, h_s), _factor(t_e - t_ref, h_l)
+    return Decayed(t_e, s_s * k_s + w, s_l * k_l + w, v_s * k_s + v, v_l * k_l + v)
 
 
 def apply_event(
     state: ActivityState,
-    ts: datetime,
+    ts: datetime | int,
     event_type: str,
     category: str | None,
     amount: float | None,
@@ -103,13 +103,20 @@ def apply_event(
     half_life_short: float,
     half_life_long: float,
 ) -> ActivityState:
-    """The state after one event: the scope ``all`` and the event's category."""
+    """The state after one event: the scope ``all`` and the event's category.
+
+    ``ts`` is a UTC time or integer microseconds since the epoch. The state is not
+    modified; the new one shares every untouched scope with it.
+    """
     t_e = micros(ts)
     w, v = weight_and_value(event_type, amount, weights)
-    scopes = dict(state.scopes)
-    for scope in (ALL, category) if category else (ALL,):
-        current = scopes.get(scope, Decayed(t_e))
-        scopes[scope] = add(current, t_e, w, v, half_life_short, half_life_long)
+    scopes = state.scopes.copy()
+    empty = Decayed(t_e)
+    scopes[ALL] = add(scopes.get(ALL, empty), t_e, w, v, half_life_short, half_life_long)
+    if category:
+        scopes[category] = add(
+            scopes.get(category, empty), t_e, w, v, half_life_short, half_life_long
+        )
     return ActivityState(scopes)
 
 
