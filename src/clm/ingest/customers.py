@@ -55,7 +55,7 @@ def import_customers(
                 con,
                 f"CREATE OR REPLACE TEMP TABLE {PARSED} AS {select}",
                 progress=progress,
-                description="reading and checking rows",
+                description="customers: reading, checking",
             )
         n_bad = count_bad(con)
         if n_bad and options.quarantine is None:

@@ -58,7 +58,7 @@ def import_events(
                 con,
                 f"CREATE OR REPLACE TEMP TABLE {PARSED} AS {select}",
                 progress=progress,
-                description="reading and checking rows",
+                description=f"{kind}: reading, checking",
             )
         n_bad = count_bad(con)
         if n_bad and options.quarantine is None:
