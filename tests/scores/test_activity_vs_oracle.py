@@ -368,13 +368,6 @@ def test_edge_cases_match_oracle(ws: Workspace) -> None:
     assert_matches_oracle(ws, want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "clm bug: a link made by an event after D (ts ≥ D + 1 day) already moves the visitor's "
-        "earlier events to the customer as of D; as of D that event does not exist (SPEC §1)"
-    ),
-)
 def test_a_link_after_d_does_not_count_as_of_d(ws: Workspace) -> None:
     events = pd.DataFrame(
         [

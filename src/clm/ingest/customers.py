@@ -69,7 +69,7 @@ def import_customers(
             consents = _record_consents(con, import_id)
             linked = identity.link(
                 con,
-                f"SELECT anonymous_id, customer_id, now()::timestamp AS linked_at FROM {PARSED} "
+                f"SELECT anonymous_id, customer_id, NULL::TIMESTAMP AS linked_at FROM {PARSED} "
                 "WHERE _reason IS NULL AND anonymous_id IS NOT NULL",
             )
             imported = _count_changed_customers(con, import_id) if consents else changed

@@ -3,6 +3,10 @@
 A visitor's events carry an ``anonymous_id`` until an identify call, an event
 that carries both ids, or a customer import links it to a ``customer_id``;
 scoring then counts the visitor's earlier events for that customer.
+
+A link has a time: that of the event that made it, so that scoring as of a date
+before the link still sees an anonymous visitor (SPEC §1, "as of D"). A link
+from a customer import has no time (NULL) and holds for every date.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ def link(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> int:
     anonymous id replaces the old one. Return the number of new or changed links."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _clm_links AS SELECT DISTINCT ON (anonymous_id) * "
-        f"FROM ({pairs_sql}) ORDER BY anonymous_id, linked_at DESC"
+        f"FROM ({pairs_sql}) ORDER BY anonymous_id, linked_at DESC NULLS FIRST"
     )
     changed = con.execute(
         """

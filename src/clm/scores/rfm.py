@@ -29,11 +29,12 @@ def day_end(as_of: date) -> datetime:
 
 
 def resolved_events(src: Sources, as_of: date) -> ir.Table:
-    """Events as of D with anonymous ids resolved to customers where linked."""
+    """Events as of D with anonymous ids resolved to customers where linked as of D
+    (a link made by a later event does not count yet; one without a time always does)."""
     ev = src.events.filter(src.events.ts < ibis.timestamp(day_end(as_of)))
-    links = src.identities.select(
-        link_anonymous_id=src.identities.anonymous_id, link_customer_id=src.identities.customer_id
-    )
+    ids = src.identities
+    known = ids.filter(ids.linked_at.isnull() | (ids.linked_at < ibis.timestamp(day_end(as_of))))
+    links = known.select(link_anonymous_id=known.anonymous_id, link_customer_id=known.customer_id)
     joined = ev.left_join(links, ev.anonymous_id == links.link_anonymous_id)
     customer = joined.customer_id.coalesce(joined.link_customer_id)
     return joined.select(

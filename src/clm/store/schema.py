@@ -46,7 +46,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE identities (
             anonymous_id VARCHAR NOT NULL,
             customer_id VARCHAR NOT NULL,
-            linked_at TIMESTAMP NOT NULL
+            linked_at TIMESTAMP  -- NULL: a link without a time (from a customer import)
         );
         CREATE TABLE imports (
             import_id INTEGER NOT NULL,
