@@ -41,6 +41,27 @@ def default_path() -> Path:
     return Path(os.environ.get(ENV_VAR) or ".")
 
 
+def _options(
+    where: str | None,
+    delimiter: str | None,
+    header: bool,
+    columns: list[str] | tuple[str, ...] | None,
+    timezone: str | None,
+    quarantine: str | Path | None,
+    encoding: str | None,
+) -> SourceOptions:
+    """The source options every import shares."""
+    return SourceOptions(
+        where=where,
+        delimiter=delimiter,
+        header=header,
+        columns=tuple(columns or ()),
+        timezone=timezone,
+        quarantine=str(quarantine) if quarantine is not None else None,
+        encoding=encoding,
+    )
+
+
 class Workspace:
     """A clm workspace: open it, import data, score, and read the results.
 
@@ -136,6 +157,7 @@ class Workspace:
         columns: list[str] | tuple[str, ...] | None = None,
         timezone: str | None = None,
         quarantine: str | Path | None = None,
+        encoding: str | None = None,
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import purchase lines from a CSV/Parquet file or a pandas/polars/Arrow table.
@@ -156,18 +178,8 @@ class Workspace:
             order=order,
             event_id=event_id,
         )
-        return self._import_events(
-            source,
-            mapping,
-            "transactions",
-            where,
-            delimiter,
-            header,
-            columns,
-            timezone,
-            quarantine,
-            progress,
-        )
+        options = _options(where, delimiter, header, columns, timezone, quarantine, encoding)
+        return self._import_events(source, mapping, "transactions", options, progress)
 
     def import_events(
         self,
@@ -190,6 +202,7 @@ class Workspace:
         columns: list[str] | tuple[str, ...] | None = None,
         timezone: str | None = None,
         quarantine: str | Path | None = None,
+        encoding: str | None = None,
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import events (visits, signups, any type): a constant ``type`` or a ``type_column``."""
@@ -206,18 +219,8 @@ class Workspace:
             event_id=event_id,
             properties=tuple(properties),
         )
-        return self._import_events(
-            source,
-            mapping,
-            "events",
-            where,
-            delimiter,
-            header,
-            columns,
-            timezone,
-            quarantine,
-            progress,
-        )
+        options = _options(where, delimiter, header, columns, timezone, quarantine, encoding)
+        return self._import_events(source, mapping, "events", options, progress)
 
     def import_customers(
         self,
@@ -239,6 +242,7 @@ class Workspace:
         columns: list[str] | tuple[str, ...] | None = None,
         timezone: str | None = None,
         quarantine: str | Path | None = None,
+        encoding: str | None = None,
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import customer profiles: traits, consent per channel (``{"email": "col"}``),
@@ -255,7 +259,7 @@ class Workspace:
             consent_time=consent_time,
             attributes=tuple(attributes) if attributes is not None else None,
         )
-        options = self._source_options(where, delimiter, header, columns, timezone, quarantine)
+        options = _options(where, delimiter, header, columns, timezone, quarantine, encoding)
         return import_customers(
             self.con,
             source,
@@ -271,15 +275,9 @@ class Workspace:
         source: Any,
         mapping: EventMapping,
         kind: str,
-        where: str | None,
-        delimiter: str | None,
-        header: bool,
-        columns: list[str] | tuple[str, ...] | None,
-        timezone: str | None,
-        quarantine: str | Path | None,
+        options: SourceOptions,
         progress: Progress | None,
     ) -> ImportSummary:
-        options = self._source_options(where, delimiter, header, columns, timezone, quarantine)
         return import_events(
             self.con,
             source,
@@ -289,24 +287,6 @@ class Workspace:
             progress=progress,
             max_errors=self.settings.imports.max_reported_errors,
             default_timezone=self.settings.imports.timezone,
-        )
-
-    @staticmethod
-    def _source_options(
-        where: str | None,
-        delimiter: str | None,
-        header: bool,
-        columns: list[str] | tuple[str, ...] | None,
-        timezone: str | None,
-        quarantine: str | Path | None,
-    ) -> SourceOptions:
-        return SourceOptions(
-            where=where,
-            delimiter=delimiter,
-            header=header,
-            columns=tuple(columns or ()),
-            timezone=timezone,
-            quarantine=str(quarantine) if quarantine is not None else None,
         )
 
     # -- scoring ---------------------------------------------------------------------------

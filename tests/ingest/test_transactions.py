@@ -215,3 +215,13 @@ def test_where_compares_numeric_text_as_numbers(ws: Workspace, tmp_path: Path) -
 def test_missing_file_is_a_clear_error(ws: Workspace, tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match="no such file"):
         ws.import_transactions(tmp_path / "nope.csv")
+
+
+def test_legacy_latin1_export_is_read(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("cust,ts,amount,item\n1,2020-01-01,5,caf\xe9 cr\xe8me\n".encode("latin-1"))
+    assert ws.import_transactions(path, customer="cust", time="ts").imported == 1
+    explicit = tmp_path / "explicit.csv"
+    explicit.write_bytes("cust,ts,amount\n2,2020-01-02,7\n".encode("latin-1"))
+    summary = ws.import_transactions(explicit, customer="cust", time="ts", encoding="latin-1")
+    assert summary.imported == 1

@@ -55,6 +55,13 @@ Quarantine = Annotated[
     ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+Encoding = Annotated[
+    str | None,
+    typer.Option(
+        help="Text encoding, e.g. latin-1 (default: UTF-8, falling back to Latin-1).",
+        show_default=False,
+    ),
+]
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -115,6 +122,7 @@ def transactions(
     columns: Columns = None,
     timezone: Zone = None,
     quarantine: Quarantine = None,
+    encoding: Encoding = None,
     as_json: JsonOut = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
@@ -135,6 +143,7 @@ def transactions(
             columns=_columns(columns),
             timezone=timezone,
             quarantine=quarantine,
+            encoding=encoding,
             progress=progress,
         )
     _report(summary, as_json)
@@ -183,6 +192,7 @@ def events(
     columns: Columns = None,
     timezone: Zone = None,
     quarantine: Quarantine = None,
+    encoding: Encoding = None,
     as_json: JsonOut = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
@@ -207,6 +217,7 @@ def events(
             columns=_columns(columns),
             timezone=timezone,
             quarantine=quarantine,
+            encoding=encoding,
             progress=progress,
         )
     _report(summary, as_json)
@@ -261,6 +272,7 @@ def customers(
     columns: Columns = None,
     timezone: Zone = None,
     quarantine: Quarantine = None,
+    encoding: Encoding = None,
     as_json: JsonOut = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
@@ -289,6 +301,7 @@ def customers(
             columns=_columns(columns),
             timezone=timezone,
             quarantine=quarantine,
+            encoding=encoding,
             progress=progress,
         )
     _report(summary, as_json)

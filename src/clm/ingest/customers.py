@@ -47,7 +47,11 @@ def import_customers(
 ) -> ImportSummary:
     """Import customer profiles from ``source`` (see the module docstring)."""
     started = datetime.now(UTC).replace(tzinfo=None)
-    staged = stage(con, source, CsvOptions(options.delimiter, options.header, options.columns))
+    staged = stage(
+        con,
+        source,
+        CsvOptions(options.delimiter, options.header, options.columns, options.encoding),
+    )
     try:
         select = _parsed_select(con, staged, mapping, options)
         with fields.session_timezone(con, options.timezone or default_timezone):

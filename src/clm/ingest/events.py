@@ -49,7 +49,7 @@ def import_events(
 ) -> ImportSummary:
     """Import events from ``source``; see the module docstring for the guarantees."""
     started = datetime.now(UTC).replace(tzinfo=None)
-    csv = CsvOptions(options.delimiter, options.header, options.columns)
+    csv = CsvOptions(options.delimiter, options.header, options.columns, options.encoding)
     staged = stage(con, source, csv)
     try:
         select = _parsed_select(con, staged, mapping, options, kind)

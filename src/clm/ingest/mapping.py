@@ -20,6 +20,7 @@ class SourceOptions:
     columns: tuple[str, ...] = ()
     timezone: str | None = None
     quarantine: str | None = None
+    encoding: str | None = None
 
 
 @dataclass(frozen=True)

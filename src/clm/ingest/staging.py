@@ -27,6 +27,7 @@ class CsvOptions:
     delimiter: str | None = None
     header: bool = True
     columns: tuple[str, ...] = ()
+    encoding: str | None = None  # None: UTF-8, falling back to Latin-1 for legacy exports
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,12 @@ def stage(con: duckdb.DuckDBPyConnection, source: Any, csv: CsvOptions) -> Stage
         label = str(path)
         reader, unit, offset = _file_reader(path, csv)
     else:
+        path = None
         label = f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
         con.register("_clm_source", _as_registrable(source))
         reader, unit, offset = "_clm_source", "row", 1
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT * FROM {reader}")
+        _load(con, reader, path, csv)
     except duckdb.Error as exc:
         raise ImportFailed(f"{label}: cannot read ({_first_line(exc)})") from exc
     finally:
@@ -77,6 +79,20 @@ def stage(con: duckdb.DuckDBPyConnection, source: Any, csv: CsvOptions) -> Stage
     return Staged(label, columns, n_rows, unit)
 
 
+def _load(con: duckdb.DuckDBPyConnection, reader: str, path: Path | None, csv: CsvOptions) -> None:
+    """Copy the source into the raw stage table; a text file that is not UTF-8 and has
+    no declared encoding is read as Latin-1 (as many legacy exports are)."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT * FROM {reader}")
+    except duckdb.InvalidInputException as exc:
+        if path is None or csv.encoding is not None or "unicode" not in str(exc).lower():
+            raise
+        latin, _, _ = _file_reader(
+            path, CsvOptions(csv.delimiter, csv.header, csv.columns, "latin-1")
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT * FROM {latin}")
+
+
 def drop(con: duckdb.DuckDBPyConnection) -> None:
     """Remove the staged table."""
     con.execute(f"DROP VIEW IF EXISTS {STAGE}")
@@ -89,6 +105,8 @@ def _file_reader(path: Path, csv: CsvOptions) -> tuple[str, str, int]:
     if name.endswith((".parquet", ".pq")):
         return f"read_parquet({quoted})", "row", 1
     options = ["all_varchar = true", f"header = {str(csv.header).lower()}"]
+    if csv.encoding:
+        options.append(f"encoding = '{csv.encoding.replace(chr(39), '')}'")
     if csv.delimiter:
         delimiter = csv.delimiter.replace("\\t", "\t").replace("'", "''")
         options.append(f"delim = '{delimiter}'")
