@@ -60,11 +60,14 @@ class ImportSection(_Section):
 class ActivitySection(_Section):
     """SPEC §4: half-lives (days), event weights, the rising-interest rule.
 
+    ``enabled = false`` skips the activity family in scoring runs (RFM only).
+
     ``weights.purchase`` applies to purchase lines with a positive amount (other
     purchase lines weigh 0); any other event type weighs ``weights.<type>``
     (default 0), e.g. ``activity.weights.product_view = 0.2``.
     """
 
+    enabled: bool = True
     half_life_short: float = Field(30.0, gt=0)
     half_life_long: float = Field(180.0, gt=0)
     weights: dict[str, float] = Field(default_factory=lambda: {"purchase": 1.0})

@@ -407,7 +407,10 @@ class Workspace:
         """Per-category summary, the lift and correlation matrices, the strongest relations."""
         run_id, as_of = reports.latest_run(self.con)
         relations = self.category_relations()
-        pi = self.calibration().activity.pi
+        activity_cal = self.calibration().activity
+        if activity_cal is None:
+            raise ScoringError("the latest run has no activity scores (activity.enabled is false)")
+        pi = activity_cal.pi
         return {
             "as_of": as_of,
             "categories": category_reports.category_summary(self.con, run_id, pi),

@@ -186,8 +186,18 @@ def _with_derived_ids(staged: Staged, kind: str) -> str:
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, import_id: int, progress: Progress | None) -> int:
-    """Insert the valid rows whose event id is new; return how many."""
+    """Insert the valid rows whose event id is new; return how many.
+
+    Repeated ids within the file keep their first line; the window that picks it
+    is skipped when the file has no repeated id (derived ids never repeat).
+    """
     before = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+    repeated = con.execute(
+        f"SELECT count(*) - count(DISTINCT event_id) FROM {PARSED} WHERE _reason IS NULL"
+    ).fetchall()[0][0]
+    first_only = (
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
+    )
     run_tracked(
         con,
         f"""
@@ -197,7 +207,7 @@ def _insert_new(con: duckdb.DuckDBPyConnection, import_id: int, progress: Progre
         FROM {PARSED} p
         WHERE _reason IS NULL
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = p.event_id)
-        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1
+        {first_only}
         """,
         [import_id],
         progress=progress,

@@ -13,7 +13,6 @@ to rounding. The scores on top of the sums come from :mod:`clm.scores.formulas`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -43,38 +42,47 @@ def event_weight(events: ir.Table, weights: dict[str, float]) -> ir.FloatingValu
     ).cast("float64")
 
 
-def scoped(events: ir.Table, weights: dict[str, float]) -> ir.Table:
-    """Events as (profile, scope) rows with weight ``w`` and value ``v``."""
-    positive_line = (events.type == PURCHASE) & (events.amount > 0)
-    base = events.select(
-        *KEYS,
-        "ts",
-        "category",
-        w=event_weight(events, weights),
-        v=ibis.ifelse(positive_line, events.amount.cast("float64"), 0.0),
-    )
-    everything = base.mutate(scope=ibis.literal(ALL)).drop("category")
-    by_category = base.filter(base.category.notnull()).mutate(scope=base.category).drop("category")
-    return everything.union(by_category)
-
-
 def decayed_sums(events: ir.Table, as_of: date, settings: ActivitySection) -> ir.Table:
-    """S and V for both half-lives, per profile and scope, as of D."""
-    rows = scoped(events, settings.weights)
+    """S and V for both half-lives, per profile and scope, as of D.
+
+    One pass sums every (profile, category) group, events without a category
+    included; the scope ``all`` is then the sum of a profile's groups, so the
+    events are read once rather than once per scope.
+    """
     t_end = ibis.timestamp(day_end(as_of))
-    age_days = t_end.delta(rows.ts, unit="microsecond").cast("float64") / MICROS_PER_DAY
+    age_days = t_end.delta(events.ts, unit="microsecond").cast("float64") / MICROS_PER_DAY
     short = ibis.literal(2.0).pow(-age_days / settings.half_life_short)
     long = ibis.literal(2.0).pow(-age_days / settings.half_life_long)
-    return (
-        rows.mutate(k_s=short, k_l=long)
-        .group_by([*KEYS, "scope"])
-        .aggregate(
-            s_short=lambda t: (t.w * t.k_s).sum(),
-            s_long=lambda t: (t.w * t.k_l).sum(),
-            v_short=lambda t: (t.v * t.k_s).sum(),
-            v_long=lambda t: (t.v * t.k_l).sum(),
-        )
+    positive_line = (events.type == PURCHASE) & (events.amount > 0)
+    rows = events.select(
+        *KEYS,
+        "category",
+        w=event_weight(events, settings.weights),
+        v=ibis.ifelse(positive_line, events.amount.cast("float64"), 0.0),
+        k_s=short,
+        k_l=long,
     )
+    by_category = rows.group_by([*KEYS, "category"]).aggregate(
+        s_short=lambda t: (t.w * t.k_s).sum(),
+        s_long=lambda t: (t.w * t.k_l).sum(),
+        v_short=lambda t: (t.v * t.k_s).sum(),
+        v_long=lambda t: (t.v * t.k_l).sum(),
+    )
+    everything = (
+        by_category.group_by(KEYS)
+        .aggregate(
+            s_short=lambda t: t.s_short.sum(),
+            s_long=lambda t: t.s_long.sum(),
+            v_short=lambda t: t.v_short.sum(),
+            v_long=lambda t: t.v_long.sum(),
+        )
+        .mutate(scope=ibis.literal(ALL))
+    )
+    categories = by_category.filter(by_category.category.notnull()).select(
+        *KEYS, "s_short", "s_long", "v_short", "v_long", scope=by_category.category
+    )
+    columns = [*KEYS, "scope", "s_short", "s_long", "v_short", "v_long"]
+    return everything.select(*columns).union(categories.select(*columns))
 
 
 def reference_rates(sums: ir.Table, settings: ActivitySection) -> ir.Table:
@@ -89,12 +97,6 @@ def reference_rates(sums: ir.Table, settings: ActivitySection) -> ir.Table:
 def spend_totals(sums: ir.Table) -> ir.Table:
     """``Σ V_hl`` per scope over all profiles (for the shares ``π``)."""
     return sums.group_by("scope").aggregate(v_total=lambda t: t.v_long.sum())
-
-
-def mean_positive_order(orders: ir.Table) -> ir.Scalar:
-    """The mean amount of positive orders over the history up to D (for ``m``)."""
-    positive = orders.filter(orders.order_amount > 0)
-    return positive.order_amount.cast("float64").mean()
 
 
 def constants(cal: ActivityCalibration) -> pa.Table:
@@ -135,16 +137,15 @@ def scored(sums: ir.Table, cal: ActivityCalibration, constants: ir.Table) -> ir.
     )
 
 
-def calibrate(sums: ir.Table, orders: ir.Table, settings: ActivitySection) -> ActivityCalibration:
-    """Population constants from the engine's aggregates (SPEC §4)."""
+def calibrate(sums: ir.Table, mean_order: float, settings: ActivitySection) -> ActivityCalibration:
+    """Population constants from the engine's aggregates (SPEC §4); ``mean_order`` is
+    the mean amount of positive orders up to D (``m`` is three times it)."""
     refs = reference_rates(sums, settings).to_pyarrow().to_pylist()
     totals = {
         r["scope"]: float(r["v_total"] or 0.0) for r in spend_totals(sums).to_pyarrow().to_pylist()
     }
     v_all = totals.get(ALL, 0.0)
     pi = {s: (v / v_all if v_all > 0 else 0.0) for s, v in totals.items() if s != ALL}
-    mean_order: Any = mean_positive_order(orders).to_pyarrow()
-    mean_value = mean_order.as_py() if hasattr(mean_order, "as_py") else mean_order
     n_all = next((int(r["n_active"]) for r in refs if r["scope"] == ALL), 0)
     return ActivityCalibration(
         half_life_short=settings.half_life_short,
@@ -154,6 +155,6 @@ def calibrate(sums: ir.Table, orders: ir.Table, settings: ActivitySection) -> Ac
         rising_min_long=settings.rising_min_long,
         r_ref={r["scope"]: float(r["r_ref"]) for r in refs},
         pi=pi,
-        m=3.0 * float(mean_value or 0.0),
+        m=3.0 * mean_order,
         n_active=n_all,
     )

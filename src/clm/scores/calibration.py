@@ -118,14 +118,14 @@ class Calibration:
 
     version: int
     rfm: RfmCalibration
-    activity: ActivityCalibration
+    activity: ActivityCalibration | None  # None when the activity family is switched off
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "version": self.version,
                 "rfm": self.rfm.to_dict(),
-                "activity": self.activity.to_dict(),
+                "activity": self.activity.to_dict() if self.activity else None,
             }
         )
 
@@ -135,5 +135,7 @@ class Calibration:
         return cls(
             version=int(data["version"]),
             rfm=RfmCalibration.from_dict(data["rfm"]),
-            activity=ActivityCalibration.from_dict(data["activity"]),
+            activity=(
+                ActivityCalibration.from_dict(data["activity"]) if data.get("activity") else None
+            ),
         )

@@ -73,6 +73,17 @@ def calibrate_rfm(inputs: ir.Table, as_of: date, settings: RfmSection) -> RfmCal
     )
 
 
+def mean_positive_order(inputs: ir.Table) -> float:
+    """The mean amount of positive orders up to D, from the per-profile totals."""
+    totals = (
+        inputs.aggregate(value=inputs.order_value_life.sum(), orders=inputs.n_orders_life.sum())
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    orders = int(totals["orders"] or 0)
+    return float(totals["value"] or 0.0) / orders if orders else 0.0
+
+
 def category_relations(
     sums: ir.Table, inputs: ir.Table, cal: ActivityCalibration, n_buyers: int
 ) -> list[relations.Relation]:
@@ -117,24 +128,28 @@ def run(
     run_id = int(next_id[0][0])
     step = progress.phase if progress else (lambda _d: None)
     src = engine.sources()
-    events = engine.cache(rfm.resolved_events(src, as_of))
+    events = rfm.resolved_events(src, as_of)  # a view: each consumer scans the events once
 
     step("RFM inputs and cut points")
     inputs = engine.cache(rfm.profile_inputs(src, events, as_of, settings.rfm.window_days))
     rfm_cal = calibrate_rfm(inputs, as_of, settings.rfm)
     engine.to_store(segments.assign(rfm.score(inputs, rfm_cal)), SCORED)
 
-    step("activity per category")
-    sums = engine.cache(activity.decayed_sums(events, as_of, settings.activity))
-    act_cal = activity.calibrate(sums, rfm.orders(events), settings.activity)
-    consts = engine.upload(f"_clm_constants_{run_id}", activity.constants(act_cal))
-    scored = engine.cache(activity.scored(sums, act_cal, consts))
-    engine.to_store(scored, ACTIVITY)
+    act_cal: ActivityCalibration | None = None
+    rels: list[relations.Relation] = []
+    if settings.activity.enabled:
+        step("activity per category")
+        sums = engine.cache(activity.decayed_sums(events, as_of, settings.activity))
+        act_cal = activity.calibrate(sums, mean_positive_order(inputs), settings.activity)
+        consts = engine.upload(f"_clm_constants_{run_id}", activity.constants(act_cal))
+        scored = engine.cache(activity.scored(sums, act_cal, consts))
+        engine.to_store(scored, ACTIVITY)
 
-    step("category relations, next best")
-    rels = category_relations(sums, inputs, act_cal, rfm_cal.n_buyers)
-    lifts = engine.upload(f"_clm_lift_{run_id}", lift_table(rels))
-    engine.to_store(relations.next_best(scored, lifts, settings.activity.next_best), NEXT_BEST)
+        step("category relations, next best")
+        rels = category_relations(sums, inputs, act_cal, rfm_cal.n_buyers)
+        lifts = engine.upload(f"_clm_lift_{run_id}", lift_table(rels))
+        top = settings.activity.next_best
+        engine.to_store(relations.next_best(scored, lifts, top), NEXT_BEST)
     calibration = Calibration(run_id, rfm_cal, act_cal)
 
     step("writing scores and history")
@@ -177,6 +192,8 @@ def _write(
         "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?)",
         [run_id, as_of, window_days, engine, started, n_profiles, calibration.rfm.n_buyers, run_id],
     )
+    if calibration.activity is None:
+        return n_profiles
     ids = "CASE WHEN pkind = 'c' THEN pkey END, CASE WHEN pkind = 'a' THEN pkey END"
     con.execute(
         f"INSERT INTO activity SELECT {run_id}, {ids}, scope, s_short, s_long, v_short, "

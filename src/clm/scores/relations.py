@@ -99,8 +99,11 @@ def relations(
 def next_best(scored: ir.Table, lifts: ir.Table, top: int) -> ir.Table:
     """The top categories per profile (``rank`` from 1), from activity and lift."""
     cats = scored.filter(scored.scope != ALL)
-    contrib = cats.join(lifts, cats.scope == lifts.a).select(
-        *KEYS, category=lifts.b, part=cats.activity * (lifts.lift - 1.0).clip(lower=0.0)
+    # Only pairs with lift > 1 and categories with some activity contribute (max(·, 0)).
+    helpful = lifts.filter(lifts.lift > 1.0)
+    lively = cats.filter(cats.activity > 0)
+    contrib = lively.join(helpful, lively.scope == helpful.a).select(
+        *KEYS, category=helpful.b, part=lively.activity * (helpful.lift - 1.0)
     )
     scores = contrib.group_by([*KEYS, "category"]).aggregate(score=lambda t: t.part.sum())
     held = cats.filter(cats.s_long >= 1.0).select(
@@ -110,8 +113,11 @@ def next_best(scored: ir.Table, lifts: ir.Table, top: int) -> ir.Table:
         held,
         [scores.pkey == held.h_pkey, scores.pkind == held.h_pkind, scores.category == held.h_scope],
     ).filter(lambda t: t.score > 0)
+    # Equal scores summed in another order can differ in the last bit; rank on the
+    # score rounded to 9 decimals so that ties go by name, as SPEC §4 says.
     window = ibis.window(
-        group_by=[open_.pkey, open_.pkind], order_by=[ibis.desc(open_.score), open_.category]
+        group_by=[open_.pkey, open_.pkind],
+        order_by=[ibis.desc(open_.score.round(9)), open_.category],
     )
     ranked = open_.mutate(rank=ibis.row_number().over(window) + 1)
     return ranked.filter(ranked.rank <= top)

@@ -52,10 +52,11 @@ def resolved_events(src: Sources, as_of: date) -> ir.Table:
 def orders(events: ir.Table) -> ir.Table:
     """Purchase lines grouped into orders: earliest line's time, summed amount."""
     lines = events.filter(events.type == PURCHASE)
-    order_key = lines.order_id.coalesce(ibis.literal("\x00") + lines.event_id)
+    # A line without an order id is an order by itself: (NULL, its event id) keys it.
+    single = ibis.ifelse(lines.order_id.isnull(), lines.event_id, ibis.null("string"))
     return (
-        lines.mutate(order_key=order_key)
-        .group_by([*KEYS, "order_key"])
+        lines.mutate(single_line=single)
+        .group_by([*KEYS, "order_id", "single_line"])
         .aggregate(order_ts=lambda t: t.ts.min(), order_amount=lambda t: t.amount.sum())
     )
 
@@ -73,6 +74,7 @@ def profile_inputs(src: Sources, ev: ir.Table, as_of: date, window_days: int) ->
         last_order_date=lambda t: t.order_ts.max().date(),
         frequency=lambda t: (t.order_ts >= start).sum(),
         n_orders_life=lambda t: t.count(),
+        order_value_life=lambda t: t.order_amount.sum(),
     )
     event_stats = ev.group_by(KEYS).aggregate(
         monetary=lambda t: t.amount.sum(where=(t.type == PURCHASE) & (t.ts >= start)),
@@ -80,29 +82,44 @@ def profile_inputs(src: Sources, ev: ir.Table, as_of: date, window_days: int) ->
         signups=lambda t: (t.type == EMAIL_SIGNUP).sum(),
     )
     emails = known_emails(src, as_of)
-    universe = _keys(event_stats).union(_keys(emails), distinct=True)
-    joined = _attach(_attach(_attach(universe, event_stats), order_stats), emails)
+    joined = _combine([event_stats, order_stats, emails])
     return joined.select(
         *KEYS,
         recency_days=d.delta(joined.last_order_date, unit="day").cast("int32"),
         frequency=joined.frequency.coalesce(0).cast("int64"),
         monetary=joined.monetary.cast("float64").coalesce(0.0),
         n_orders_life=joined.n_orders_life.coalesce(0).cast("int64"),
+        order_value_life=joined.order_value_life.cast("float64").coalesce(0.0),
         has_email=joined.has_profile_email.coalesce(False) | (joined.signups.coalesce(0) > 0),
         visited=joined.visits.coalesce(0) > 0,
     )
 
 
-def _attach(left: ir.Table, right: ir.Table) -> ir.Table:
-    """Left join ``right`` on the profile key, keeping the key columns once."""
-    r = right.rename(_rkey="pkey", _rkind="pkind")
-    joined = left.left_join(r, [left.pkey == r._rkey, left.pkind == r._rkind])
-    return joined.drop("_rkey", "_rkind")
-
-
-def _keys(t: ir.Table) -> ir.Table:
-    """The profile key columns, typed alike on every branch of a union."""
-    return t.select(pkey=t.pkey.cast("string"), pkind=t.pkind.cast("string"))
+def _combine(parts: list[ir.Table]) -> ir.Table:
+    """Full outer join of per-profile tables on the profile key, as a union of the parts
+    (each padded with the others' columns) and one aggregation: each key appears at
+    most once per part, so ``max`` picks its value. One hash aggregation replaces a
+    chain of joins, on every engine."""
+    schemas = {
+        name: dtype for part in parts for name, dtype in part.schema().items() if name not in KEYS
+    }
+    padded = [
+        part.select(
+            pkey=part.pkey.cast("string"),
+            pkind=part.pkind.cast("string"),
+            **{
+                name: (part[name] if name in part.columns else ibis.null(dtype)).cast(dtype)
+                for name, dtype in schemas.items()
+            },
+        )
+        for part in parts
+    ]
+    stacked = padded[0]
+    for part in padded[1:]:
+        stacked = stacked.union(part)
+    return stacked.group_by(KEYS).aggregate(
+        **{name: (lambda c: lambda t: t[c].max())(name) for name in schemas}
+    )
 
 
 def known_emails(src: Sources, as_of: date) -> ir.Table:
