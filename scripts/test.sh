@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh "spark,test"
 export SPARK_LOCAL_IP=127.0.0.1
 .venv/bin/ruff check src tests benchmarks
+.venv/bin/mypy src
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?

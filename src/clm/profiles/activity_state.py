@@ -73,8 +73,9 @@ def weight_and_value(
 ) -> tuple[float, float]:
     """``(w_e, v_e)``: purchase lines count when positive; other types by their weight."""
     if event_type == PURCHASE:
-        positive = amount is not None and amount > 0
-        return (weights.get(PURCHASE, 1.0), float(amount)) if positive else (0.0, 0.0)
+        if amount is not None and amount > 0:
+            return weights.get(PURCHASE, 1.0), float(amount)
+        return 0.0, 0.0
     return weights.get(event_type, 0.0), 0.0
 
 

@@ -18,7 +18,8 @@ def activity_query(
     run_id: int, customer_id: str | None = None, scope: str | None = None
 ) -> tuple[str, list[Any]]:
     """SQL of the activity rows of a run, optionally of one profile and/or scope."""
-    where, params = ["run_id = ?"], [run_id]
+    where: list[str] = ["run_id = ?"]
+    params: list[Any] = [run_id]
     if customer_id is not None:
         where.append("(customer_id = ? OR (customer_id IS NULL AND anonymous_id = ?))")
         params += [customer_id, customer_id]
