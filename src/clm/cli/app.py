@@ -300,40 +300,36 @@ def customer(
     print_customer(view)
 
 
-@export_app.command("scores")
-@handle_errors
-def export_scores(
-    file: Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")],
-    workspace: WorkspaceOpt = HERE,
-) -> None:
-    """Write the latest scores, one row per profile."""
-    with opened(workspace) as ws:
-        n = ws.export_scores(file)
-    console.print(f"Wrote {number(n)} profiles to {file}")
+TargetArg = Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")]
+
+# name -> (help, what a row is, the Workspace method that writes it)
+EXPORTS = {
+    "scores": ("Write the latest scores, one row per profile.", "profiles", "export_scores"),
+    "activity": (
+        "Write the activity family: one row per profile and scope (all, each category).",
+        "rows",
+        "export_activity",
+    ),
+    "relations": (
+        "Write the category relations: every ordered pair with counts, lift, correlation.",
+        "category pairs",
+        "export_relations",
+    ),
+}
 
 
-@export_app.command("activity")
-@handle_errors
-def export_activity(
-    file: Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")],
-    workspace: WorkspaceOpt = HERE,
-) -> None:
-    """Write the activity family: one row per profile and scope (all, each category)."""
-    with opened(workspace) as ws:
-        n = ws.export_activity(file)
-    console.print(f"Wrote {number(n)} rows to {file}")
+def _exporter(noun: str, method: str) -> Any:
+    @handle_errors
+    def export(file: TargetArg, workspace: WorkspaceOpt = HERE) -> None:
+        with opened(workspace) as ws:
+            n = getattr(ws, method)(file)
+        console.print(f"Wrote {number(n)} {noun} to {file}")
+
+    return export
 
 
-@export_app.command("relations")
-@handle_errors
-def export_relations(
-    file: Annotated[Path, typer.Argument(help="Target file: .csv or .parquet.")],
-    workspace: WorkspaceOpt = HERE,
-) -> None:
-    """Write the category relations: every ordered pair with counts, lift, correlation."""
-    with opened(workspace) as ws:
-        n = ws.export_relations(file)
-    console.print(f"Wrote {number(n)} category pairs to {file}")
+for _name, (_help, _noun, _method) in EXPORTS.items():
+    export_app.command(_name, help=_help)(_exporter(_noun, _method))
 
 
 @app.command()
