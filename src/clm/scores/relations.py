@@ -114,10 +114,11 @@ def next_best(scored: ir.Table, lifts: ir.Table, top: int) -> ir.Table:
         [scores.pkey == held.h_pkey, scores.pkind == held.h_pkind, scores.category == held.h_scope],
     ).filter(lambda t: t.score > 0)
     # Equal scores summed in another order can differ in the last bit; rank on the
-    # score rounded to 9 decimals so that ties go by name, as SPEC §4 says.
+    # logarithm of the score rounded to 1e-9 (a relative precision, whatever the score's
+    # size) so that ties go by name, as SPEC §4 says. Scores here are all > 0.
     window = ibis.window(
         group_by=[open_.pkey, open_.pkind],
-        order_by=[ibis.desc(open_.score.round(9)), open_.category],
+        order_by=[ibis.desc(open_.score.ln().round(9)), open_.category],
     )
     ranked = open_.mutate(rank=ibis.row_number().over(window) + 1)
     return ranked.filter(ranked.rank <= top)
