@@ -68,7 +68,8 @@ def import_events(
         n_kept = int(con.execute(f"SELECT count(*) FROM {PARSED}").fetchall()[0][0])
         with transaction(con):
             import_id = next_import_id(con)
-            inserted = _insert_new(con, import_id, progress)
+            derived = pick(mapping.event_id, "event_id", staged.columns) is None
+            inserted = _insert_new(con, import_id, progress, derived_ids=derived)
             linked = _link_identities(con)
             summary = ImportSummary(
                 import_id=import_id,
@@ -185,16 +186,27 @@ def _with_derived_ids(staged: Staged, kind: str) -> str:
     """
 
 
-def _insert_new(con: duckdb.DuckDBPyConnection, import_id: int, progress: Progress | None) -> int:
+def _insert_new(
+    con: duckdb.DuckDBPyConnection,
+    import_id: int,
+    progress: Progress | None,
+    *,
+    derived_ids: bool,
+) -> int:
     """Insert the valid rows whose event id is new; return how many.
 
     Repeated ids within the file keep their first line; the window that picks it
-    is skipped when the file has no repeated id (derived ids never repeat).
+    is skipped when no id repeats: derived ids never do (content hash + occurrence
+    number), given ids are counted first.
     """
     before = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-    repeated = con.execute(
-        f"SELECT count(*) - count(DISTINCT event_id) FROM {PARSED} WHERE _reason IS NULL"
-    ).fetchall()[0][0]
+    repeated = (
+        0
+        if derived_ids
+        else con.execute(
+            f"SELECT count(*) - count(DISTINCT event_id) FROM {PARSED} WHERE _reason IS NULL"
+        ).fetchall()[0][0]
+    )
     first_only = (
         "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
     )
