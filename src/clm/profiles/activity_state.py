@@ -40,7 +40,7 @@ class Decayed(NamedTuple):
     v_long: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActivityState:
     """Every scope of one profile."""
 
