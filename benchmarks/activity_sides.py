@@ -14,15 +14,12 @@ check, and ``OUT_DIR/report.json`` (the format of ``rfm_sides.py``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rfm_sides import COLUMNS, REPO, Report, peak_rss_bytes
+from rfm_sides import COLUMNS, REPO, Report, peak_rss_bytes, side_main
 
 #: The phases of ``score`` that belong to the activity family (SPEC §4).
 ACTIVITY_PHASES = ("activity per category", "category relations, next best")
@@ -112,30 +109,7 @@ def run_pandas(report: Report, csv: Path, out: Path, as_of: str, engine: str) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("side", choices=["clm", "pandas"])
-    parser.add_argument("csv", type=Path)
-    parser.add_argument("out", type=Path, help="a folder for the report and the results")
-    parser.add_argument("--as-of", required=True)
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="clm: a setting"
-    )
-    parser.add_argument("--read-engine", default="c", help="pandas: read_csv engine")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    report = Report(args.side)
-    try:
-        if args.side == "clm":
-            settings = dict(item.split("=", 1) for item in args.set)
-            run_clm(report, args.csv, args.out, args.as_of, settings)
-        else:
-            run_pandas(report, args.csv, args.out, args.as_of, args.read_engine)
-    except Exception as exc:
-        report.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
-        report.peak_rss_bytes = peak_rss_bytes()
-        raise
-    finally:
-        (args.out / "report.json").write_text(json.dumps(asdict(report), indent=2))
+    side_main(__doc__ or "", run_clm, run_pandas, argv)
 
 
 if __name__ == "__main__":

@@ -100,11 +100,19 @@ def run_pandas(report: Report, csv: Path, out: Path, as_of: str, engine: str) ->
     result.scores.reset_index().to_parquet(out / "scores.parquet")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+Side = Callable[..., None]
+
+
+def side_main(doc: str, clm_side: Side, pandas_side: Side, argv: list[str] | None = None) -> None:
+    """The command line of a benchmark side: run it, write ``report.json`` even on failure.
+
+    Shared by every ``*_sides.py``; ``clm_side(report, csv, out, as_of, settings)`` and
+    ``pandas_side(report, csv, out, as_of, read_engine)`` do the timed work.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("side", choices=["clm", "pandas"])
     parser.add_argument("csv", type=Path)
-    parser.add_argument("out", type=Path, help="a folder for the report and the scores")
+    parser.add_argument("out", type=Path, help="a folder for the report and the results")
     parser.add_argument("--as-of", required=True)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="clm: a setting"
@@ -116,15 +124,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.side == "clm":
             settings = dict(item.split("=", 1) for item in args.set)
-            run_clm(report, args.csv, args.out, args.as_of, settings)
+            clm_side(report, args.csv, args.out, args.as_of, settings)
         else:
-            run_pandas(report, args.csv, args.out, args.as_of, args.read_engine)
+            pandas_side(report, args.csv, args.out, args.as_of, args.read_engine)
     except Exception as exc:
         report.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
         report.peak_rss_bytes = peak_rss_bytes()
         raise
     finally:
         (args.out / "report.json").write_text(json.dumps(asdict(report), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    side_main(__doc__ or "", run_clm, run_pandas, argv)
 
 
 if __name__ == "__main__":
