@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -64,6 +64,31 @@ Encoding = Annotated[
 ]
 
 
+CustomerCol = Annotated[str | None, typer.Option(help="Customer id column.", show_default=False)]
+TimeCol = Annotated[str | None, typer.Option(help="Time column.", show_default=False)]
+
+
+def _source(
+    where: str | None,
+    delimiter: str | None,
+    header: bool,
+    columns: str | None,
+    timezone: str | None,
+    quarantine: Path | None,
+    encoding: str | None,
+) -> dict[str, Any]:
+    """The source options every import command shares, as Workspace keyword arguments."""
+    return {
+        "where": where,
+        "delimiter": delimiter,
+        "header": header,
+        "columns": _columns(columns),
+        "timezone": timezone,
+        "quarantine": quarantine,
+        "encoding": encoding,
+    }
+
+
 def _columns(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",")] if text else None
 
@@ -94,10 +119,8 @@ def _report(summary: ImportSummary, as_json: bool) -> None:
 @handle_errors
 def transactions(
     file: FileArg,
-    customer: Annotated[
-        str | None, typer.Option(help="Customer id column.", show_default=False)
-    ] = None,
-    time: Annotated[str | None, typer.Option(help="Time column.", show_default=False)] = None,
+    customer: CustomerCol = None,
+    time: TimeCol = None,
     time_format: TimeFmt = None,
     amount: Annotated[
         str | None,
@@ -137,13 +160,7 @@ def transactions(
             category=category,
             order=order,
             event_id=event_id,
-            where=where,
-            delimiter=delimiter,
-            header=header,
-            columns=_columns(columns),
-            timezone=timezone,
-            quarantine=quarantine,
-            encoding=encoding,
+            **_source(where, delimiter, header, columns, timezone, quarantine, encoding),
             progress=progress,
         )
     _report(summary, as_json)
@@ -162,13 +179,11 @@ def events(
     type_column: Annotated[
         str | None, typer.Option(help="Column holding the event type.", show_default=False)
     ] = None,
-    customer: Annotated[
-        str | None, typer.Option(help="Customer id column.", show_default=False)
-    ] = None,
+    customer: CustomerCol = None,
     anonymous: Annotated[
         str | None, typer.Option(help="Anonymous (visitor) id column.", show_default=False)
     ] = None,
-    time: Annotated[str | None, typer.Option(help="Time column.", show_default=False)] = None,
+    time: TimeCol = None,
     time_format: TimeFmt = None,
     amount: Annotated[
         str | None, typer.Option(help="Amount column or expression.", show_default=False)
@@ -211,13 +226,7 @@ def events(
             order=order,
             event_id=event_id,
             properties=_columns(properties) or (),
-            where=where,
-            delimiter=delimiter,
-            header=header,
-            columns=_columns(columns),
-            timezone=timezone,
-            quarantine=quarantine,
-            encoding=encoding,
+            **_source(where, delimiter, header, columns, timezone, quarantine, encoding),
             progress=progress,
         )
     _report(summary, as_json)
@@ -227,9 +236,7 @@ def events(
 @handle_errors
 def customers(
     file: FileArg,
-    customer: Annotated[
-        str | None, typer.Option(help="Customer id column.", show_default=False)
-    ] = None,
+    customer: CustomerCol = None,
     email: Col = None,
     phone: Col = None,
     signup: Annotated[
@@ -295,13 +302,7 @@ def customers(
             consent=consent,
             consent_time=consent_time,
             attributes=_columns(attributes),
-            where=where,
-            delimiter=delimiter,
-            header=header,
-            columns=_columns(columns),
-            timezone=timezone,
-            quarantine=quarantine,
-            encoding=encoding,
+            **_source(where, delimiter, header, columns, timezone, quarantine, encoding),
             progress=progress,
         )
     _report(summary, as_json)
