@@ -46,7 +46,6 @@ class BadRow:
 
     line: int
     reason: str
-    field: str | None = None
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"

@@ -373,9 +373,8 @@ class Workspace:
         target = Path(path)
         fmt = "PARQUET" if target.suffix.lower() in {".parquet", ".pq"} else "CSV, HEADER"
         quoted = "'" + str(target).replace("'", "''") + "'"
-        self.con.execute(f"COPY ({sql}) TO {quoted} (FORMAT {fmt})", params)
-        counted = self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()
-        return int(counted[0][0])
+        written = self.con.execute(f"COPY ({sql}) TO {quoted} (FORMAT {fmt})", params)
+        return int(written.fetchall()[0][0])  # COPY answers with the number of rows written
 
     # -- activity family -------------------------------------------------------------------
 

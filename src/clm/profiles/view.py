@@ -8,19 +8,14 @@ from typing import Any
 import duckdb
 
 from clm.errors import NotFound
+from clm.store.database import records
 
 LATEST_ORDERS = 10
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, Any]:
     """Everything clm knows about one profile (a customer id, or an anonymous id)."""
-    traits = _rows(
+    traits = records(
         con,
         "SELECT email, phone, signup_at, timezone, attributes FROM profiles WHERE customer_id = ?",
         [profile_id],
@@ -37,18 +32,18 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
     return {
         "id": profile_id,
         "kind": kind,
-        "traits": {k: _plain(v) for k, v in trait.items()},
+        "traits": trait,
         "attributes": attributes,
         "consent": _consent(con, profile_id),
         "anonymous_ids": [
             r["anonymous_id"]
-            for r in _rows(
+            for r in records(
                 con,
                 "SELECT anonymous_id FROM identities WHERE customer_id = ? ORDER BY linked_at",
                 [profile_id],
             )
         ],
-        "scores": {k: _plain(v) for k, v in score_rows[0].items()} if score_rows else None,
+        "scores": score_rows[0] if score_rows else None,
         "events": _event_counts(con, kind, profile_id),
         "latest_purchases": _latest_orders(con, kind, profile_id),
         "activity": _activity(con, profile_id),
@@ -56,13 +51,8 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
     }
 
 
-def _plain(value: Any) -> Any:
-    """JSON-friendly values: dates and times as ISO text."""
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def _latest_scores(con: duckdb.DuckDBPyConnection, column: str, pid: str) -> list[dict[str, Any]]:
-    return _rows(
+    return records(
         con,
         f"""
         SELECT as_of, recency_days, frequency, monetary, n_orders_life, r_score, f_score,
@@ -80,14 +70,14 @@ def _has_events(con: duckdb.DuckDBPyConnection, column: str, pid: str) -> bool:
 
 
 def _consent(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any]:
-    rows = _rows(
+    rows = records(
         con,
         "SELECT DISTINCT ON (channel) channel, granted, ts, source FROM consents "
         "WHERE customer_id = ? ORDER BY channel, ts DESC",
         [pid],
     )
     return {
-        r["channel"]: {"granted": r["granted"], "since": _plain(r["ts"]), "source": r["source"]}
+        r["channel"]: {"granted": r["granted"], "since": r["ts"], "source": r["source"]}
         for r in rows
     }
 
@@ -112,7 +102,7 @@ def _event_counts(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> dict[s
 
 def _latest_orders(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> list[dict[str, Any]]:
     where = _own_events(kind)
-    rows = _rows(
+    return records(
         con,
         f"""
         SELECT coalesce(order_id, event_id) AS order_id, min(ts) AS ts,
@@ -123,7 +113,6 @@ def _latest_orders(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> list[
         """,
         [pid],
     )
-    return [{k: _plain(v) for k, v in r.items()} for r in rows]
 
 
 def _latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -138,7 +127,7 @@ def _activity(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]:
     run_id = _latest_run_id(con)
     if run_id is None:
         return []
-    return _rows(
+    return records(
         con,
         """
         SELECT scope, activity, trend, affinity, rising, s_short, s_long, v_short, v_long
@@ -154,7 +143,7 @@ def _next_best(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]
     run_id = _latest_run_id(con)
     if run_id is None:
         return []
-    return _rows(
+    return records(
         con,
         "SELECT rank, category, score FROM next_best WHERE run_id = $1 AND "
         "(customer_id = $2 OR (customer_id IS NULL AND anonymous_id = $2)) ORDER BY rank",

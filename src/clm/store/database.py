@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -76,6 +77,20 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def records(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of a query as dicts, dates and times as ISO text (JSON-friendly)."""
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [{k: plain(v) for k, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly value: dates and times as ISO text, anything else as it is."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:

@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+from clm.store.database import records
+
 PROFILE_COUNTS = """
 WITH resolved AS (
     SELECT coalesce(e.customer_id, i.customer_id) AS customer_id, e.anonymous_id
@@ -18,18 +20,6 @@ SELECT
                            WHERE customer_id IS NOT NULL)) AS customers,
     (SELECT count(DISTINCT anonymous_id) FROM resolved WHERE customer_id IS NULL) AS visitors
 """
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [
-        {
-            k: (v.isoformat() if hasattr(v, "isoformat") else v)
-            for k, v in zip(names, r, strict=True)
-        }
-        for r in cursor.fetchall()
-    ]
 
 
 def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -54,8 +44,8 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "first": span[0].isoformat() if span[0] else None,
             "last": span[1].isoformat() if span[1] else None,
         },
-        "imports": _rows(con, "SELECT * FROM imports ORDER BY import_id"),
-        "scoring_runs": _rows(
+        "imports": records(con, "SELECT * FROM imports ORDER BY import_id"),
+        "scoring_runs": records(
             con,
             "SELECT run_id, as_of, window_days, engine, n_profiles, n_buyers, finished_at "
             "FROM scoring_runs ORDER BY as_of, run_id",
