@@ -9,6 +9,7 @@ def test_all_names_exist_and_are_exactly_the_public_api() -> None:
     assert sorted(clm.__all__) == sorted(
         [
             "ClmError",
+            "ClvFit",
             "ConfigError",
             "ImportFailed",
             "ImportSummary",
@@ -36,4 +37,6 @@ def test_all_names_exist_and_are_exactly_the_public_api() -> None:
         "profiles",
         "progress",
         "cli",
+        "models",
+        "charts",
     }

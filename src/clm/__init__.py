@@ -14,6 +14,7 @@ from clm.errors import (
     WorkspaceNotFound,
 )
 from clm.ingest.summary import ImportSummary
+from clm.scores.clv import ClvFit
 from clm.scores.pipeline import ScoringRun
 from clm.workspace import Workspace
 
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ClmError",
+    "ClvFit",
     "ConfigError",
     "ImportFailed",
     "ImportSummary",

@@ -84,6 +84,19 @@ class ActivitySection(_Section):
         return value
 
 
+class ClvSection(_Section):
+    """SPEC §5: the purchase model, the time unit of its fit, and the CLV's horizon,
+    gross margin (a share of revenue; 1.0 values revenue, not profit) and annual
+    discount rate."""
+
+    enabled: bool = True
+    model: Literal["bgnbd", "pareto_nbd"] = "bgnbd"
+    time_unit: Literal["day", "week"] = "week"
+    horizon_days: int = Field(90, ge=1, le=36500)
+    margin: float = Field(1.0, gt=0, le=1)
+    discount_rate: float = Field(0.10, ge=0, le=10)
+
+
 # Settings that are free-form tables: ``clm config set`` may add new keys to them.
 OPEN_TABLES = ("activity.weights",)
 
@@ -96,6 +109,7 @@ class Settings(_Section):
     engine: EngineSection = Field(default_factory=EngineSection)
     imports: ImportSection = Field(default_factory=ImportSection, alias="import")
     activity: ActivitySection = Field(default_factory=ActivitySection)
+    clv: ClvSection = Field(default_factory=ClvSection)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -8,6 +8,8 @@ clm calls these methods; none of them talks to the database directly.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,12 +26,15 @@ from clm.ingest.customers import import_customers
 from clm.ingest.events import import_events
 from clm.ingest.mapping import CustomerMapping, EventMapping, SourceOptions
 from clm.ingest.summary import ImportSummary
+from clm.models.summary import TimeUnit
 from clm.profiles.view import customer_view
 from clm.progress import Progress
-from clm.scores import category_reports, pipeline, reports
+from clm.scores import category_reports, clv_jobs, pipeline, reports
 from clm.scores.calibration import Calibration
+from clm.scores.clv import ClvFit, ModelChoice
 from clm.scores.pipeline import ScoringRun
 from clm.store import database, engines
+from clm.store.engines import Engine
 from clm.store.status import status as workspace_status
 
 DEFINITIONS = "definitions"
@@ -298,13 +303,57 @@ class Workspace:
         engine: Literal["duckdb", "spark"] | None = None,
         progress: Progress | None = None,
     ) -> ScoringRun:
-        """Compute RFM scores and lifecycle segments for every profile as of a date
-        (default: the date of the latest event), and store them with the calibration."""
+        """Compute RFM scores, lifecycle segments, the activity family and lifetime value
+        for every profile as of a date (default: the date of the latest event), and store
+        them with the calibration."""
         day = self._as_of(as_of)
-        chosen = engine or self.settings.engine.name
+        with self._engine(engine) as runner:
+            return pipeline.run(self.con, runner, day, self.settings, progress)
+
+    # -- lifetime value ----------------------------------------------------------------------
+
+    def clv_fit(
+        self,
+        calibration_end: date | str | None = None,
+        *,
+        time_unit: TimeUnit | None = None,
+        model: ModelChoice = "bgnbd",
+    ) -> ClvFit:
+        """Fit BG/NBD and/or Pareto/NBD and Gamma-Gamma on the purchases up to the
+        calibration end (default: the latest event's date) and store the fit."""
+        day = self._as_of(calibration_end)
+        unit = time_unit or self.settings.clv.time_unit
+        with self._engine() as runner:
+            return clv_jobs.fit_and_store(self.con, runner, day, unit, model)
+
+    def clv_validate(
+        self,
+        calibration_end: date | str,
+        holdout_end: date | str,
+        *,
+        time_unit: TimeUnit | None = None,
+        model: ModelChoice = "bgnbd",
+    ) -> dict[str, Any]:
+        """Fit on the calibration period and compare predicted with actual repeat purchases
+        in the holdout: in total, by calibration frequency, per customer and per week."""
+        unit = time_unit or self.settings.clv.time_unit
+        start, end = self._as_of(calibration_end), self._as_of(holdout_end)
+        with self._engine() as runner:
+            return clv_jobs.validate(runner, start, end, unit, model)
+
+    def clv(self, customer_id: str | None = None) -> pd.DataFrame:
+        """P(alive), expected purchases and spend, CLV and churn risk per buyer of the
+        latest scoring run (or of one customer)."""
+        run_id, _ = reports.latest_run(self.con)
+        return self.con.execute(*clv_jobs.clv_query(run_id, customer_id)).fetchdf()
+
+    @contextmanager
+    def _engine(self, name: Literal["duckdb", "spark"] | None = None) -> Iterator[Engine]:
+        """The configured engine (or ``name``), closed after use."""
+        chosen = name or self.settings.engine.name
         runner = engines.make_engine(chosen, self.con, self.settings.engine.spark_master)
         try:
-            return pipeline.run(self.con, runner, day, self.settings, progress)
+            yield runner
         finally:
             runner.close()
 

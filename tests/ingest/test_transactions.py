@@ -225,3 +225,48 @@ def test_legacy_latin1_export_is_read(ws: Workspace, tmp_path: Path) -> None:
     explicit.write_bytes("cust,ts,amount\n2,2020-01-02,7\n".encode("latin-1"))
     summary = ws.import_transactions(explicit, customer="cust", time="ts", encoding="latin-1")
     assert summary.imported == 1
+
+
+def test_aligned_text_files_split_on_runs_of_blanks(ws: Workspace, tmp_path: Path) -> None:
+    """The CDNOW layout: leading blanks, runs of spaces, CRLF line ends, a header line."""
+    source = tmp_path / "aligned.txt"
+    source.write_bytes(
+        b" customer_id  date number_of_cds  dollar_value\r\n"
+        b" 00001 19970101  1   11.77\r\n"
+        b" 00002 19970112  5   77.00\r\n"
+        b"\t00002 19970112\t 1    0.00  \r\n"
+    )
+    summary = ws.import_transactions(
+        source,
+        delimiter="whitespace",
+        customer="customer_id",
+        time="date",
+        time_format="%Y%m%d",
+        amount="dollar_value",
+    )
+    assert (summary.rows_read, summary.imported) == (3, 3)
+    rows = ws.con.execute(
+        "SELECT customer_id, ts::DATE::VARCHAR, amount::DOUBLE FROM events ORDER BY amount"
+    ).fetchall()
+    assert rows == [
+        ("00002", "1997-01-12", 0.0),
+        ("00001", "1997-01-01", 11.77),
+        ("00002", "1997-01-12", 77.0),
+    ]
+
+
+def test_aligned_text_line_with_a_missing_field_is_named(ws: Workspace, tmp_path: Path) -> None:
+    source = tmp_path / "aligned.txt"
+    source.write_text("a 20240101 1.5\nb 20240102\nc 20240103 2\n")
+    with pytest.raises(ImportFailed, match=r"line 2 has 2 fields, expected 3"):
+        ws.import_transactions(
+            source,
+            delimiter="whitespace",
+            header=False,
+            columns=["c", "d", "v"],
+            customer="c",
+            time="d",
+            time_format="%Y%m%d",
+            amount="v",
+        )
+    assert ws.con.execute("SELECT count(*) FROM events").fetchall() == [(0,)]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clm.cli import imports
+from clm.cli import clv, imports
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.render import (
     RichProgress,
@@ -35,6 +35,7 @@ config_app = typer.Typer(
 app.add_typer(config_app, name="config")
 export_app = typer.Typer(help="Export results to CSV or Parquet.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+app.add_typer(clv.app, name="clv")
 
 HERE = Path(".")
 
@@ -194,7 +195,8 @@ def score(
     workspace: WorkspaceOpt = HERE,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compute RFM scores and lifecycle segments for every profile and store them."""
+    """Compute RFM scores, lifecycle segments, the activity family and lifetime value
+    (P(alive), expected purchases and spend, CLV, churn risk) for every profile."""
     if engine not in (None, "duckdb", "spark"):
         raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
     with opened(workspace) as ws, RichProgress() as progress:
@@ -217,7 +219,25 @@ def score(
         f"Scored {number(run.n_profiles)} profiles ({number(run.n_buyers)} buyers) "
         f"as of {run.as_of} on {run.engine} in {run.seconds:.1f} s (run {run.run_id})."
     )
+    _print_lifetime_value(run.calibration.clv)
     _print_segments(frame, run.as_of)
+
+
+def _print_lifetime_value(fit: dict[str, Any] | None) -> None:
+    """One line on the CLV fit of the run, or why there is none."""
+    if fit is None:
+        return
+    model = fit["settings"]["model"]
+    skipped = fit.get("skipped", {})
+    if model in fit and "scores" not in skipped:
+        spend = "" if "gamma_gamma" in fit else " (no spend model: CLV left empty)"
+        console.print(
+            f"Lifetime value: {model} fitted on {number(fit['n_customers'])} buyers "
+            f"({number(fit['n_repeat_buyers'])} repeat buyers){spend}; "
+            "see `clm customer ID` or `clm export scores`."
+        )
+    for reason in skipped.values():
+        console.print(f"[yellow]Lifetime value:[/] {reason}")
 
 
 def _print_segments(frame: Any, as_of: date) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clm.cli.render import console, number, table
+from clm.cli.render import console, number, percent, table
 
 
 def print_customer(view: dict[str, Any]) -> None:
@@ -89,6 +89,15 @@ def _print_activity(view: dict[str, Any]) -> None:
                 ],
                 rows,
             )
+        )
+    value = view.get("lifetime_value")
+    if value:
+        console.print(
+            f"Lifetime value ({value['model']}, as of {value['as_of']}): "
+            f"P(alive) {percent(value['p_alive'])}, churn risk {percent(value['churn_risk'])}; "
+            f"next {value['horizon_days']} days: {number(value['expected_purchases'], 2)} "
+            f"purchases expected, {number(value['expected_spend'], 2)} per purchase, "
+            f"CLV {number(value['clv'], 2)}"
         )
     if view["next_best_categories"]:
         best = ", ".join(

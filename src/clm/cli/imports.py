@@ -32,7 +32,11 @@ Where = Annotated[
     ),
 ]
 Delim = Annotated[
-    str | None, typer.Option(help="Field delimiter (default: detected).", show_default=False)
+    str | None,
+    typer.Option(
+        help="Field delimiter (default: detected); 'whitespace' for aligned text files.",
+        show_default=False,
+    ),
 ]
 Header = Annotated[bool, typer.Option("--header/--no-header", help="First line holds names.")]
 Columns = Annotated[

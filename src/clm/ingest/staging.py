@@ -9,6 +9,7 @@ row.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import duckdb
 from clm.errors import ImportFailed
 
 STAGE = "_clm_stage"
+WHITESPACE = "whitespace"  # the delimiter of aligned text files: any run of spaces or tabs
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ def stage(con: duckdb.DuckDBPyConnection, source: Any, csv: CsvOptions) -> Stage
 def _load(con: duckdb.DuckDBPyConnection, reader: str, path: Path | None, csv: CsvOptions) -> None:
     """Copy the source into the raw stage table; a text file that is not UTF-8 and has
     no declared encoding is read as Latin-1 (as many legacy exports are)."""
+    if path is not None and csv.delimiter == WHITESPACE:
+        _load_whitespace(con, path, csv)
+        return
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT * FROM {reader}")
     except duckdb.InvalidInputException as exc:
@@ -91,6 +96,53 @@ def _load(con: duckdb.DuckDBPyConnection, reader: str, path: Path | None, csv: C
             path, CsvOptions(csv.delimiter, csv.header, csv.columns, "latin-1")
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT * FROM {latin}")
+
+
+def _load_whitespace(con: duckdb.DuckDBPyConnection, path: Path, csv: CsvOptions) -> None:
+    """An aligned text file (fields separated by runs of blanks, leading blanks and CR
+    line ends ignored, e.g. the CDNOW files): every line is split by DuckDB, and a
+    line with another number of fields than the header fails the import by number."""
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    options = ["delim = '\x1f'", "quote = ''", "escape = ''", "header = false"]
+    options += ["columns = {'_text': 'VARCHAR'}", f"skip = {int(csv.header)}"]
+    if csv.encoding:
+        options.append(f"encoding = '{csv.encoding.replace(chr(39), '')}'")
+    fields = r"regexp_split_to_array(regexp_replace(_text, '^\s+|\s+$', '', 'g'), '\s+')"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGE}_split AS "
+        f"SELECT {fields} AS f FROM read_csv({quoted}, {', '.join(options)})"
+    )
+    try:
+        names = list(csv.columns) or _whitespace_header(con, path, csv)
+        bad = con.execute(
+            f"SELECT rowid, len(f) FROM {STAGE}_split WHERE len(f) <> ? ORDER BY rowid LIMIT 1",
+            [len(names)],
+        ).fetchall()
+        if bad:
+            line = int(bad[0][0]) + 1 + int(csv.header)
+            raise ImportFailed(
+                f"{path}: line {line} has {bad[0][1]} fields, expected {len(names)} "
+                f"({', '.join(names)})"
+            )
+        picks = ", ".join(
+            f'f[{i}] AS "{name.replace(chr(34), chr(34) * 2)}"' for i, name in enumerate(names, 1)
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT {picks} FROM {STAGE}_split"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}_split")
+
+
+def _whitespace_header(con: duckdb.DuckDBPyConnection, path: Path, csv: CsvOptions) -> list[str]:
+    """Column names: the header line's fields, else ``column0``, ``column1``, … (as DuckDB
+    names the columns of a CSV file without a header)."""
+    if csv.header:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding=csv.encoding or "utf-8", errors="replace") as handle:
+            return handle.readline().split()
+    width = con.execute(f"SELECT max(len(f)) FROM {STAGE}_split").fetchall()[0][0] or 0
+    return [f"column{i}" for i in range(int(width))]
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:

@@ -48,6 +48,7 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
         "latest_purchases": _latest_orders(con, kind, profile_id),
         "activity": _activity(con, profile_id),
         "next_best_categories": _next_best(con, profile_id),
+        "lifetime_value": _lifetime_value(con, profile_id),
     }
 
 
@@ -149,3 +150,21 @@ def _next_best(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]
         "(customer_id = $2 OR (customer_id IS NULL AND anonymous_id = $2)) ORDER BY rank",
         [run_id, pid],
     )
+
+
+def _lifetime_value(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any] | None:
+    """SPEC §5 outputs of the latest run that scored the profile's lifetime value."""
+    rows = records(
+        con,
+        """
+        SELECT r.as_of, v.x AS repeat_purchase_days, v.p_alive, v.expected_purchases,
+               v.expected_spend, v.clv, v.churn_risk,
+               (c.payload->>'$.clv.settings.horizon_days')::INTEGER AS horizon_days,
+               c.payload->>'$.clv.settings.model' AS model
+        FROM clv v JOIN scoring_runs r USING (run_id) JOIN calibrations c USING (run_id)
+        WHERE coalesce(v.customer_id, v.anonymous_id) = ?
+        ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1
+        """,
+        [pid],
+    )
+    return rows[0] if rows else None

@@ -119,6 +119,7 @@ class Calibration:
     version: int
     rfm: RfmCalibration
     activity: ActivityCalibration | None  # None when the activity family is switched off
+    clv: dict[str, Any] | None = None  # the lifetime value fits (clm.scores.clv.ClvFit)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -126,6 +127,7 @@ class Calibration:
                 "version": self.version,
                 "rfm": self.rfm.to_dict(),
                 "activity": self.activity.to_dict() if self.activity else None,
+                "clv": self.clv,
             }
         )
 
@@ -138,4 +140,5 @@ class Calibration:
             activity=(
                 ActivityCalibration.from_dict(data["activity"]) if data.get("activity") else None
             ),
+            clv=data.get("clv"),
         )

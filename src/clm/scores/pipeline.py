@@ -13,14 +13,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import duckdb
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from clm.config import RfmSection, Settings
+from clm.errors import ScoringError
 from clm.progress import Progress
-from clm.scores import activity, relations, rfm, segments
+from clm.scores import activity, clv, relations, rfm, segments
 from clm.scores.calibration import (
     ActivityCalibration,
     Calibration,
@@ -33,6 +35,7 @@ from clm.store.engines import Engine
 SCORED = "_clm_scored"
 ACTIVITY = "_clm_activity"
 NEXT_BEST = "_clm_next_best"
+CLV = "_clm_clv"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,31 @@ def lift_table(rels: list[relations.Relation]) -> pa.Table:
     )
 
 
+def lifetime_value(
+    con: duckdb.DuckDBPyConnection, events: ir.Table, as_of: date, settings: Settings
+) -> dict[str, Any]:
+    """Fit the CLV models on the purchases up to D and store every buyer's values in the
+    temporary table ``CLV``; the fits (or why one was skipped) go into the calibration."""
+    con.execute(f"DROP TABLE IF EXISTS {CLV}")
+    data = clv.summaries(events, as_of)
+    cfg = settings.clv
+    fitted, patterns, inverse = clv.fit(data, as_of, cfg.time_unit, cfg.model)
+    summary = fitted.to_dict() | {"settings": cfg.model_dump()}
+    if fitted.purchase_fit(cfg.model) is None:
+        return summary
+    try:
+        table = clv.scored(data, fitted, patterns, inverse, cfg)
+    except ScoringError as exc:
+        summary.setdefault("skipped", {})["scores"] = str(exc)
+        return summary
+    con.register("_clm_clv_arrow", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CLV} AS SELECT * FROM _clm_clv_arrow")
+    finally:
+        con.unregister("_clm_clv_arrow")
+    return summary
+
+
 def run(
     con: duckdb.DuckDBPyConnection,
     engine: Engine,
@@ -150,14 +178,18 @@ def run(
         lifts = engine.upload(f"_clm_lift_{run_id}", lift_table(rels))
         top = settings.activity.next_best
         engine.to_store(relations.next_best(scored, lifts, top), NEXT_BEST)
-    calibration = Calibration(run_id, rfm_cal, act_cal)
+    clv_fit = None
+    if settings.clv.enabled:
+        step("lifetime value")
+        clv_fit = lifetime_value(con, events, as_of, settings)
+    calibration = Calibration(run_id, rfm_cal, act_cal, clv_fit)
 
     step("writing scores and history")
     with transaction(con):
         n_profiles = _write(
             con, run_id, as_of, settings.rfm.window_days, engine.name, started, calibration, rels
         )
-    for table in (SCORED, ACTIVITY, NEXT_BEST):
+    for table in (SCORED, ACTIVITY, NEXT_BEST, CLV):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return ScoringRun(
         run_id,
@@ -192,9 +224,14 @@ def _write(
         "INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?)",
         [run_id, as_of, window_days, engine, started, n_profiles, calibration.rfm.n_buyers, run_id],
     )
+    ids = "CASE WHEN pkind = 'c' THEN pkey END, CASE WHEN pkind = 'a' THEN pkey END"
+    if _exists(con, CLV):
+        con.execute(
+            f"INSERT INTO clv SELECT {run_id}, {ids}, x, t_x_days, t_days, mean_spend, p_alive, "
+            f"expected_purchases, expected_spend, clv, churn_risk FROM {CLV}"
+        )
     if calibration.activity is None:
         return n_profiles
-    ids = "CASE WHEN pkind = 'c' THEN pkey END, CASE WHEN pkind = 'a' THEN pkey END"
     con.execute(
         f"INSERT INTO activity SELECT {run_id}, {ids}, scope, s_short, s_long, v_short, "
         f"v_long, activity, trend, affinity, rising FROM {ACTIVITY}"
@@ -210,13 +247,21 @@ def _write(
     return n_profiles
 
 
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
 def _replace_run(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date) -> None:
     """Drop an earlier run for the same date, then insert this one with its history."""
     old = [
         r[0]
         for r in con.execute("SELECT run_id FROM scoring_runs WHERE as_of = ?", [as_of]).fetchall()
     ]
-    for table in ("scores", "scoring_runs", "activity", "next_best", "category_relations"):
+    tables = ("scores", "scoring_runs", "activity", "next_best", "category_relations", "clv")
+    for table in tables:
         for old_id in old:
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [old_id])
     previous = con.execute(

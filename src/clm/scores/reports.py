@@ -14,6 +14,8 @@ SCORE_COLUMNS = (
     "customer_id, anonymous_id, recency_days, frequency, monetary, n_orders_life, "
     "r_score, f_score, m_score, segment, phase, previous_segment, segment_since, as_of"
 )
+# SPEC §5 outputs, null for profiles without a purchase (or a run without CLV).
+CLV_COLUMNS = "p_alive, expected_purchases, expected_spend, clv, churn_risk"
 
 
 def latest_run(con: duckdb.DuckDBPyConnection) -> tuple[int, date]:
@@ -64,8 +66,12 @@ def phase_table(segments: pd.DataFrame) -> pd.DataFrame:
 
 def scores_query(run_id: int) -> tuple[str, list[object]]:
     """SQL (and parameters) of the score table of a run, one row per profile."""
+    columns = ", ".join(f"s.{c.strip()}" for c in SCORE_COLUMNS.split(","))
+    values = ", ".join(f"v.{c.strip()}" for c in CLV_COLUMNS.split(","))
     return (
-        f"SELECT {SCORE_COLUMNS} FROM scores WHERE run_id = ? "
-        "ORDER BY customer_id NULLS LAST, anonymous_id",
+        f"SELECT {columns}, {values} FROM scores s LEFT JOIN clv v ON v.run_id = s.run_id "
+        "AND v.customer_id IS NOT DISTINCT FROM s.customer_id "
+        "AND v.anonymous_id IS NOT DISTINCT FROM s.anonymous_id "
+        "WHERE s.run_id = ? ORDER BY s.customer_id NULLS LAST, s.anonymous_id",
         [run_id],
     )

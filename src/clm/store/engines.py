@@ -121,7 +121,8 @@ class SparkEngine:
         return cached
 
     def upload(self, name: str, data: pa.Table) -> ir.Table:
-        frame = self._session.createDataFrame(data.to_pandas())
+        # From Arrow with its schema (a pandas frame without rows has no types to infer).
+        frame = self._session.createDataFrame(data)
         frame.createOrReplaceTempView(name)
         return self._ibis.table(name)
 

@@ -137,4 +137,30 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE clv (
+            run_id INTEGER NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            x INTEGER NOT NULL,
+            t_x_days INTEGER NOT NULL,
+            t_days INTEGER NOT NULL,
+            mean_spend DOUBLE,
+            p_alive DOUBLE NOT NULL,
+            expected_purchases DOUBLE NOT NULL,
+            expected_spend DOUBLE,
+            clv DOUBLE,
+            churn_risk DOUBLE NOT NULL
+        );
+        CREATE TABLE clv_fits (
+            fit_id INTEGER PRIMARY KEY,
+            fitted_at TIMESTAMP NOT NULL,
+            calibration_end DATE NOT NULL,
+            time_unit VARCHAR NOT NULL,
+            payload JSON NOT NULL
+        );
+        """,
+    ),
 ]
