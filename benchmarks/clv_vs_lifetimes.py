@@ -258,7 +258,7 @@ def bg_seconds(side: str, phases: dict[str, float]) -> float:
 
 def fit_block(title: str, data: Path, runs: dict[str, list[Run]], big: bool) -> list[str]:
     """The tables of one data set: times and memory, then parameters and likelihoods."""
-    lines = [f"#### Fits: {title}", ""]
+    lines = [f"**Fits: {title}**", ""]
     done = {side: rs for side, rs in runs.items() if rs and not rs[0].measured.error}
     for side, rs in runs.items():
         if rs and rs[0].measured.error:
@@ -326,7 +326,7 @@ def fit_block(title: str, data: Path, runs: dict[str, list[Run]], big: bool) -> 
 
 
 def predict_block(runs: dict[str, list[Run]], total: int) -> list[str]:
-    lines = ["#### Predictions", ""]
+    lines: list[str] = []
     done = {side: rs for side, rs in runs.items() if rs and not rs[0].measured.error}
     for side, rs in runs.items():
         if rs and rs[0].measured.error:
@@ -484,6 +484,8 @@ def main(argv: list[str] | None = None) -> None:
             runs["lifetimes"] = [run_side("predict", "lifetimes", data, out, extra)]
             predicted["lifetimes"] = out / "predictions.npz"
         body += [
+            "**Predictions**",
+            "",
             f"Predictions for {args.predict_customers:,} customers (CDNOW master bootstrapped, "
             f"seed {args.seed}) at clm's CDNOW fit (r, α, a, b = "
             + ", ".join(f"{params['bgnbd'][k]:.6g}" for k in BG_NAMES)
@@ -501,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(args.workdir / "predict-lifetimes-0", ignore_errors=True)
     load = (load_before, os.getloadavg()[0])
     head = [
-        f"### Lifetime value: fits and predictions, {started:%Y-%m-%d %H:%M} UTC",
+        f"#### Lifetime value: fits and predictions, {started:%Y-%m-%d %H:%M} UTC",
         "",
         "Command: `python benchmarks/clv_vs_lifetimes.py " + shlex.join(argv) + "`",
         "",
