@@ -33,7 +33,7 @@ import machine
 import numpy as np
 from generate import CATEGORIES
 
-from clm.profiles.activity_state import ALL, ActivityState, Decayed, apply_event, value_at
+from clm.profiles.activity_state import ALL, ActivityState, Decayed, apply_event, unpack, value_at
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "RESULTS.md"
@@ -115,7 +115,7 @@ def check(events: dict[str, list], states: dict[str, ActivityState]) -> int:
                 sums[i] += term
     bad = set()
     for (key, scope), want in direct.items():
-        got: Decayed = value_at(states[key].scopes[scope], at, H_S, H_L)
+        got: Decayed = value_at(unpack(states[key][scope]), at, H_S, H_L)
         values = (got.s_short, got.s_long, got.v_short, got.v_long)
         pairs = zip(values, want, strict=True)
         if not all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in pairs):
