@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from clm.config import RfmSection, Settings
 from clm.progress import Progress
@@ -102,18 +101,6 @@ def category_relations(
     )
 
 
-def lift_table(rels: list[relations.Relation]) -> pa.Table:
-    """The lift matrix as a small table for joins on the engine."""
-    known = [r for r in rels if r.lift is not None]
-    return pa.table(
-        {
-            "a": pa.array([r.a for r in known], pa.string()),
-            "b": pa.array([r.b for r in known], pa.string()),
-            "lift": pa.array([float(r.lift or 0.0) for r in known], pa.float64()),
-        }
-    )
-
-
 def run(
     con: duckdb.DuckDBPyConnection,
     engine: Engine,
@@ -147,9 +134,10 @@ def run(
 
         step("category relations, next best")
         rels = category_relations(sums, inputs, act_cal, rfm_cal.n_buyers)
-        lifts = engine.upload(f"_clm_lift_{run_id}", lift_table(rels))
+        categories = sorted(act_cal.pi)
+        wide = relations.by_profile(scored, categories)
         top = settings.activity.next_best
-        engine.to_store(relations.next_best(scored, lifts, top), NEXT_BEST)
+        engine.to_store(relations.next_best(wide, categories, rels, top), NEXT_BEST)
     calibration = Calibration(run_id, rfm_cal, act_cal)
 
     step("writing scores and history")

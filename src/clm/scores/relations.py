@@ -13,7 +13,10 @@ matrices, which are part of the run's calibration:
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ibis
@@ -96,29 +99,101 @@ def relations(
     return out
 
 
-def next_best(scored: ir.Table, lifts: ir.Table, top: int) -> ir.Table:
-    """The top categories per profile (``rank`` from 1), from activity and lift."""
+def by_profile(scored: ir.Table, categories: list[str]) -> ir.Table:
+    """One row per profile with category rows, the categories side by side.
+
+    ``a_i``, ``s_i`` and ``v_i`` are the activity, ``S_hl`` and ``V_hl`` of the profile in
+    ``categories[i]`` (0 where it has no row); columns are named by position because
+    category names are free text. Relations and the next best read this table, so a
+    profile's categories meet once in an aggregation rather than in a self-join or a
+    join with the lift matrix (which multiply the rows by the number of categories).
+    """
     cats = scored.filter(scored.scope != ALL)
-    # Only pairs with lift > 1 and categories with some activity contribute (max(·, 0)).
-    helpful = lifts.filter(lifts.lift > 1.0)
-    lively = cats.filter(cats.activity > 0)
-    contrib = lively.join(helpful, lively.scope == helpful.a).select(
-        *KEYS, category=helpful.b, part=lively.activity * (helpful.lift - 1.0)
+    columns = {}
+    for i, category in enumerate(categories):
+        here = cats.scope == category
+        columns[f"a_{i}"] = ibis.ifelse(here, cats.activity, 0.0).sum()
+        columns[f"s_{i}"] = ibis.ifelse(here, cats.s_long, 0.0).sum()
+        columns[f"v_{i}"] = ibis.ifelse(here, cats.v_long, 0.0).sum()
+    return cats.group_by(KEYS).aggregate(**columns)
+
+
+def gains(rels: list[Relation]) -> dict[tuple[str, str], float]:
+    """``max(lift(a, c) − 1, 0)`` for the pairs ``(a, c)`` where it is positive."""
+    return {(r.a, r.b): r.lift - 1.0 for r in rels if r.lift is not None and r.lift > 1.0}
+
+
+def next_best(wide: ir.Table, categories: list[str], rels: list[Relation], top: int) -> ir.Table:
+    """The top categories per profile (``rank`` from 1), from :func:`by_profile`.
+
+    Each candidate category has its score and its rank in its own column of the profile's
+    row; the rows of the candidates ranked up to ``top`` are the result. No join, sort or
+    window: the work grows with profiles × categories², which is small next to a join of
+    every (profile, category) row with its row of the lift matrix.
+    """
+    gain = gains(rels)
+    candidates = [c for c in categories if any((a, c) in gain for a in categories)]
+    if not candidates:
+        return wide.filter(ibis.literal(False)).select(
+            *KEYS,
+            category=ibis.literal("", "string"),
+            score=ibis.literal(0.0, "float64"),
+            rank=ibis.literal(0, "int64"),
+        )
+    ranked = _ranked(_keyed(wide, categories, candidates, gain), len(candidates))
+    picks = [
+        ranked.filter(ranked[f"rank_{j}"] <= top).select(
+            *KEYS, category=ibis.literal(c), score=ranked[f"score_{j}"], rank=ranked[f"rank_{j}"]
+        )
+        for j, c in enumerate(candidates)
+    ]
+    return ibis.union(*picks)
+
+
+def _keyed(
+    wide: ir.Table, categories: list[str], candidates: list[str], gain: dict[tuple[str, str], float]
+) -> ir.Table:
+    """Per candidate ``j``: ``score_j = Σ_a A_a · gain(a, c)`` and its ranking key ``key_j``,
+    null where the profile holds the category (``S_hl ≥ 1``) or the score is not positive."""
+    position = {c: i for i, c in enumerate(categories)}
+    scores = wide.select(
+        *KEYS,
+        **{
+            f"score_{j}": _sum(
+                wide[f"a_{position[a]}"] * g for a in categories if (g := gain.get((a, c)))
+            )
+            for j, c in enumerate(candidates)
+        },
+        **{f"open_{j}": wide[f"s_{position[c]}"] < 1.0 for j, c in enumerate(candidates)},
     )
-    scores = contrib.group_by([*KEYS, "category"]).aggregate(score=lambda t: t.part.sum())
-    held = cats.filter(cats.s_long >= 1.0).select(
-        h_pkey=cats.pkey, h_pkind=cats.pkind, h_scope=cats.scope
-    )
-    open_ = scores.anti_join(
-        held,
-        [scores.pkey == held.h_pkey, scores.pkind == held.h_pkind, scores.category == held.h_scope],
-    ).filter(lambda t: t.score > 0)
     # Equal scores summed in another order can differ in the last bit; rank on the
     # logarithm of the score rounded to 1e-9 (a relative precision, whatever the score's
-    # size) so that ties go by name, as SPEC §4 says. Scores here are all > 0.
-    window = ibis.window(
-        group_by=[open_.pkey, open_.pkind],
-        order_by=[ibis.desc(open_.score.ln().round(9)), open_.category],
-    )
-    ranked = open_.mutate(rank=ibis.row_number().over(window) + 1)
-    return ranked.filter(ranked.rank <= top)
+    # size) so that ties go by name, as SPEC §4 says.
+    keys = {}
+    for j in range(len(candidates)):
+        score = scores[f"score_{j}"]
+        candidate = scores[f"open_{j}"] & (score > 0)
+        keys[f"key_{j}"] = ibis.ifelse(candidate, score.ln().round(9), ibis.null("float64"))
+    return scores.select(*KEYS, *(f"score_{j}" for j in range(len(candidates))), **keys)
+
+
+def _ranked(keyed: ir.Table, n: int) -> ir.Table:
+    """``rank_j``: 1 + the candidates with a higher key, or the same key and an earlier
+    name (candidates are sorted by name); null where ``j`` is no candidate."""
+
+    def rank(j: int) -> ir.IntegerValue:
+        key = keyed[f"key_{j}"]
+        before = [
+            ibis.ifelse(keyed[f"key_{i}"] >= key if i < j else keyed[f"key_{i}"] > key, 1, 0)
+            for i in range(n)
+            if i != j
+        ]
+        count = _sum([ibis.literal(1, "int64"), *before]).cast("int64")
+        return ibis.ifelse(key.notnull(), count, ibis.null("int64"))
+
+    scores = [f"score_{j}" for j in range(n)]
+    return keyed.select(*KEYS, *scores, **{f"rank_{j}": rank(j) for j in range(n)})
+
+
+def _sum(terms: Iterable[ir.NumericValue]) -> ir.NumericValue:
+    return functools.reduce(operator.add, terms)
