@@ -1,7 +1,8 @@
 """Category relations and the next best category (SPEC §4), as Ibis expressions.
 
-Engines return counts and sums; Python turns them into the lift and correlation
-matrices, which are part of the run's calibration:
+The engine pivots each profile's category rows into one row (:func:`by_profile`)
+and returns counts and sums over these rows; Python turns them into the lift and
+correlation matrices, which are part of the run's calibration:
 
 - ``lift(a, b) = N · n_ab / (n_a · n_b)`` with ``n_a`` the profiles with
   ``S_hl ≥ 1`` in ``a``, ``n_ab`` in both, ``N`` in ``all``;
@@ -18,6 +19,7 @@ import math
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -39,29 +41,58 @@ class Relation:
     correlation: float | None
 
 
-def active_pairs(sums: ir.Table) -> ir.Table:
-    """``n_ab`` for every ordered pair of categories (``a = b`` gives ``n_a``)."""
-    active = sums.filter((sums.s_long >= 1.0) & (sums.scope != ALL)).select(*KEYS, "scope")
-    other = active.select(o_pkey=active.pkey, o_pkind=active.pkind, b=active.scope)
-    pairs = active.join(other, [active.pkey == other.o_pkey, active.pkind == other.o_pkind])
-    return pairs.group_by(a=pairs.scope, b=pairs.b).aggregate(n_ab=lambda t: t.count())
+def by_profile(scored: ir.Table, categories: list[str]) -> ir.Table:
+    """One row per profile with category rows, the categories side by side.
+
+    ``a_i``, ``s_i`` and ``v_i`` are the activity, ``S_hl`` and ``V_hl`` of the profile in
+    ``categories[i]`` (0 where it has no row); columns are named by position because
+    category names are free text. Relations and the next best read this table, so a
+    profile's categories meet once in an aggregation rather than in a self-join or a
+    join with the lift matrix (which multiply the rows by the number of categories).
+    """
+    cats = scored.filter(scored.scope != ALL)
+    columns = {}
+    for i, category in enumerate(categories):
+        here = cats.scope == category
+        columns[f"a_{i}"] = ibis.ifelse(here, cats.activity, 0.0).sum()
+        columns[f"s_{i}"] = ibis.ifelse(here, cats.s_long, 0.0).sum()
+        columns[f"v_{i}"] = ibis.ifelse(here, cats.v_long, 0.0).sum()
+    return cats.group_by(KEYS).aggregate(**columns)
 
 
-def log_spend(sums: ir.Table, buyers: ir.Table) -> ir.Table:
-    """``x = log1p(V_hl)`` per buyer and category where positive (zeros are implicit)."""
-    cats = sums.filter((sums.scope != ALL) & (sums.v_long > 0))
+def active_pairs(wide: ir.Table, n: int) -> ir.Table:
+    """One row: ``n_i_j`` (i ≤ j) = the profiles with ``S_hl ≥ 1`` in both categories i and
+    j of :func:`by_profile` (``n_i_i`` = ``n_a``)."""
+    active = [wide[f"s_{i}"] >= 1.0 for i in range(n)]
+    return wide.aggregate(
+        **{f"n_{i}_{j}": (active[i] & active[j]).ifelse(1, 0).sum() for i, j in _pairs(n)}
+    )
+
+
+def spend_moments(wide: ir.Table, buyers: ir.Table, n: int) -> ir.Table:
+    """One row over the buyers: ``sx_i = Σ x_i`` and ``sxy_i_j = Σ x_i·x_j`` (i ≤ j, so
+    ``sxy_i_i = Σ x_i²``), with ``x_i = log1p(V_hl)`` in category i (0 without spend)."""
     b = buyers.select(b_pkey=buyers.pkey, b_pkind=buyers.pkind)
-    joined = cats.join(b, [cats.pkey == b.b_pkey, cats.pkind == b.b_pkind])
-    return joined.select(*KEYS, "scope", x=(joined.v_long + 1.0).ln())
+    joined = wide.join(b, [wide.pkey == b.b_pkey, wide.pkind == b.b_pkind])
+    x = joined.select(**{f"x_{i}": (joined[f"v_{i}"] + 1.0).ln() for i in range(n)})
+    return x.aggregate(
+        **{f"sx_{i}": x[f"x_{i}"].sum() for i in range(n)},
+        **{f"sxy_{i}_{j}": (x[f"x_{i}"] * x[f"x_{j}"]).sum() for i, j in _pairs(n)},
+    )
 
 
-def spend_moments(x: ir.Table) -> tuple[ir.Table, ir.Table]:
-    """Per category Σx and Σx²; per ordered pair Σ x_a·x_b."""
-    single = x.group_by("scope").aggregate(sx=lambda t: t.x.sum(), sxx=lambda t: (t.x * t.x).sum())
-    other = x.select(o_pkey=x.pkey, o_pkind=x.pkind, b=x.scope, xb=x.x)
-    pairs = x.join(other, [x.pkey == other.o_pkey, x.pkind == other.o_pkind])
-    cross = pairs.group_by(a=pairs.scope, b=pairs.b).aggregate(sxy=lambda t: (t.x * t.xb).sum())
-    return single, cross
+def unfold(row: dict[str, Any], prefix: str, categories: list[str]) -> dict[tuple[str, str], float]:
+    """Every ordered pair of categories from a row with the columns ``{prefix}_{i}_{j}``,
+    i ≤ j (sums over zero rows are null: 0)."""
+    return {
+        (a, b): float(row[f"{prefix}_{min(i, j)}_{max(i, j)}"] or 0.0)
+        for i, a in enumerate(categories)
+        for j, b in enumerate(categories)
+    }
+
+
+def _pairs(n: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(n) for j in range(i, n)]
 
 
 def pearson(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float) -> float | None:
@@ -97,25 +128,6 @@ def relations(
             corr = pearson(n_buyers, sx, sy, sxx, syy, cross.get((a, b), 0.0))
             out.append(Relation(a, b, n_a, n_b, n_ab, lift, corr))
     return out
-
-
-def by_profile(scored: ir.Table, categories: list[str]) -> ir.Table:
-    """One row per profile with category rows, the categories side by side.
-
-    ``a_i``, ``s_i`` and ``v_i`` are the activity, ``S_hl`` and ``V_hl`` of the profile in
-    ``categories[i]`` (0 where it has no row); columns are named by position because
-    category names are free text. Relations and the next best read this table, so a
-    profile's categories meet once in an aggregation rather than in a self-join or a
-    join with the lift matrix (which multiply the rows by the number of categories).
-    """
-    cats = scored.filter(scored.scope != ALL)
-    columns = {}
-    for i, category in enumerate(categories):
-        here = cats.scope == category
-        columns[f"a_{i}"] = ibis.ifelse(here, cats.activity, 0.0).sum()
-        columns[f"s_{i}"] = ibis.ifelse(here, cats.s_long, 0.0).sum()
-        columns[f"v_{i}"] = ibis.ifelse(here, cats.v_long, 0.0).sum()
-    return cats.group_by(KEYS).aggregate(**columns)
 
 
 def gains(rels: list[Relation]) -> dict[tuple[str, str], float]:
