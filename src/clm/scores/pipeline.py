@@ -134,12 +134,11 @@ def run(
         sums = engine.cache(activity.decayed_sums(events, as_of, settings.activity))
         act_cal = activity.calibrate(sums, mean_positive_order(inputs), settings.activity)
         consts = engine.upload(f"_clm_constants_{run_id}", activity.constants(act_cal))
-        scored = engine.cache(activity.scored(sums, act_cal, consts))
-        engine.to_store(scored, ACTIVITY)
+        engine.to_store(activity.scored(sums, act_cal, consts), ACTIVITY)
 
         step("category relations, next best")
         categories = sorted(act_cal.pi)
-        wide = engine.cache(relations.by_profile(scored, categories))
+        wide = engine.cache(relations.by_profile(sums, categories, act_cal))
         rels = category_relations(wide, categories, inputs, act_cal, rfm_cal.n_buyers)
         top = settings.activity.next_best
         engine.to_store(relations.next_best(wide, categories, rels, top), NEXT_BEST)

@@ -24,7 +24,9 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from clm.scores import formulas
 from clm.scores.activity import ALL
+from clm.scores.calibration import ActivityCalibration
 from clm.scores.rfm import KEYS
 
 
@@ -41,23 +43,29 @@ class Relation:
     correlation: float | None
 
 
-def by_profile(scored: ir.Table, categories: list[str]) -> ir.Table:
+def by_profile(sums: ir.Table, categories: list[str], cal: ActivityCalibration) -> ir.Table:
     """One row per profile with category rows, the categories side by side.
 
     ``a_i``, ``s_i`` and ``v_i`` are the activity, ``S_hl`` and ``V_hl`` of the profile in
-    ``categories[i]`` (0 where it has no row); columns are named by position because
-    category names are free text. Relations and the next best read this table, so a
-    profile's categories meet once in an aggregation rather than in a self-join or a
-    join with the lift matrix (which multiply the rows by the number of categories).
+    ``categories[i]`` (0 where it has no row), from the decayed sums and the calibration's
+    κ; columns are named by position because category names are free text. Relations and
+    the next best read this table, so a profile's categories meet once in an aggregation
+    rather than in a self-join or a join with the lift matrix (which multiply the rows by
+    the number of categories).
     """
-    cats = scored.filter(scored.scope != ALL)
-    columns = {}
+    cats = sums.filter(sums.scope != ALL)
+    pivot = {}
     for i, category in enumerate(categories):
         here = cats.scope == category
-        columns[f"a_{i}"] = ibis.ifelse(here, cats.activity, 0.0).sum()
-        columns[f"s_{i}"] = ibis.ifelse(here, cats.s_long, 0.0).sum()
-        columns[f"v_{i}"] = ibis.ifelse(here, cats.v_long, 0.0).sum()
-    return cats.group_by(KEYS).aggregate(**columns)
+        pivot[f"ss_{i}"] = ibis.ifelse(here, cats.s_short, 0.0).sum()
+        pivot[f"s_{i}"] = ibis.ifelse(here, cats.s_long, 0.0).sum()
+        pivot[f"v_{i}"] = ibis.ifelse(here, cats.v_long, 0.0).sum()
+    wide = cats.group_by(KEYS).aggregate(**pivot)
+    activity = {
+        f"a_{i}": formulas.activity(wide[f"ss_{i}"], cal.kappa(c)) for i, c in enumerate(categories)
+    }
+    kept = [f"{p}_{i}" for i in range(len(categories)) for p in ("s", "v")]
+    return wide.select(*KEYS, *kept, **activity)
 
 
 def active_pairs(wide: ir.Table, n: int) -> ir.Table:
