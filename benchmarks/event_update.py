@@ -32,6 +32,7 @@ from pathlib import Path
 import machine
 import numpy as np
 from generate import CATEGORIES
+from rfm_vs_pandas import installed_label
 
 from clm.profiles.activity_state import ALL, ActivityState, Decayed, apply_event, unpack, value_at
 
@@ -132,7 +133,7 @@ def markdown(args: argparse.Namespace, argv: list[str], rates: dict[str, list[fl
         f"Command: `python benchmarks/event_update.py {shlex.join(argv)}`",
         "",
         f"Machine: {machine.summary()}; {machine.software()}; 1-minute load average "
-        f"{args.load[0]:.1f} before, {args.load[1]:.1f} after.",
+        f"{args.load[0]:.1f} before, {args.load[1]:.1f} after. clm: {installed_label()}.",
         "",
         "| timestamps | runs | seconds (median) | events/s (median) | events/s (best) "
         f"| target {TARGET:,}/s |",
