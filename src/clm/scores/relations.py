@@ -146,10 +146,10 @@ def gains(rels: list[Relation]) -> dict[tuple[str, str], float]:
 def next_best(wide: ir.Table, categories: list[str], rels: list[Relation], top: int) -> ir.Table:
     """The top categories per profile (``rank`` from 1), from :func:`by_profile`.
 
-    Each candidate category has its score and its rank in its own column of the profile's
-    row; the rows of the candidates ranked up to ``top`` are the result. No join, sort or
-    window: the work grows with profiles × categories², which is small next to a join of
-    every (profile, category) row with its row of the lift matrix.
+    Each candidate category's score is a column of the profile's row, and the first
+    ``top`` candidates are picked within the row: no join, sort or window, which matters
+    because a join of every (profile, category) row with its row of the lift matrix
+    multiplies the rows by the number of categories.
     """
     gain = gains(rels)
     candidates = [c for c in categories if any((a, c) in gain for a in categories)]
@@ -160,22 +160,34 @@ def next_best(wide: ir.Table, categories: list[str], rels: list[Relation], top: 
             score=ibis.literal(0.0, "float64"),
             rank=ibis.literal(0, "int64"),
         )
-    ranked = _ranked(_keyed(wide, categories, candidates, gain), len(candidates))
-    picks = [
-        ranked.filter(ranked[f"rank_{j}"] <= top).select(
-            *KEYS, category=ibis.literal(c), score=ranked[f"score_{j}"], rank=ranked[f"rank_{j}"]
+    picked = _picked(_ordered(wide, categories, candidates, gain), candidates, top)
+    return ibis.union(
+        *(
+            picked.filter(picked[f"category_{r}"].notnull()).select(
+                *KEYS,
+                category=picked[f"category_{r}"],
+                score=picked[f"score_{r}"],
+                rank=ibis.literal(r, "int64"),
+            )
+            for r in range(1, top + 1)
         )
-        for j, c in enumerate(candidates)
-    ]
-    return ibis.union(*picks)
+    )
 
 
-def _keyed(
+def _ordered(
     wide: ir.Table, categories: list[str], candidates: list[str], gain: dict[tuple[str, str], float]
 ) -> ir.Table:
-    """Per candidate ``j``: ``score_j = Σ_a A_a · gain(a, c)`` and its ranking key ``key_j``,
-    null where the profile holds the category (``S_hl ≥ 1``) or the score is not positive."""
+    """Per candidate ``j``: ``score_j = Σ_a A_a · gain(a, c)`` and ``order_j``, higher for a
+    candidate ranked before, null where the profile holds the category (``S_hl ≥ 1``) or
+    the score is not positive.
+
+    ``order_j = round(ln(score_j) · 1e9) · n + (n − 1 − j)`` for ``n`` candidates sorted by
+    name: the logarithm of the score rounded to 1e-9, so that equal scores summed in
+    another order (which can differ in the last bit) tie whatever their size, then the
+    name, as SPEC §4 says. Within a row no two candidates have the same order.
+    """
     position = {c: i for i, c in enumerate(categories)}
+    n = len(candidates)
     scores = wide.select(
         *KEYS,
         **{
@@ -186,33 +198,38 @@ def _keyed(
         },
         **{f"open_{j}": wide[f"s_{position[c]}"] < 1.0 for j, c in enumerate(candidates)},
     )
-    # Equal scores summed in another order can differ in the last bit; rank on the
-    # logarithm of the score rounded to 1e-9 (a relative precision, whatever the score's
-    # size) so that ties go by name, as SPEC §4 says.
-    keys = {}
-    for j in range(len(candidates)):
+    orders = {}
+    for j in range(n):
         score = scores[f"score_{j}"]
-        candidate = scores[f"open_{j}"] & (score > 0)
-        keys[f"key_{j}"] = ibis.ifelse(candidate, score.ln().round(9), ibis.null("float64"))
-    return scores.select(*KEYS, *(f"score_{j}" for j in range(len(candidates))), **keys)
+        key = (score.ln() * 1e9).round().cast("int64")
+        ordered = key * n + (n - 1 - j)
+        orders[f"order_{j}"] = ibis.ifelse(
+            scores[f"open_{j}"] & (score > 0), ordered, ibis.null("int64")
+        )
+    return scores.select(*KEYS, *(f"score_{j}" for j in range(n)), **orders)
 
 
-def _ranked(keyed: ir.Table, n: int) -> ir.Table:
-    """``rank_j``: 1 + the candidates with a higher key, or the same key and an earlier
-    name (candidates are sorted by name); null where ``j`` is no candidate."""
-
-    def rank(j: int) -> ir.IntegerValue:
-        key = keyed[f"key_{j}"]
-        before = [
-            ibis.ifelse(keyed[f"key_{i}"] >= key if i < j else keyed[f"key_{i}"] > key, 1, 0)
-            for i in range(n)
-            if i != j
-        ]
-        count = _sum([ibis.literal(1, "int64"), *before]).cast("int64")
-        return ibis.ifelse(key.notnull(), count, ibis.null("int64"))
-
-    scores = [f"score_{j}" for j in range(n)]
-    return keyed.select(*KEYS, *scores, **{f"rank_{j}": rank(j) for j in range(n)})
+def _picked(ordered: ir.Table, candidates: list[str], top: int) -> ir.Table:
+    """``category_r`` and ``score_r`` of the candidate ranked ``r`` (1 to ``top``) in each
+    row, null where fewer are left: the ``r``-th is the greatest order below the
+    ``(r − 1)``-th's (greatest skips nulls; the null argument lets one candidate be enough)."""
+    n = len(candidates)
+    orders = [ordered[f"order_{j}"] for j in range(n)]
+    table = ordered.mutate(best_1=ibis.greatest(*orders, ibis.null("int64")))
+    for r in range(2, top + 1):
+        above = table[f"best_{r - 1}"]
+        below = [ibis.ifelse(o < above, o, ibis.null("int64")) for o in orders]
+        table = table.mutate(**{f"best_{r}": ibis.greatest(*below, ibis.null("int64"))})
+    picks = {}
+    for r in range(1, top + 1):
+        best = table[f"best_{r}"]
+        picks[f"category_{r}"] = ibis.cases(
+            *((o == best, c) for o, c in zip(orders, candidates, strict=True))
+        )
+        picks[f"score_{r}"] = ibis.cases(
+            *((o == best, table[f"score_{j}"]) for j, o in enumerate(orders))
+        )
+    return table.select(*KEYS, **picks)
 
 
 def _sum(terms: Iterable[ir.NumericValue]) -> ir.NumericValue:
