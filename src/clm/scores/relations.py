@@ -10,6 +10,11 @@ correlation matrices, which are part of the run's calibration:
   (zeros included), from the sums Σx, Σx², Σxy;
 - ``score(c) = Σ_a A_a · max(lift(a, c) − 1, 0)`` over the categories ``c`` where
   the profile has ``S_hl < 1``; the top ones with a positive score, ties by name.
+
+The engine's work grows with the profiles, not with their category pairs; the
+queries have a column per category pair, so their size grows with the square of
+the number of categories (building and compiling them takes 0.4 s at 12
+categories, 1 s at 32, 4 s at 64).
 """
 
 from __future__ import annotations
