@@ -120,8 +120,9 @@ def agreement(clm: Path, pandas: Path) -> dict[str, dict[str, int]]:
                    count(*) FILTER (WHERE c.category IS DISTINCT FROM p.category) AS category,
                    {_differs("score")},
                    count(*) FILTER (WHERE c.category IS DISTINCT FROM p.category
-                                     AND round(c.score, 9) IS DISTINCT FROM round(p.score, 9))
-                       AS category_not_tied_at_9_decimals
+                                     AND NOT coalesce(abs(c.score - p.score)
+                                         <= 1e-9 * greatest(abs(c.score), abs(p.score)), false))
+                       AS category_not_tied
             FROM read_parquet('{clm}/next_best.parquet') c
             FULL JOIN read_parquet('{pandas}/next_best.parquet') p
                    ON c.profile = p.profile AND c.rank = p.rank""",
@@ -211,7 +212,7 @@ def markdown(
         for table, counts in checked.items():
             counts = dict(counts)
             rows = counts.pop("rows")
-            bad = {k: v for k, v in counts.items() if v or k.endswith("_not_tied_at_9_decimals")}
+            bad = {k: v for k, v in counts.items() if v or k.endswith("_not_tied")}
             detail = "none differ" if not bad else ", ".join(f"{k} {v:,}" for k, v in bad.items())
             parts.append(f"{table} {rows:,} rows: {detail}")
         lines.append("Agreement, row by row (relative 1e-9): " + "; ".join(parts) + ".")

@@ -32,8 +32,9 @@ from pathlib import Path
 import machine
 import numpy as np
 from generate import CATEGORIES
+from rfm_vs_pandas import installed_label
 
-from clm.profiles.activity_state import ALL, ActivityState, Decayed, apply_event, value_at
+from clm.profiles.activity_state import ALL, ActivityState, Decayed, apply_event, unpack, value_at
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "RESULTS.md"
@@ -115,7 +116,7 @@ def check(events: dict[str, list], states: dict[str, ActivityState]) -> int:
                 sums[i] += term
     bad = set()
     for (key, scope), want in direct.items():
-        got: Decayed = value_at(states[key].scopes[scope], at, H_S, H_L)
+        got: Decayed = value_at(unpack(states[key][scope]), at, H_S, H_L)
         values = (got.s_short, got.s_long, got.v_short, got.v_long)
         pairs = zip(values, want, strict=True)
         if not all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in pairs):
@@ -132,7 +133,7 @@ def markdown(args: argparse.Namespace, argv: list[str], rates: dict[str, list[fl
         f"Command: `python benchmarks/event_update.py {shlex.join(argv)}`",
         "",
         f"Machine: {machine.summary()}; {machine.software()}; 1-minute load average "
-        f"{args.load[0]:.1f} before, {args.load[1]:.1f} after.",
+        f"{args.load[0]:.1f} before, {args.load[1]:.1f} after. clm: {installed_label()}.",
         "",
         "| timestamps | runs | seconds (median) | events/s (median) | events/s (best) "
         f"| target {TARGET:,}/s |",

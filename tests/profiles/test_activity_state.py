@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import tempfile
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -17,13 +18,18 @@ from clm.profiles.activity_state import (
     Decayed,
     add,
     apply_event,
+    decay_rate,
     evaluate,
     micros,
+    pack,
+    unpack,
+    value_at,
 )
 
 AS_OF = date(2024, 6, 30)
 T_END = datetime(2024, 7, 1)
 H_S, H_L = 30.0, 180.0
+RATES = decay_rate(H_S), decay_rate(H_L)
 WEIGHTS = {"purchase": 1.0, "product_view": 0.2}
 
 
@@ -31,38 +37,50 @@ def test_one_purchase_one_half_life_ago_counts_half() -> None:
     state = apply_event(
         ActivityState(), T_END - timedelta(days=30), "purchase", "beauty", 40.0, WEIGHTS, H_S, H_L
     )
-    later = add(state.scopes["beauty"], micros(T_END), 0.0, 0.0, H_S, H_L)
+    later = value_at(unpack(state["beauty"]), micros(T_END), H_S, H_L)
     assert later.s_short == pytest.approx(0.5, rel=1e-12)
     assert later.v_short == pytest.approx(20.0, rel=1e-12)
     assert later.s_long == pytest.approx(2 ** (-30 / 180), rel=1e-12)
-    assert set(state.scopes) == {"all", "beauty"}
+    assert set(state) == {"all", "beauty"}
 
 
 def test_refunds_and_unweighted_types_add_nothing_but_open_the_scope() -> None:
     state = ActivityState()
     for kind, amount in [("purchase", -10.0), ("visit", None), ("purchase", 0.0)]:
         state = apply_event(state, T_END, kind, "home", amount, WEIGHTS, H_S, H_L)
-    assert state.scopes["home"] == Decayed(micros(T_END))
+    assert unpack(state["home"]) == Decayed(micros(T_END))
+
+
+def test_micros_of_naive_aware_and_pre_epoch_times() -> None:
+    assert micros(datetime(1970, 1, 1, 0, 0, 1, 5)) == 1_000_005
+    assert micros(datetime(1969, 12, 31, 23, 59, 59, 999_999)) == -1
+    paris = timezone(timedelta(hours=2))
+    assert micros(datetime(2024, 7, 1, 2, tzinfo=paris)) == micros(datetime(2024, 7, 1))
+    assert micros(datetime(2024, 7, 1, tzinfo=UTC)) == micros(datetime(2024, 7, 1))
+    assert micros(123) == 123
+
+
+def test_states_are_not_tracked_by_the_cyclic_garbage_collector() -> None:
+    """What keeps the update fast with a million live states (benchmarks/RESULTS.md)."""
+    state = ActivityState()
+    for day, category in enumerate(["beauty", None, "home", "beauty"]):
+        when = T_END - timedelta(days=10 - day)
+        state = apply_event(state, when, "purchase", category, 20.0, WEIGHTS, H_S, H_L)
+    assert not gc.is_tracked(state)
+    assert set(state) == {"all", "beauty", "home"}
 
 
 def test_out_of_order_equals_in_order() -> None:
     early, late = T_END - timedelta(days=100), T_END - timedelta(days=3, microseconds=7)
-    forward = add(
-        add(Decayed(micros(early)), micros(early), 1.0, 5.0, H_S, H_L),
-        micros(late),
-        1.0,
-        7.0,
-        H_S,
-        H_L,
+    first = pack(Decayed(micros(early)))
+    forward = unpack(
+        add(add(first, micros(early), 1.0, 5.0, *RATES), micros(late), 1.0, 7.0, *RATES)
     )
-    backward = add(
-        add(Decayed(micros(late)), micros(late), 1.0, 7.0, H_S, H_L),
-        micros(early),
-        1.0,
-        5.0,
-        H_S,
-        H_L,
+    first = pack(Decayed(micros(late)))
+    backward = unpack(
+        add(add(first, micros(late), 1.0, 7.0, *RATES), micros(early), 1.0, 5.0, *RATES)
     )
+    assert forward.t_ref == backward.t_ref == micros(late)
     for field in ("s_short", "s_long", "v_short", "v_long"):
         assert getattr(forward, field) == pytest.approx(getattr(backward, field), rel=1e-12)
 

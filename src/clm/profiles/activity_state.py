@@ -8,19 +8,22 @@ depend on the order in which events arrive, up to rounding, and equals the
 batch sums of :mod:`clm.scores.activity` evaluated at the same time. Times are
 integer microseconds since the epoch, as in the batch.
 
-A consumer that keeps many states in memory (a stream processor) should call
-``gc.freeze()`` after loading them: each update allocates a few small objects,
-and with 100,000 live states CPython's full collections took three quarters of
-the time (benchmarks/RESULTS.md: 59,000 events/s, 235,000 with the collector
-kept off the loop).
+A state is a plain ``dict`` from scope to that scope's sums packed in 40 bytes
+(:data:`PACKED`; :func:`unpack` gives them as a :class:`Decayed`). Neither bytes
+nor a dict holding only strings and bytes is tracked by CPython's cyclic garbage
+collector, so a consumer can keep a million states in memory and apply events
+to them without the collector scanning them: with a dict of named tuples per
+state, three quarters of the update's time went to the collector
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import NamedTuple
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple, TypeAlias
 
 from clm.scores import formulas
 from clm.scores.calibration import ActivityCalibration
@@ -28,6 +31,13 @@ from clm.scores.calibration import ActivityCalibration
 ALL = "all"
 PURCHASE = "purchase"
 MICROS_PER_DAY = 86_400_000_000.0
+
+#: One scope's sums as bytes: ``t_ref`` (int64 µs), S_hs, S_hl, V_hs, V_hl (float64).
+PACKED = struct.Struct("<qdddd")
+_pack, _unpack = PACKED.pack, PACKED.unpack
+
+ActivityState: TypeAlias = dict[str, bytes]
+"""Every scope of one profile: scope → its packed sums. ``ActivityState()`` is empty."""
 
 
 class Decayed(NamedTuple):
@@ -40,11 +50,14 @@ class Decayed(NamedTuple):
     v_long: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityState:
-    """Every scope of one profile."""
+def pack(d: Decayed) -> bytes:
+    """A scope's sums as stored in an :data:`ActivityState`."""
+    return _pack(*d)
 
-    scopes: dict[str, Decayed] = field(default_factory=dict)
+
+def unpack(packed: bytes) -> Decayed:
+    """A scope's sums from an :data:`ActivityState`."""
+    return Decayed(*_unpack(packed))
 
 
 @dataclass(frozen=True)
@@ -64,14 +77,19 @@ class ScopeScores:
 
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def micros(ts: datetime | int) -> int:
     """Microseconds since the epoch of a UTC time (naive times are UTC; ints pass through)."""
     if isinstance(ts, int):
         return ts
-    delta = ts - (_EPOCH if ts.tzinfo is None else _EPOCH_UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (ts - (_EPOCH if ts.tzinfo is None else _EPOCH_UTC)) // _MICROSECOND
+
+
+def decay_rate(half_life: float) -> float:
+    """``ln2 / h`` per microsecond: ``2^(−age/h) = exp(−age_µs · rate)``."""
+    return formulas.LN2 / (half_life * MICROS_PER_DAY)
 
 
 def weight_and_value(
@@ -85,19 +103,15 @@ def weight_and_value(
     return weights.get(event_type, 0.0), 0.0
 
 
-def _factor(age_micros: int, half_life: float) -> float:
-    """``2^(−age/h)`` with the age in days (as in the batch)."""
-    return math.pow(2.0, -(age_micros / MICROS_PER_DAY) / half_life)
-
-
-def add(d: Decayed, t_e: int, w: float, v: float, h_s: float, h_l: float) -> Decayed:
-    """One event into one scope's sums, in O(1), in any arrival order."""
-    t_ref, s_s, s_l, v_s, v_l = d
+def add(packed: bytes, t_e: int, w: float, v: float, rate_s: float, rate_l: float) -> bytes:
+    """One event into one scope's packed sums, in O(1), in any arrival order;
+    ``rate_s`` and ``rate_l`` are :func:`decay_rate` of the two half-lives."""
+    t_ref, s_s, s_l, v_s, v_l = _unpack(packed)
     if t_e <= t_ref:
-        k_s, k_l = _factor(t_ref - t_e, h_s), _factor(t_ref - t_e, h_l)
-        return Decayed(t_ref, s_s + w * k_s, s_l + w * k_l, v_s + v * k_s, v_l + v * k_l)
-    k_s, k_l = _factor(t_e - t_ref, h_s), _factor(t_e - t_ref, h_l)
-    return Decayed(t_e, s_s * k_s + w, s_l * k_l + w, v_s * k_s + v, v_l * k_l + v)
+        k_s, k_l = math.exp((t_e - t_ref) * rate_s), math.exp((t_e - t_ref) * rate_l)
+        return _pack(t_ref, s_s + w * k_s, s_l + w * k_l, v_s + v * k_s, v_l + v * k_l)
+    k_s, k_l = math.exp((t_ref - t_e) * rate_s), math.exp((t_ref - t_e) * rate_l)
+    return _pack(t_e, s_s * k_s + w, s_l * k_l + w, v_s * k_s + v, v_l * k_l + v)
 
 
 def apply_event(
@@ -117,19 +131,18 @@ def apply_event(
     """
     t_e = micros(ts)
     w, v = weight_and_value(event_type, amount, weights)
-    scopes = state.scopes.copy()
-    empty = Decayed(t_e)
-    scopes[ALL] = add(scopes.get(ALL, empty), t_e, w, v, half_life_short, half_life_long)
-    if category:
-        scopes[category] = add(
-            scopes.get(category, empty), t_e, w, v, half_life_short, half_life_long
-        )
-    return ActivityState(scopes)
+    rate_s, rate_l = decay_rate(half_life_short), decay_rate(half_life_long)
+    new = state.copy()
+    for scope in (ALL, category) if category else (ALL,):
+        old = state.get(scope)
+        new[scope] = _pack(t_e, w, w, v, v) if old is None else add(old, t_e, w, v, rate_s, rate_l)
+    return new
 
 
 def value_at(d: Decayed, t: int, h_s: float, h_l: float) -> Decayed:
     """The sums of a scope valued at time ``t`` (events after ``t`` are not expected)."""
-    k_s, k_l = _factor(t - d.t_ref, h_s), _factor(t - d.t_ref, h_l)
+    k_s = math.exp((d.t_ref - t) * decay_rate(h_s))
+    k_l = math.exp((d.t_ref - t) * decay_rate(h_l))
     return Decayed(t, d.s_short * k_s, d.s_long * k_l, d.v_short * k_s, d.v_long * k_l)
 
 
@@ -137,7 +150,7 @@ def evaluate(state: ActivityState, at: datetime, cal: ActivityCalibration) -> li
     """Activity, trend, affinity and rising of every scope at time ``at``."""
     t = micros(at)
     h_s, h_l = cal.half_life_short, cal.half_life_long
-    valued = {s: value_at(d, t, h_s, h_l) for s, d in state.scopes.items()}
+    valued = {s: value_at(unpack(p), t, h_s, h_l) for s, p in state.items()}
     v_all = valued[ALL].v_long if ALL in valued else 0.0
     out = []
     for scope, d in sorted(valued.items()):

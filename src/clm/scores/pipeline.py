@@ -17,7 +17,6 @@ from typing import Any
 
 import duckdb
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from clm.config import RfmSection, Settings
 from clm.errors import ScoringError
@@ -88,32 +87,25 @@ def mean_positive_order(inputs: ir.Table) -> float:
 
 
 def category_relations(
-    sums: ir.Table, inputs: ir.Table, cal: ActivityCalibration, n_buyers: int
+    wide: ir.Table,
+    categories: list[str],
+    inputs: ir.Table,
+    cal: ActivityCalibration,
+    n_buyers: int,
 ) -> list[relations.Relation]:
-    """The lift and correlation matrices from the engine's pair counts and sums."""
-    pairs = relations.active_pairs(sums).to_pyarrow().to_pylist()
-    single, cross = relations.spend_moments(relations.log_spend(sums, rfm.buyers(inputs)))
-    moments = {
-        r["scope"]: (float(r["sx"]), float(r["sxx"])) for r in single.to_pyarrow().to_pylist()
-    }
-    cross_sums = {(r["a"], r["b"]): float(r["sxy"]) for r in cross.to_pyarrow().to_pylist()}
-    pair_counts = {(r["a"], r["b"]): int(r["n_ab"]) for r in pairs}
-    n_active = {a: n for (a, b), n in pair_counts.items() if a == b}
-    categories = sorted(set(cal.pi) | set(n_active))
+    """The lift and correlation matrices from the engine's pair counts and sums over
+    :func:`relations.by_profile`."""
+    if not categories:
+        return []
+    n = len(categories)
+    counts = relations.active_pairs(wide, n).to_pyarrow().to_pylist()[0]
+    sums = relations.spend_moments(wide, rfm.buyers(inputs), n).to_pyarrow().to_pylist()[0]
+    pair_counts = {pair: int(v) for pair, v in relations.unfold(counts, "n", categories).items()}
+    cross = relations.unfold(sums, "sxy", categories)
+    n_active = {a: pair_counts[(a, a)] for a in categories}
+    moments = {a: (float(sums[f"sx_{i}"] or 0.0), cross[(a, a)]) for i, a in enumerate(categories)}
     return relations.relations(
-        categories, n_active, cal.n_active, pair_counts, n_buyers, moments, cross_sums
-    )
-
-
-def lift_table(rels: list[relations.Relation]) -> pa.Table:
-    """The lift matrix as a small table for joins on the engine."""
-    known = [r for r in rels if r.lift is not None]
-    return pa.table(
-        {
-            "a": pa.array([r.a for r in known], pa.string()),
-            "b": pa.array([r.b for r in known], pa.string()),
-            "lift": pa.array([float(r.lift or 0.0) for r in known], pa.float64()),
-        }
+        categories, n_active, cal.n_active, pair_counts, n_buyers, moments, cross
     )
 
 
@@ -170,14 +162,14 @@ def run(
         sums = engine.cache(activity.decayed_sums(events, as_of, settings.activity))
         act_cal = activity.calibrate(sums, mean_positive_order(inputs), settings.activity)
         consts = engine.upload(f"_clm_constants_{run_id}", activity.constants(act_cal))
-        scored = engine.cache(activity.scored(sums, act_cal, consts))
-        engine.to_store(scored, ACTIVITY)
+        engine.to_store(activity.scored(sums, act_cal, consts), ACTIVITY)
 
         step("category relations, next best")
-        rels = category_relations(sums, inputs, act_cal, rfm_cal.n_buyers)
-        lifts = engine.upload(f"_clm_lift_{run_id}", lift_table(rels))
+        categories = sorted(act_cal.pi)
+        wide = engine.cache(relations.by_profile(sums, categories, act_cal))
+        rels = category_relations(wide, categories, inputs, act_cal, rfm_cal.n_buyers)
         top = settings.activity.next_best
-        engine.to_store(relations.next_best(scored, lifts, top), NEXT_BEST)
+        engine.to_store(relations.next_best(wide, categories, rels, top), NEXT_BEST)
     clv_fit = None
     if settings.clv.enabled:
         step("lifetime value")
