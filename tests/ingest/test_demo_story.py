@@ -38,3 +38,18 @@ def test_fashion_and_beauty_are_strongly_related(world_ws: Workspace) -> None:
     assert any(
         {r["a"], r["b"]} == {"beauty", "fashion"} for r in world_ws.categories()["strongest"]
     )
+
+
+def test_every_buyer_has_a_lifetime_value(world_ws: Workspace) -> None:
+    """The demo's lapsing is not heterogeneous per purchase, so BG/NBD's a, b run off
+    to infinity and the run fits the homogeneous-dropout limit (documented in bgnbd)."""
+    fit = world_ws.calibration().clv
+    assert fit is not None and "skipped" not in fit
+    assert fit["bgnbd"]["dropout"] == "homogeneous"
+    values = world_ws.clv()
+    buyers = world_ws.scores().query("n_orders_life > 0")
+    assert len(values) >= len(buyers)
+    assert values["clv"].notna().all() and (values["clv"] >= 0).all()
+    assert values["p_alive"].between(0, 1).all()
+    seed = world_ws.customer(demo.SEED_CUSTOMER_ID)["lifetime_value"]
+    assert seed["p_alive"] > 0.5 and seed["clv"] > 0

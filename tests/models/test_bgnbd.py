@@ -133,3 +133,51 @@ def test_fit_recovers_simulated_parameters() -> None:
         se = fit.stderr[name]
         assert se is not None
         assert abs(value - true) < 3 * se, (name, value, true, se)
+
+
+def test_the_homogeneous_dropout_limit_is_the_limit_of_the_likelihood() -> None:
+    """B(a, b + x)/B(a, b) → (1 − p)^x as a, b → ∞ with a/(a + b) = p: the gap to the
+    limit shrinks like 1/(a + b)."""
+    r, alpha, p = 0.4, 4.0, 0.05
+    x, t_x, T = np.array([0, 1, 4, 12]), np.array([0.0, 3.0, 20.0, 37.0]), np.full(4, 40.0)
+    limit = bgnbd.limit_log_likelihood((r, alpha, p / (1 - p)), x, t_x, T)
+    gaps = [
+        np.abs(bgnbd.log_likelihood((r, alpha, p * k, (1 - p) * k), x, t_x, T) - limit).max()
+        for k in (1e3, 1e4, 1e5)
+    ]
+    assert gaps[0] > 5 * gaps[1] > 25 * gaps[2]
+    assert gaps[2] < 1e-3
+
+
+def test_homogeneous_dropout_data_fit_the_limit() -> None:
+    """Simulated with one dropout probability for all (a Beta with a, b → ∞): the limit
+    model recovers p, r and α."""
+    rng = np.random.default_rng(5)
+    n, p = 20_000, 0.1
+    T = rng.uniform(100, 400, n)
+    lam = rng.gamma(0.6, 1 / 12.0, n)
+    x = np.zeros(n, dtype=np.int64)
+    t_x = np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / lam[i])
+            if t > T[i]:
+                break
+            x[i] += 1
+            t_x[i] = t
+            if rng.random() < p:
+                break
+    data = summary.Summary(x.astype(float), t_x, T, np.ones(n))
+    # On a finite sample the four-parameter maximum may be interior, far out on the ridge
+    # with a flat likelihood (a, b in the thousands, huge standard errors); p is clear.
+    four = bgnbd.fit(data)
+    assert four.params["a"] / (four.params["a"] + four.params["b"]) == pytest.approx(p, abs=0.005)
+    fit = bgnbd.fit_homogeneous_dropout(data, four)
+    assert fit.extra["dropout"] == "homogeneous"
+    assert abs(fit.extra["p"] - p) < 3 * fit.extra["p_stderr"]
+    assert fit.params["a"] / (fit.params["a"] + fit.params["b"]) == pytest.approx(fit.extra["p"])
+    assert fit.log_likelihood >= four.log_likelihood - 1e-3
+    for name, true in (("r", 0.6), ("alpha", 12.0)):
+        se = fit.stderr[name]
+        assert se is not None and abs(fit.params[name] - true) < 3 * se, name

@@ -29,12 +29,13 @@ def test_fit_on_cdnow_sample_matches_the_note() -> None:
 
 
 def test_weights_fit_like_repeated_rows() -> None:
-    x = np.array([1, 2, 2, 5, 1, 3])
-    z = np.array([10.0, 25.0, 25.0, 40.0, 12.0, 33.0])
-    weighted = gamma_gamma.fit(x[[0, 1, 3, 4, 5]], z[[0, 1, 3, 4, 5]], [1, 2, 1, 1, 1])
-    plain = gamma_gamma.fit(x, z)
+    """Every repeat buyer of the sample three times, or once with weight 3."""
+    data = prepare()
+    weighted = gamma_gamma.fit(data.x, data.zbar, np.full(len(data.x), 3.0))
+    plain = gamma_gamma.fit(np.tile(data.x, 3), np.tile(data.zbar, 3))
     for name in gamma_gamma.PARAMS:
-        assert weighted.params[name] == pytest.approx(plain.params[name], rel=1e-6)
+        assert weighted.params[name] == pytest.approx(plain.params[name], rel=1e-7)
+    assert weighted.n_customers == plain.n_customers == 3 * 946
 
 
 def test_one_time_buyers_are_left_out_and_none_left_is_an_error() -> None:

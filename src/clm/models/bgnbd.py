@@ -78,14 +78,84 @@ def gradient(p: Sequence[float], s: Summary) -> FloatArray:
 
 
 def fit(s: Summary, start: Sequence[float] = START) -> Fit:
-    """Maximum likelihood estimates of (r, α, a, b) on weighted patterns."""
-    return maximize(
+    """Maximum likelihood estimates of (r, α, a, b) on weighted patterns; where the
+    maximum lies on the ridge a, b → ∞, the homogeneous-dropout limit instead."""
+    fitted = maximize(
         NAME,
         PARAMS,
         lambda p: log_likelihood(p, s.x, s.t_x, s.T),
         s.weight,
         start,
         gradient=lambda p: gradient(p, s),
+        upper=RIDGE,
+    )
+    if max(fitted.params["a"], fitted.params["b"]) > RIDGE / 2:
+        return fit_homogeneous_dropout(s, fitted)
+    return fitted
+
+
+RIDGE = 1e6  # a or b at this bound: the likelihood is climbing the a, b → ∞ ridge
+LIMIT_SCALE = 1e8  # a + b that stands for the limit in predictions
+
+
+def limit_log_likelihood(
+    p: Sequence[Any], x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """ln L(r, α, q | x, t_x, T) of eq. (6) in the limit a, b → ∞ with a/(a + b) = p,
+    where B(a, b + x)/B(a, b) → (1 − p)^x and B(a + 1, b + x − 1)/B(a, b) → p(1 − p)^(x−1);
+    the third parameter is the odds q = p/(1 − p)."""
+    r, alpha, q = p
+    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    log_stay, log_drop = -np.log1p(q), np.log(q) - np.log1p(q)
+    shared = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    log_a1 = x * log_stay - (r + x) * np.log(alpha + T)
+    log_a2 = np.where(x > 0, log_drop + (x - 1) * log_stay - (r + x) * np.log(alpha + t_x), -np.inf)
+    return np.asarray(shared + np.logaddexp(log_a1, log_a2), dtype=np.float64)
+
+
+def fit_homogeneous_dropout(s: Summary, ridge: Fit) -> Fit:
+    """The BG/NBD limit a, b → ∞ with a/(a + b) = p: every customer drops out with the
+    same probability p after each purchase (Beta(a, b) degenerates to a point mass).
+
+    When the data show no heterogeneity in dropout, the likelihood keeps rising along
+    that ridge and the four-parameter fit has no interior maximum. The limit is fitted
+    exactly as (r, α, p) by :func:`limit_log_likelihood`; for predictions a and b are
+    reported as p and 1 − p times ``LIMIT_SCALE`` (the formulas then agree with the
+    limit's to about 1e-6 relative), marked in ``extra`` and without standard errors (p has one).
+    """
+    a, b = ridge.params["a"], ridge.params["b"]
+    start = (ridge.params["r"], ridge.params["alpha"], a / b)
+    limit = maximize(
+        NAME,
+        ("r", "alpha", "odds"),
+        lambda p: limit_log_likelihood(p, s.x, s.t_x, s.T),
+        s.weight,
+        start,
+    )
+    odds = limit.params["odds"]
+    share = odds / (1 + odds)
+    odds_se = limit.stderr["odds"]
+    k = LIMIT_SCALE
+    return Fit(
+        model=NAME,
+        params={
+            "r": limit.params["r"],
+            "alpha": limit.params["alpha"],
+            "a": share * k,
+            "b": (1 - share) * k,
+        },
+        stderr={"r": limit.stderr["r"], "alpha": limit.stderr["alpha"], "a": None, "b": None},
+        log_likelihood=limit.log_likelihood,
+        n_customers=limit.n_customers,
+        converged=limit.converged,
+        iterations=ridge.iterations + limit.iterations,
+        seconds=ridge.seconds + limit.seconds,
+        extra={
+            "dropout": "homogeneous",
+            "p": share,
+            # the delta method: dp/dq = 1 / (1 + q)^2
+            "p_stderr": None if odds_se is None else odds_se / (1 + odds) ** 2,
+        },
     )
 
 

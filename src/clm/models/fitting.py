@@ -92,39 +92,83 @@ def maximize(
     weights: FloatArray,
     start: Sequence[float],
     gradient: Gradient | None = None,
+    upper: float | None = None,
 ) -> Fit:
-    """Maximize ``Σ w · loglik(θ)`` over ``θ > 0`` from ``start``; raise if it cannot."""
+    """Maximize ``Σ w · loglik(θ)`` over ``θ > 0`` from ``start`` (each θ at most ``upper``
+    if given); raise if it cannot."""
     clock = time.perf_counter()
     if weights.size == 0 or float(weights.sum()) == 0.0:
         raise ScoringError(f"{model}: no customers to fit")
 
     def negative(log_theta: FloatArray) -> float:
+        if time.perf_counter() - clock > BUDGET_SECONDS:
+            raise _OutOfTime
         with np.errstate(all="ignore"):
             total = float(np.dot(weights, loglik(tuple(np.exp(log_theta)))))
         return -total if np.isfinite(total) else np.inf
 
     x0 = np.log(np.asarray(start, dtype=np.float64))
+    high = LOG_BOUNDS[1] if upper is None else float(np.log(upper))
+    bounds = [(LOG_BOUNDS[0], high)] * len(x0)
+    x0 = np.clip(x0, LOG_BOUNDS[0], high)
     jac = None if gradient is None else _log_jacobian(gradient)
     # A 4-parameter problem gains nothing from BLAS threads, and their start-up cost per
     # L-BFGS-B step (milliseconds on a busy machine) was most of the fit's time.
-    with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
-        results = [
-            optimize.minimize(negative, x0, jac=jac or "3-point", method="L-BFGS-B", options=_LBFGS)
-        ]
-        if not results[-1].success:
-            # Where the gradient path failed: the simplex, then a polish.
-            coarse = optimize.minimize(negative, x0, method="Nelder-Mead", options=_SIMPLEX)
-            polish = optimize.minimize(
-                negative, coarse.x, jac=jac or "3-point", method="L-BFGS-B", options=_LBFGS
-            )
-            results += [coarse, polish]
-        result = min(results, key=lambda res: float(res.fun))
-        if not np.isfinite(result.fun):
-            raise ScoringError(
-                f"{model}: the likelihood is not finite anywhere the optimizer looked"
-            )
-        theta = np.exp(result.x)
-        stderr = standard_errors(loglik, weights, result.x, jac)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
+            return _optimize(model, names, loglik, weights, negative, x0, bounds, jac, clock)
+    except _OutOfTime:
+        raise ScoringError(
+            f"{model}: no maximum within {BUDGET_SECONDS:.0f} s; the likelihood of these data "
+            "may have none inside the parameter space (try another model)"
+        ) from None
+
+
+class _OutOfTime(Exception):
+    """The fit used up its time budget."""
+
+
+# Where a likelihood has no interior maximum its evaluations can also slow down by orders
+# of magnitude (Pareto/NBD's ₂F₁ with s → ∞ takes seconds per call): a fit gives up then.
+BUDGET_SECONDS = 60.0
+
+
+def _optimize(
+    model: str,
+    names: Sequence[str],
+    loglik: PatternLogLik,
+    weights: FloatArray,
+    negative: Callable[[FloatArray], float],
+    x0: FloatArray,
+    bounds: list[tuple[float, float]],
+    jac: Callable[[FloatArray], FloatArray] | None,
+    clock: float,
+) -> Fit:
+    """L-BFGS-B, else Nelder-Mead and a polish; the best result with standard errors."""
+    results = [
+        optimize.minimize(
+            negative, x0, jac=jac or "3-point", method="L-BFGS-B", bounds=bounds, options=_LBFGS
+        )
+    ]
+    if not results[-1].success:
+        # Where the gradient path failed: the simplex, then a polish.
+        coarse = optimize.minimize(
+            negative, x0, method="Nelder-Mead", bounds=bounds, options=_SIMPLEX
+        )
+        polish = optimize.minimize(
+            negative,
+            coarse.x,
+            jac=jac or "3-point",
+            method="L-BFGS-B",
+            bounds=bounds,
+            options=_LBFGS,
+        )
+        results += [coarse, polish]
+    result = min(results, key=lambda res: float(res.fun))
+    if not np.isfinite(result.fun):
+        raise ScoringError(f"{model}: the likelihood is not finite anywhere the optimizer looked")
+    theta = np.exp(result.x)
+    stderr = standard_errors(loglik, weights, result.x, jac)
     return Fit(
         model=model,
         params={n: float(v) for n, v in zip(names, theta, strict=True)},
@@ -137,8 +181,13 @@ def maximize(
     )
 
 
-_LBFGS = {"ftol": 1e-15, "gtol": 1e-9, "maxiter": 10_000}
-_SIMPLEX = {"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 40_000}
+# Parameters live in [e^-25, e^25] (1.4e-11 to 7.2e10): where the data do not identify a
+# model, its likelihood keeps rising towards infinity along a ridge (e.g. BG/NBD's a, b
+# with a fixed ratio), and the bound ends that walk quickly instead of after thousands of
+# iterations; callers then see a maximum at the boundary.
+LOG_BOUNDS = (-25.0, 25.0)
+_LBFGS = {"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2_000}
+_SIMPLEX = {"xatol": 1e-10, "fatol": 1e-12, "maxiter": 5_000, "maxfev": 10_000}
 
 
 def _log_jacobian(gradient: Gradient) -> Callable[[FloatArray], FloatArray]:
