@@ -207,14 +207,21 @@ def _identified(fitted: Fit, customers: int, repeat_buyers: int) -> Fit:
     """``fitted`` if it is an interior maximum, else a :class:`ScoringError` that says why."""
     if not fitted.converged:
         raise ScoringError(f"{fitted.model}: the fit did not converge ({_shown(fitted)})")
-    inside = all(PLAUSIBLE[0] < v < PLAUSIBLE[1] for v in fitted.params.values())
-    if not inside or any(se is None for se in fitted.stderr.values()):
+    free = [n for n in fitted.params if not _at_known_limit(fitted, n)]
+    inside = all(PLAUSIBLE[0] < fitted.params[n] < PLAUSIBLE[1] for n in free)
+    if not inside or any(fitted.stderr[n] is None for n in free):
         raise ScoringError(
             f"{fitted.model}: the purchases of {customers} customers ({repeat_buyers} repeat "
             f"buyers) do not identify the model: the likelihood has its maximum at a "
             f"boundary ({_shown(fitted)}); fit on more customers or a longer history"
         )
     return fitted
+
+
+def _at_known_limit(fit: Fit, name: str) -> bool:
+    """Whether ``name`` is a parameter the fit put at a documented limit (BG/NBD's a, b
+    of the homogeneous-dropout model, :func:`clm.models.bgnbd.fit_homogeneous_dropout`)."""
+    return fit.extra.get("dropout") == "homogeneous" and name in ("a", "b")
 
 
 def _shown(fit: Fit) -> str:
