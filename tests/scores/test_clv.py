@@ -134,6 +134,10 @@ def test_score_adds_lifetime_value_to_every_buyer(sample: Path, tmp_path: Path) 
         values = ws.clv().set_index("customer_id")
         fit = ws.calibration().clv
         scores = ws.scores()
+        [run] = ws.status()["scoring_runs"]
+    assert run["valued"] == 2357
+    assert run["total_clv"] == pytest.approx(values["clv"].sum())
+    assert run["mean_p_alive"] == pytest.approx(values["p_alive"].mean())
     assert fit is not None and fit["settings"]["horizon_days"] == 90
     assert len(values) == 2357
     # Recompute from the independent pandas preparation and the stored parameters.

@@ -158,6 +158,9 @@ def status(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
                     ("engine", "left"),
                     ("profiles", "right"),
                     ("buyers", "right"),
+                    ("valued", "right"),
+                    ("mean P(alive)", "right"),
+                    ("CLV, summed", "right"),
                 ],
                 [
                     [
@@ -167,6 +170,9 @@ def status(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
                         r["engine"],
                         number(r["n_profiles"]),
                         number(r["n_buyers"]),
+                        number(r["valued"]),
+                        "" if r["mean_p_alive"] is None else percent(r["mean_p_alive"]),
+                        number(r["total_clv"]),
                     ]
                     for r in info["scoring_runs"]
                 ],

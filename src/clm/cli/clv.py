@@ -91,6 +91,14 @@ def print_fit(result: ClvFit) -> None:
                 rows,
             )
         )
+        if f.extra.get("dropout") == "homogeneous":
+            se = f.extra.get("p_stderr")
+            console.print(
+                f"  Dropout is the same for every customer here: a and b run to infinity "
+                f"(shown at a + b = 1e8), and the fit is the limit with p = {f.extra['p']:.4g}"
+                + ("" if se is None else f" (std. error {se:.2g})")
+                + " per purchase."
+            )
     for name, reason in result.skipped.items():
         console.print(f"[yellow]{TITLES.get(name, name)} not fitted:[/] {reason}")
 

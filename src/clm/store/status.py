@@ -1,4 +1,5 @@
-"""What a workspace holds: profiles, events by type, imports, scoring runs."""
+"""What a workspace holds: profiles, events by type, imports, scoring runs (with the
+buyers each run valued, their mean P(alive) and their summed CLV)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "imports": records(con, "SELECT * FROM imports ORDER BY import_id"),
         "scoring_runs": records(
             con,
-            "SELECT run_id, as_of, window_days, engine, n_profiles, n_buyers, finished_at "
-            "FROM scoring_runs ORDER BY as_of, run_id",
+            "SELECT r.run_id, as_of, window_days, engine, n_profiles, n_buyers, finished_at, "
+            "v.valued, v.mean_p_alive, v.total_clv FROM scoring_runs r LEFT JOIN ("
+            "  SELECT run_id, count(*) AS valued, avg(p_alive) AS mean_p_alive, "
+            "  sum(clv) AS total_clv FROM clv GROUP BY run_id) v USING (run_id) "
+            "ORDER BY as_of, r.run_id",
         ),
     }
