@@ -259,10 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     complete = all(r.failure is None for r in results.values()) and len(results) == 2
     checked = agreement(outdir / "clm-0", outdir / "pandas-0") if complete else None
     block = markdown(args, argv, world, results, phases, checked, load)
-    print(block)
-    if not args.no_append:
-        with args.results.open("a") as sink:
-            sink.write("\n" + block)
+    machine.publish(block, args.results, append=not args.no_append)
     shutil.rmtree(outdir, ignore_errors=True)
     if args.delete_csv:
         csv.unlink()

@@ -42,12 +42,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rfm_sides import Report, peak_rss_bytes
+from rfm_sides import Report, peak_rss_bytes, reported
 
 FIT_SIDES = ("clm", "lifetimes", "lifetimes-weighted", "pymc")
 PREDICT_SIDES = ("clm", "lifetimes")
@@ -305,14 +304,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"predict needs --params and a side of {PREDICT_SIDES}")
     args.out.mkdir(parents=True, exist_ok=True)
     report = Report(args.side)
-    try:
+    with reported(report, args.out):
         run(args, report)
-    except Exception as exc:
-        report.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
-        report.peak_rss_bytes = peak_rss_bytes()
-        raise
-    finally:
-        (args.out / "report.json").write_text(json.dumps(asdict(report), indent=2))
 
 
 if __name__ == "__main__":

@@ -515,10 +515,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         head += [f"Not run: {'; '.join(missing)}.", ""]
     block = "\n".join(head + body)
-    print(block)
-    if not args.no_append:
-        with args.results.open("a") as sink:
-            sink.write("\n" + block)
+    machine.publish(block, args.results, append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -188,10 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     args.bad = check(events, states)
     args.checked_profiles = len(sorted(states)[:: max(1, len(states) // CHECKED)])
     block = markdown(args, argv, rates)
-    print(block)
-    if not args.no_append:
-        with args.results.open("a") as sink:
-            sink.write("\n" + block)
+    machine.publish(block, args.results, append=not args.no_append)
 
 
 if __name__ == "__main__":

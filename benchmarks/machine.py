@@ -67,3 +67,11 @@ def software() -> str:
 if __name__ == "__main__":
     print(summary())
     print(software())
+
+
+def publish(block: str, results: Path, append: bool) -> None:
+    """Print a run's markdown block and, unless told not to, append it to ``results``."""
+    print(block)
+    if append:
+        with results.open("a") as sink:
+            sink.write("\n" + block)

@@ -17,7 +17,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,18 +122,26 @@ def side_main(doc: str, clm_side: Side, pandas_side: Side, argv: list[str] | Non
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     report = Report(args.side)
-    try:
+    with reported(report, args.out):
         if args.side == "clm":
             settings = dict(item.split("=", 1) for item in args.set)
             clm_side(report, args.csv, args.out, args.as_of, settings)
         else:
             pandas_side(report, args.csv, args.out, args.as_of, args.read_engine)
+
+
+@contextmanager
+def reported(report: Report, out: Path) -> Iterator[None]:
+    """Run a side's work and write ``out/report.json`` even on failure (with the error
+    and the peak memory at that point)."""
+    try:
+        yield
     except Exception as exc:
         report.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
         report.peak_rss_bytes = peak_rss_bytes()
         raise
     finally:
-        (args.out / "report.json").write_text(json.dumps(asdict(report), indent=2))
+        (out / "report.json").write_text(json.dumps(asdict(report), indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:

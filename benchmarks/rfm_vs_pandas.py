@@ -301,10 +301,7 @@ def main(argv: list[str] | None = None) -> None:
             agreement=checked,
         )
     )
-    print(block)
-    if not args.no_append:
-        with args.results.open("a") as sink:
-            sink.write("\n" + block)
+    machine.publish(block, args.results, append=not args.no_append)
     if not completed:
         print("no side completed", file=sys.stderr)
     for side in options.sides:
