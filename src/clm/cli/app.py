@@ -24,7 +24,8 @@ from clm.workspace import Workspace
 app = typer.Typer(
     name="clm",
     help="clm: customer lifecycle management. Import customers, purchases and events; score "
-    "RFM and lifecycle segments; see where every customer stands.",
+    "RFM, lifecycle segments, category activity and lifetime value; see where every customer "
+    "stands.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -201,8 +202,11 @@ def score(
     workspace: WorkspaceOpt = HERE,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compute RFM scores, lifecycle segments, the activity family and lifetime value
-    (P(alive), expected purchases and spend, CLV, churn risk) for every profile."""
+    """Score every profile: RFM, lifecycle segments, activity family, lifetime value.
+
+    Lifetime value is P(alive), expected purchases and spend in the clv.horizon_days,
+    CLV and churn risk (see `clm clv`); everything is stored with its calibration.
+    """
     if engine not in (None, "duckdb", "spark"):
         raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
     with opened(workspace) as ws, RichProgress() as progress:
