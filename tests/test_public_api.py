@@ -39,4 +39,5 @@ def test_all_names_exist_and_are_exactly_the_public_api() -> None:
         "cli",
         "models",
         "charts",
+        "experiments",
     }

@@ -1,0 +1,1 @@
+"""Tests of clm.experiments (SPEC §6)."""
