@@ -10,6 +10,7 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── ConfigError               an unknown key or an invalid value in clm.toml
     ├── ImportFailed              an import that wrote nothing (bad rows, bad mapping)
     ├── NotFound                  a customer, a run or another named thing is missing
+    ├── ExperimentInputError      an experiment file, column or control arm is unusable
     └── ScoringError              scoring cannot run (no data, no calibration)
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
@@ -67,6 +68,10 @@ class ImportFailed(ClmError):
 
 class NotFound(ClmError):
     """A customer, scoring run or other named object does not exist."""
+
+
+class ExperimentInputError(ClmError):
+    """An experiment file cannot be analyzed; the message names the file and the column."""
 
 
 class ScoringError(ClmError):

@@ -1,5 +1,6 @@
-"""Experiments (SPEC §6): statistics over frozen, addable sufficient statistics."""
+"""Experiments (SPEC §6): statistics over sufficient statistics and the analysis of a file."""
 
+from clm.experiments.analysis import analyze
 from clm.experiments.statistics import (
     Absolute,
     Comparison,
@@ -18,4 +19,5 @@ __all__ = [
     "SampleRatio",
     "SampleStats",
     "Undefined",
+    "analyze",
 ]
