@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clm.cli import clv, imports
+from clm.cli import clv, experiment, imports
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.render import (
     RichProgress,
@@ -37,6 +37,7 @@ app.add_typer(config_app, name="config")
 export_app = typer.Typer(help="Export results to CSV or Parquet.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(clv.app, name="clv")
+app.add_typer(experiment.app, name="experiment")
 
 HERE = Path(".")
 
