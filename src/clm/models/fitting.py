@@ -92,10 +92,10 @@ def maximize(
     weights: FloatArray,
     start: Sequence[float],
     gradient: Gradient | None = None,
-    upper: float | None = None,
+    upper: float | Sequence[float] | None = None,
 ) -> Fit:
-    """Maximize ``Σ w · loglik(θ)`` over ``θ > 0`` from ``start`` (each θ at most ``upper``
-    if given); raise if it cannot."""
+    """Maximize ``Σ w · loglik(θ)`` over ``θ > 0`` from ``start`` (at most ``upper``, one
+    bound for all or one per parameter, if given); raise if it cannot."""
     clock = time.perf_counter()
     if weights.size == 0 or float(weights.sum()) == 0.0:
         raise ScoringError(f"{model}: no customers to fit")
@@ -108,9 +108,11 @@ def maximize(
         return -total if np.isfinite(total) else np.inf
 
     x0 = np.log(np.asarray(start, dtype=np.float64))
-    high = LOG_BOUNDS[1] if upper is None else float(np.log(upper))
-    bounds = [(LOG_BOUNDS[0], high)] * len(x0)
-    x0 = np.clip(x0, LOG_BOUNDS[0], high)
+    highs = np.broadcast_to(
+        LOG_BOUNDS[1] if upper is None else np.log(np.asarray(upper, dtype=np.float64)), x0.shape
+    )
+    bounds = [(LOG_BOUNDS[0], float(h)) for h in highs]
+    x0 = np.clip(x0, LOG_BOUNDS[0], highs)
     jac = None if gradient is None else _log_jacobian(gradient)
     # A 4-parameter problem gains nothing from BLAS threads, and their start-up cost per
     # L-BFGS-B step (milliseconds on a busy machine) was most of the fit's time.
@@ -130,7 +132,7 @@ class _OutOfTime(Exception):
 
 # Where a likelihood has no interior maximum its evaluations can also slow down by orders
 # of magnitude (Pareto/NBD's ₂F₁ with s → ∞ takes seconds per call): a fit gives up then.
-BUDGET_SECONDS = 60.0
+BUDGET_SECONDS = 30.0
 
 
 def _optimize(
@@ -170,7 +172,13 @@ def _optimize(
     if jac is not None:
         result.x, result.fun = _newton_polish(negative, jac, result.x, float(result.fun), bounds)
     theta = np.exp(result.x)
-    stderr = standard_errors(loglik, weights, result.x, jac)
+    at_bound = any(min(x - lo, hi - x) < 1e-6 for x, (lo, hi) in zip(result.x, bounds, strict=True))
+    # At a bound there is no interior maximum, so no information matrix to invert.
+    stderr = (
+        [None] * len(names)
+        if at_bound
+        else standard_errors(loglik, weights, result.x, jac, deadline=clock + BUDGET_SECONDS)
+    )
     return Fit(
         model=model,
         params={n: float(v) for n, v in zip(names, theta, strict=True)},
@@ -240,12 +248,19 @@ def standard_errors(
     weights: FloatArray,
     log_theta: FloatArray,
     jac: Callable[[FloatArray], FloatArray] | None = None,
+    deadline: float = float("inf"),
 ) -> list[float | None]:
     """Standard errors of the natural parameters from the observed information matrix
     (``None`` each when the Hessian is not positive definite, e.g. at a boundary). With
     an analytic gradient the Hessian is its finite-difference Jacobian (2k gradients);
     without, :func:`scipy.differentiate.hessian` of the likelihood."""
-    h = _hessian(loglik, weights, log_theta) if jac is None else _jacobian_of(jac, log_theta)
+    try:
+        if jac is None:
+            h = _hessian(loglik, weights, log_theta, deadline)
+        else:
+            h = _jacobian_of(jac, log_theta)
+    except _OutOfTime:
+        return [None] * len(log_theta)
     try:
         cov = np.linalg.inv(h)
     except np.linalg.LinAlgError:
@@ -264,10 +279,15 @@ def _jacobian_of(jac: Callable[[FloatArray], FloatArray], x: FloatArray) -> Floa
     return np.asarray((h + h.T) / 2, dtype=np.float64)
 
 
-def _hessian(loglik: PatternLogLik, weights: FloatArray, log_theta: FloatArray) -> FloatArray:
-    """The Hessian of the negative total in log-parameters, numerically."""
+def _hessian(
+    loglik: PatternLogLik, weights: FloatArray, log_theta: FloatArray, deadline: float
+) -> FloatArray:
+    """The Hessian of the negative total in log-parameters, numerically (until ``deadline``,
+    a :func:`time.perf_counter` value)."""
 
     def total(xi: FloatArray) -> FloatArray:
+        if time.perf_counter() > deadline:
+            raise _OutOfTime
         with np.errstate(all="ignore"):
             theta = [np.exp(xi[k])[..., None] for k in range(xi.shape[0])]
             return np.asarray(-(loglik(theta) * weights).sum(axis=-1), dtype=np.float64)
