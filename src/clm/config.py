@@ -91,6 +91,12 @@ class ClvSection(_Section):
 
     enabled: bool = True
     model: Literal["bgnbd", "pareto_nbd"] = "bgnbd"
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _short_names(cls, value: object) -> object:
+        return "pareto_nbd" if value == "pareto" else value
+
     time_unit: Literal["day", "week"] = "week"
     horizon_days: int = Field(90, ge=1, le=36500)
     margin: float = Field(1.0, gt=0, le=1)

@@ -32,6 +32,7 @@ from clm.progress import Progress
 from clm.scores import category_reports, clv_jobs, pipeline, reports
 from clm.scores.calibration import Calibration
 from clm.scores.clv import ClvFit, ModelChoice
+from clm.scores.clv import model_choice as clv_model_choice
 from clm.scores.pipeline import ScoringRun
 from clm.store import database, engines
 from clm.store.engines import Engine
@@ -317,14 +318,15 @@ class Workspace:
         calibration_end: date | str | None = None,
         *,
         time_unit: TimeUnit | None = None,
-        model: ModelChoice = "bgnbd",
+        model: str | None = None,
     ) -> ClvFit:
-        """Fit BG/NBD and/or Pareto/NBD and Gamma-Gamma on the purchases up to the
+        """Fit BG/NBD and/or Pareto/NBD (``model``: bgnbd, pareto_nbd (or pareto), both;
+        default the clv.model setting) and Gamma-Gamma on the purchases up to the
         calibration end (default: the latest event's date) and store the fit."""
-        day = self._as_of(calibration_end)
+        day = self._as_of(calibration_end, "calibration end")
         unit = time_unit or self.settings.clv.time_unit
         with self._engine() as runner:
-            return clv_jobs.fit_and_store(self.con, runner, day, unit, model)
+            return clv_jobs.fit_and_store(self.con, runner, day, unit, self._model(model))
 
     def clv_validate(
         self,
@@ -332,20 +334,24 @@ class Workspace:
         holdout_end: date | str,
         *,
         time_unit: TimeUnit | None = None,
-        model: ModelChoice = "bgnbd",
+        model: str | None = None,
     ) -> dict[str, Any]:
         """Fit on the calibration period and compare predicted with actual repeat purchases
         in the holdout: in total, by calibration frequency, per customer and per week."""
         unit = time_unit or self.settings.clv.time_unit
-        start, end = self._as_of(calibration_end), self._as_of(holdout_end)
+        start = self._as_of(calibration_end, "calibration end")
+        end = self._as_of(holdout_end, "holdout end")
         with self._engine() as runner:
-            return clv_jobs.validate(runner, start, end, unit, model)
+            return clv_jobs.validate(runner, start, end, unit, self._model(model))
 
     def clv(self, customer_id: str | None = None) -> pd.DataFrame:
         """P(alive), expected purchases and spend, CLV and churn risk per buyer of the
         latest scoring run (or of one customer)."""
         run_id, _ = reports.latest_run(self.con)
         return self.con.execute(*clv_jobs.clv_query(run_id, customer_id)).fetchdf()
+
+    def _model(self, name: str | None) -> ModelChoice:
+        return clv_model_choice(name or self.settings.clv.model)
 
     @contextmanager
     def _engine(self, name: Literal["duckdb", "spark"] | None = None) -> Iterator[Engine]:
@@ -357,14 +363,14 @@ class Workspace:
         finally:
             runner.close()
 
-    def _as_of(self, as_of: date | str | None) -> date:
+    def _as_of(self, as_of: date | str | None, what: str = "as-of date") -> date:
         if isinstance(as_of, date):
             return as_of
         if isinstance(as_of, str):
             try:
                 return date.fromisoformat(as_of)
             except ValueError as exc:
-                raise ScoringError(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from exc
+                raise ScoringError(f"{what} {as_of!r} is not a date (YYYY-MM-DD)") from exc
         last = self.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
         return last.date() if last is not None else datetime.now(UTC).date()
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from clm import Workspace
+from clm import ConfigError, Workspace
 from clm.cli.app import app
 from clm.models import bgnbd, gamma_gamma
 from tests.conftest import data_path
@@ -224,3 +224,43 @@ def test_master_file_matches_lifetimes(tmp_path: Path) -> None:
     got = (fit.params["r"], fit.params["alpha"], fit.params["a"], fit.params["b"])
     assert got == pytest.approx((0.2516, 4.789, 0.7234, 2.161), abs=6e-4)
     assert fit.log_likelihood == pytest.approx(-95_368.4, abs=0.05)
+
+
+def test_validate_warns_and_explains(sample: Path) -> None:
+    """A holdout past the data gets a warning; a model that cannot be fitted says why."""
+    out = json.loads(
+        clm(
+            "clv",
+            "validate",
+            "-w",
+            str(sample),
+            "--calibration-end",
+            "1997-09-30",
+            "--holdout-end",
+            "1999-12-31",
+            "--json",
+        )
+    )
+    assert any("the data end on 1998-06-30" in w for w in out["warnings"])
+    text = clm(
+        "clv",
+        "validate",
+        "-w",
+        str(sample),
+        "--calibration-end",
+        "1997-01-01",
+        "--holdout-end",
+        "1998-06-30",
+    )
+    assert "no customer bought twice" in text
+
+
+def test_model_names_agree_across_faces(sample: Path) -> None:
+    clm("config", "set", "clv.model", "pareto", "-w", str(sample))
+    with Workspace.open(sample) as ws:
+        assert ws.settings.clv.model == "pareto_nbd"
+        # The fit follows the setting unless told otherwise; "pareto" is short for it.
+        assert set(ws.clv_fit("1997-09-30").purchases) == {"pareto_nbd"}
+        assert set(ws.clv_fit("1997-09-30", model="bgnbd").purchases) == {"bgnbd"}
+        with pytest.raises(ConfigError, match="unknown CLV model 'paretto'"):
+            ws.clv_fit("1997-09-30", model="paretto")

@@ -242,9 +242,14 @@ def _print_lifetime_value(fit: dict[str, Any] | None) -> None:
     skipped = fit.get("skipped", {})
     if model in fit and "scores" not in skipped:
         spend = "" if "gamma_gamma" in fit else " (no spend model: CLV left empty)"
+        limit = (
+            ", at the homogeneous-dropout limit (`clm clv fit` explains)"
+            if fit[model].get("dropout") == "homogeneous"
+            else ""
+        )
         console.print(
-            f"Lifetime value: {model} fitted on {number(fit['n_customers'])} buyers "
-            f"({number(fit['n_repeat_buyers'])} repeat buyers){spend}; "
+            f"Lifetime value: {model} fitted on {number(fit['n_customers'])} customers with a "
+            f"purchase ({number(fit['n_repeat_buyers'])} bought again){limit}{spend}; "
             "see `clm customer ID` or `clm export scores`."
         )
     for reason in skipped.values():

@@ -10,7 +10,7 @@ import typer
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.render import console, number, print_json, table
 from clm.models import bgnbd, gamma_gamma, pareto_nbd
-from clm.scores.clv import ClvFit, ModelChoice
+from clm.scores.clv import MODEL_NAMES, ClvFit, ModelChoice
 
 app = typer.Typer(
     help="Customer lifetime value: fit BG/NBD, Pareto/NBD and Gamma-Gamma (SPEC §5) and "
@@ -18,16 +18,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 HERE = Path(".")
-MODELS: dict[str, ModelChoice] = {
-    "bgnbd": "bgnbd",
-    "pareto": "pareto_nbd",
-    "pareto_nbd": "pareto_nbd",
-    "both": "both",
-}
 TITLES = {bgnbd.NAME: "BG/NBD", pareto_nbd.NAME: "Pareto/NBD", gamma_gamma.NAME: "Gamma-Gamma"}
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", help="bgnbd, pareto or both (the purchase model to fit).")
+    str | None,
+    typer.Option(
+        "--model",
+        help="bgnbd, pareto_nbd (or pareto) or both: the purchase model(s) to fit "
+        "(default: the clv.model setting).",
+        show_default=False,
+    ),
 ]
 UnitOpt = Annotated[
     str | None,
@@ -35,10 +35,10 @@ UnitOpt = Annotated[
 ]
 
 
-def _model(name: str) -> ModelChoice:
-    if name not in MODELS:
-        raise typer.BadParameter("must be bgnbd, pareto or both", param_hint="--model")
-    return MODELS[name]
+def _model(name: str | None) -> ModelChoice | None:
+    if name is not None and name not in MODEL_NAMES:
+        raise typer.BadParameter("must be bgnbd, pareto_nbd (pareto) or both", param_hint="--model")
+    return None if name is None else MODEL_NAMES[name]
 
 
 def _unit(name: str | None) -> Any:
@@ -58,7 +58,7 @@ def fit(
         ),
     ] = None,
     time_unit: UnitOpt = None,
-    model: ModelOpt = "bgnbd",
+    model: ModelOpt = None,
     workspace: WorkspaceOpt = HERE,
     as_json: JsonOpt = False,
 ) -> None:
@@ -99,8 +99,13 @@ def print_fit(result: ClvFit) -> None:
                 + ("" if se is None else f" (std. error {se:.2g})")
                 + " per purchase."
             )
-    for name, reason in result.skipped.items():
-        console.print(f"[yellow]{TITLES.get(name, name)} not fitted:[/] {reason}")
+    print_skipped(result.skipped)
+
+
+def print_skipped(skipped: dict[str, str]) -> None:
+    """Why a model was not fitted (each reason starts with the model's name)."""
+    for reason in skipped.values():
+        console.print(f"[yellow]Not fitted:[/] {reason}")
 
 
 @app.command("validate")
@@ -111,7 +116,7 @@ def validate(
     ],
     holdout_end: Annotated[str, typer.Option(help="End of the holdout period, YYYY-MM-DD.")],
     time_unit: UnitOpt = None,
-    model: ModelOpt = "bgnbd",
+    model: ModelOpt = None,
     plot: Annotated[
         Path | None,
         typer.Option(
@@ -145,6 +150,9 @@ def print_validation(report: dict[str, Any]) -> None:
     console.print(
         f"Calibration to {report['calibration_end']}, holdout to {report['holdout_end']}."
     )
+    for warning in report.get("warnings", []):
+        console.print(f"[yellow]Warning:[/] {warning}")
+    print_skipped(report["fit"].get("skipped", {}))
     for m in report["models"]:
         total = m["total"]
         error = (total["predicted"] - total["actual"]) / total["actual"] if total["actual"] else 0

@@ -92,13 +92,22 @@ def _print_activity(view: dict[str, Any]) -> None:
         )
     value = view.get("lifetime_value")
     if value:
+        spend = (
+            f"{number(value['expected_spend'], 2)} per purchase, CLV {number(value['clv'], 2)}"
+            if value["expected_spend"] is not None
+            else "no spend model (CLV empty)"
+        )
         console.print(
             f"Lifetime value ({value['model']}, as of {value['as_of']}): "
             f"P(alive) {percent(value['p_alive'])}, churn risk {percent(value['churn_risk'])}; "
             f"next {value['horizon_days']} days: {number(value['expected_purchases'], 2)} "
-            f"purchases expected, {number(value['expected_spend'], 2)} per purchase, "
-            f"CLV {number(value['clv'], 2)}"
+            f"purchases expected, {spend}"
         )
+        if value["model"] == "bgnbd" and value["repeat_purchase_days"] == 0:
+            console.print(
+                "  (BG/NBD counts a customer who never bought again as alive; the "
+                "pareto_nbd model can see them lapse: clm config set clv.model pareto_nbd)"
+            )
     if view["next_best_categories"]:
         best = ", ".join(
             f"{n['category']} ({n['score']:.1f})" for n in view["next_best_categories"]

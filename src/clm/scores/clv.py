@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from clm.config import ClvSection
-from clm.errors import ScoringError
+from clm.errors import ConfigError, ScoringError
 from clm.models import bgnbd, gamma_gamma, pareto_nbd, summary, value
 from clm.models.fitting import Fit
 from clm.models.summary import TimeUnit
@@ -36,6 +36,21 @@ ModelChoice = Literal["bgnbd", "pareto_nbd", "both"]
 # heterogeneity left to estimate), as small samples often make it do.
 PLAUSIBLE = (1e-6, 1e6)
 PURCHASE_MODELS = {bgnbd.NAME: bgnbd, pareto_nbd.NAME: pareto_nbd}
+
+
+MODEL_NAMES: dict[str, ModelChoice] = {
+    "bgnbd": "bgnbd",
+    "pareto": "pareto_nbd",
+    "pareto_nbd": "pareto_nbd",
+    "both": "both",
+}
+
+
+def model_choice(name: str) -> ModelChoice:
+    """The purchase model(s) called ``name`` (``pareto`` is short for ``pareto_nbd``)."""
+    if name not in MODEL_NAMES:
+        raise ConfigError(f"unknown CLV model {name!r}: use bgnbd, pareto_nbd (pareto) or both")
+    return MODEL_NAMES[name]
 
 
 def purchase_days(events: ir.Table) -> ir.Table:
@@ -212,8 +227,9 @@ def _identified(fitted: Fit, customers: int, repeat_buyers: int) -> Fit:
     inside = all(PLAUSIBLE[0] < fitted.params[n] < PLAUSIBLE[1] for n in free)
     if not inside or any(fitted.stderr[n] is None for n in free):
         raise ScoringError(
-            f"{fitted.model}: the purchases of {customers} customers ({repeat_buyers} repeat "
-            f"buyers) do not identify the model: the likelihood has its maximum at a "
+            f"{fitted.model}: the purchases of {_count(customers, 'customer')} "
+            f"({_count(repeat_buyers, 'repeat buyer')}) do not identify the model: the "
+            f"likelihood has its maximum at a "
             f"boundary ({_shown(fitted)}); fit on more customers or a longer history"
         )
     return fitted
@@ -223,6 +239,10 @@ def _at_known_limit(fit: Fit, name: str) -> bool:
     """Whether ``name`` is a parameter the fit put at a documented limit (BG/NBD's a, b
     of the homogeneous-dropout model, :func:`clm.models.bgnbd.fit_homogeneous_dropout`)."""
     return fit.extra.get("dropout") == "homogeneous" and name in ("a", "b")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _shown(fit: Fit) -> str:

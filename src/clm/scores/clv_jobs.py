@@ -85,10 +85,18 @@ def validate(
         holdout=np.asarray(table.column("holdout").to_numpy(), dtype=np.int64),
         repeat_days={r["day"]: int(r["repeats"]) for r in repeats},
     )
+    last = src.events.ts.max().to_pyarrow().as_py()
+    warnings = []
+    if last is not None and last.date() < holdout_end:
+        warnings.append(
+            f"the data end on {last.date()}, before the holdout end ({holdout_end}): the "
+            "holdout's actual purchases are incomplete, so the prediction looks too high"
+        )
     return {
         "calibration_end": calibration_end.isoformat(),
         "holdout_end": holdout_end.isoformat(),
         "time_unit": unit,
+        "warnings": warnings,
         "fit": fitted.to_dict(),
         "models": [
             clv_holdout.validate(f, holdout_data, calibration_end, holdout_end, unit)
