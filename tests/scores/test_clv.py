@@ -32,6 +32,13 @@ def clm(*args: str) -> str:
     return result.output
 
 
+def validate(ws: Path, start: str, end: str, *more: str) -> str:
+    """`clm clv validate` on a workspace, its output."""
+    return clm(
+        "clv", "validate", "-w", str(ws), "--calibration-end", start, "--holdout-end", end, *more
+    )
+
+
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """A workspace holding the CDNOW sample, imported as a user would (aligned text)."""
@@ -90,21 +97,7 @@ def test_clv_fit_reproduces_the_papers(sample: Path) -> None:
 
 def test_clv_validate_tracks_the_holdout(sample: Path, tmp_path: Path) -> None:
     chart = tmp_path / "tracking.html"
-    out = json.loads(
-        clm(
-            "clv",
-            "validate",
-            "-w",
-            str(sample),
-            "--calibration-end",
-            "1997-09-30",
-            "--holdout-end",
-            "1998-06-30",
-            "--plot",
-            str(chart),
-            "--json",
-        )
-    )
+    out = json.loads(validate(sample, "1997-09-30", "1998-06-30", "--plot", str(chart), "--json"))
     [model] = out["models"]
     assert model["model"] == "bgnbd"
     assert model["holdout_length"] == pytest.approx(39.0)
@@ -228,31 +221,9 @@ def test_master_file_matches_lifetimes(tmp_path: Path) -> None:
 
 def test_validate_warns_and_explains(sample: Path) -> None:
     """A holdout past the data gets a warning; a model that cannot be fitted says why."""
-    out = json.loads(
-        clm(
-            "clv",
-            "validate",
-            "-w",
-            str(sample),
-            "--calibration-end",
-            "1997-09-30",
-            "--holdout-end",
-            "1999-12-31",
-            "--json",
-        )
-    )
+    out = json.loads(validate(sample, "1997-09-30", "1999-12-31", "--json"))
     assert any("the data end on 1998-06-30" in w for w in out["warnings"])
-    text = clm(
-        "clv",
-        "validate",
-        "-w",
-        str(sample),
-        "--calibration-end",
-        "1997-01-01",
-        "--holdout-end",
-        "1998-06-30",
-    )
-    assert "no customer bought twice" in text
+    assert "no customer bought twice" in validate(sample, "1997-01-01", "1998-06-30")
 
 
 def test_model_names_agree_across_faces(sample: Path) -> None:
