@@ -30,9 +30,9 @@ def connect(
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WorkspaceError(
-                f"the workspace database {path} is in use by another process "
-                "(is `clm serve` running on it?); stop that process or send the "
-                "work through its HTTP API"
+                f"the workspace database {path} is in use by another process (another "
+                "clm command or a Python session with the workspace open); wait for it to "
+                "finish or close it, then try again"
             ) from exc
         raise WorkspaceError(f"cannot open {path}: {exc}") from exc
     # TimeZone needs ICU, which loads on first use: set it after connecting.
