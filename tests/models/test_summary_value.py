@@ -79,3 +79,18 @@ def test_one_time_buyers_get_the_population_mean_spend() -> None:
     spend = value.expected_spend(SPEND, np.array([0.0]), np.array([99.0]))
     assert spend[0] == pytest.approx(gamma_gamma.population_mean_spend(SPEND.values()))
     assert np.isnan(value.expected_spend(None, np.array([1.0]), np.array([5.0]))[0])
+
+
+def test_patterns_and_fits_do_not_depend_on_row_order() -> None:
+    """An engine returns customers in any order; the fit must come out bit for bit the same."""
+    rng = np.random.default_rng(4)
+    T = rng.integers(30, 400, 3000)
+    t_x = (T * rng.random(3000)).astype(np.int64)
+    x = np.minimum(rng.poisson(2, 3000), t_x)
+    shuffled = rng.permutation(3000)
+    first, _ = summary.compress(x, t_x, T)
+    second, inverse = summary.compress(x[shuffled], t_x[shuffled], T[shuffled])
+    for a, b in ((first.x, second.x), (first.T, second.T), (first.weight, second.weight)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(second.x[inverse], x[shuffled])
+    assert bgnbd.fit(first).params == bgnbd.fit(second).params

@@ -255,8 +255,8 @@ def _spend_patterns(
     """Distinct (x, z̄) pairs of repeat buyers and their counts (exact: identical values)."""
     keep = data.x > 0
     pairs = pd.DataFrame({"x": data.x[keep].astype(np.float64), "z": data.mean_spend[keep]})
-    # A hash group-by: np.unique(axis=0) sorted rows at 10x the time (benchmarks/RESULTS.md).
-    counts = pairs.groupby(["x", "z"], sort=False).size()
+    # A hash group-by: np.unique(axis=0) sorted every row at 10x the time (benchmarks/RESULTS.md).
+    counts = pairs.groupby(["x", "z"], sort=True).size()  # sorted: independent of row order
     x = counts.index.get_level_values("x").to_numpy(np.float64)
     z = counts.index.get_level_values("z").to_numpy(np.float64)
     return x, z, counts.to_numpy(np.float64)
