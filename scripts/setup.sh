@@ -10,6 +10,9 @@ need_apt=()
 if [[ "$EXTRAS" == *spark* ]] && ! command -v java >/dev/null 2>&1; then
     need_apt+=(openjdk-17-jre-headless)
 fi
+if [[ "$EXTRAS" == *test* ]] && ! command -v chromium >/dev/null 2>&1; then
+    need_apt+=(chromium)  # the dashboard tests drive Debian's chromium through Playwright
+fi
 if (( ${#need_apt[@]} )); then
     echo "clm setup: installing system packages: ${need_apt[*]}"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
