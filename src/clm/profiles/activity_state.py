@@ -114,6 +114,19 @@ def add(packed: bytes, t_e: int, w: float, v: float, rate_s: float, rate_l: floa
     return _pack(t_e, s_s * k_s + w, s_l * k_l + w, v_s * k_s + v, v_l * k_l + v)
 
 
+def combine(a: bytes, b: bytes, rate_s: float, rate_l: float) -> bytes:
+    """Two packed sums of one scope added (a profile made of a customer's and a linked
+    visitor's events): both valued at the later anchor, then summed."""
+    ta, *sa = _unpack(a)
+    tb, *sb = _unpack(b)
+    if ta < tb:
+        ta, sa, tb, sb = tb, sb, ta, sa
+    k_s, k_l = math.exp((tb - ta) * rate_s), math.exp((tb - ta) * rate_l)
+    return _pack(
+        ta, sa[0] + sb[0] * k_s, sa[1] + sb[1] * k_l, sa[2] + sb[2] * k_s, sa[3] + sb[3] * k_l
+    )
+
+
 def apply_event(
     state: ActivityState,
     ts: datetime | int,

@@ -163,4 +163,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        """
+        -- The real-time server (clm serve): how far its journal is written to this database.
+        CREATE TABLE journal_checkpoint (
+            segment BIGINT NOT NULL,
+            "offset" BIGINT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

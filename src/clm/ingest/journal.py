@@ -1,0 +1,129 @@
+"""The server's write-ahead journal: an accepted message is on disk before its 2xx.
+
+Every request's records are appended to the current segment file with one
+``os.write`` on a descriptor opened with ``O_APPEND``, before the server answers.
+Once ``write`` returns, the bytes belong to the operating system: a ``kill -9`` of
+the server cannot lose them (only a crash of the machine could, which
+``fsync = true`` also covers, at the cost of one ``fsync`` per request).
+
+A line is ``<crc32 of the JSON, 8 hex digits> <JSON>\\n``; replay stops at the first
+line whose checksum does not match, which can only be a line torn by a crash in
+the middle of a write (it was never acknowledged). Segments are files
+``NNNNNNNNNN.jsonl`` in the journal folder; a position is ``(segment, byte offset)``.
+The workspace database stores the position up to which records were written to it,
+in the same transaction as the records (:mod:`clm.ingest.live_writer`), so replay
+after a crash writes each record to the database exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+SEGMENT_BYTES = 64 * 1024 * 1024
+SUFFIX = ".jsonl"
+
+
+class Position(NamedTuple):
+    """A place in the journal: segment number and byte offset within it."""
+
+    segment: int
+    offset: int
+
+
+START = Position(0, 0)
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """One journal line."""
+    body = orjson.dumps(record)
+    return b"%08x " % zlib.crc32(body) + body + b"\n"
+
+
+class Journal:
+    """Append-only segment files in ``folder``; one writer (the server process)."""
+
+    def __init__(self, folder: Path, *, fsync: bool = False, segment_bytes: int = SEGMENT_BYTES):
+        self.folder = folder
+        self.fsync = fsync
+        self.segment_bytes = segment_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = segments(folder)
+        self.segment = existing[-1] if existing else 1
+        self._fd = self._open(self.segment)
+        self.offset = os.fstat(self._fd).st_size
+
+    def _open(self, segment: int) -> int:
+        path = self.folder / f"{segment:010d}{SUFFIX}"
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def append(self, lines: list[bytes]) -> Position:
+        """Write encoded lines (:func:`encode`) at once; return the position after them."""
+        data = b"".join(lines)
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        if self.fsync:
+            os.fsync(self._fd)
+        self.offset += len(data)
+        position = Position(self.segment, self.offset)
+        if self.offset >= self.segment_bytes:
+            self._rotate()
+        return position
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        self.segment += 1
+        self._fd = self._open(self.segment)
+        self.offset = 0
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def drop_before(self, position: Position) -> None:
+        """Delete the segments wholly before ``position`` (their records are stored)."""
+        for segment in segments(self.folder):
+            if segment < position.segment and segment != self.segment:
+                (self.folder / f"{segment:010d}{SUFFIX}").unlink(missing_ok=True)
+
+
+def segments(folder: Path) -> list[int]:
+    """The journal's segment numbers, in order."""
+    return sorted(int(p.stem) for p in folder.glob(f"*{SUFFIX}") if p.stem.isdigit())
+
+
+def replay(folder: Path, after: Position) -> Iterator[tuple[Position, dict[str, Any]]]:
+    """Every record after ``after``, with the position just past it; stops at a torn line."""
+    for segment in segments(folder):
+        if segment < after.segment:
+            continue
+        start = after.offset if segment == after.segment else 0
+        with open(folder / f"{segment:010d}{SUFFIX}", "rb") as handle:
+            handle.seek(start)
+            offset = start
+            for line in handle:
+                record = decode(line)
+                if record is None:
+                    return
+                offset += len(line)
+                yield Position(segment, offset), record
+
+
+def decode(line: bytes) -> dict[str, Any] | None:
+    """The record of a journal line, or None when the line is torn or corrupt."""
+    if len(line) < 10 or not line.endswith(b"\n") or line[8:9] != b" ":
+        return None
+    body = line[9:-1]
+    try:
+        if int(line[:8], 16) != zlib.crc32(body):
+            return None
+        record: dict[str, Any] = orjson.loads(body)
+    except ValueError:
+        return None
+    return record

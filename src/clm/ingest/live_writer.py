@@ -1,0 +1,261 @@
+"""Writing the server's records to the workspace database, in batches.
+
+One call of :func:`write` stores a batch of journaled records in one transaction:
+new events (a repeated event id is ignored, as in imports), profile traits merged
+field by field (a later identify wins; an earlier one only fills what is unknown),
+consent changes, identity links, and the journal position the batch ends at. The
+position and the records commit together, so a crash between two batches makes
+the next start write exactly the records after the position (SPEC §1; DESIGN.md,
+"idempotent by construction").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from clm.ingest import identity
+from clm.ingest.journal import Position
+from clm.ingest.tracking import (
+    CONSENT_CHANNELS,
+    EventRecord,
+    LinkRecord,
+    ProfileRecord,
+    Record,
+)
+from clm.store.database import transaction
+
+API_SOURCE = "api"
+_EVENTS = "_clm_api_events"
+_PROFILES = "_clm_api_profiles"
+_CONSENTS = "_clm_api_consents"
+_LINKS = "_clm_api_links"
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("type", pa.string()),
+        ("ts", pa.timestamp("us")),
+        ("category", pa.string()),
+        ("amount", pa.decimal128(18, 4)),
+        ("order_id", pa.string()),
+        ("properties", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    """What one batch wrote."""
+
+    events: int
+    duplicates: int
+    profiles: int
+    links: int
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> Position:
+    """The journal position up to which records are in the database."""
+    rows = con.execute('SELECT segment, "offset" FROM journal_checkpoint').fetchall()
+    return Position(int(rows[0][0]), int(rows[0][1])) if rows else Position(0, 0)
+
+
+def write(con: duckdb.DuckDBPyConnection, batch: Sequence[Record], end: Position) -> WriteStats:
+    """Store ``batch`` and the journal position ``end`` after it, all or nothing."""
+    events = [r for r in batch if isinstance(r, EventRecord)]
+    profiles = [r for r in batch if isinstance(r, ProfileRecord)]
+    links = [r for r in batch if isinstance(r, LinkRecord)]
+    with transaction(con):
+        new = _insert_events(con, events) if events else 0
+        changed = _merge_profiles(con, profiles) if profiles else 0
+        linked = _link(con, links) if links else 0
+        con.execute("DELETE FROM journal_checkpoint")
+        con.execute(
+            "INSERT INTO journal_checkpoint VALUES (?, ?, now()::TIMESTAMP)",
+            [end.segment, end.offset],
+        )
+    return WriteStats(new, len(events) - new, changed, linked)
+
+
+def _money(units: int | None) -> Decimal | None:
+    return None if units is None else Decimal(units).scaleb(-4)
+
+
+def _insert_events(con: duckdb.DuckDBPyConnection, events: list[EventRecord]) -> int:
+    table = pa.table(
+        {
+            "event_id": [e.event_id for e in events],
+            "customer_id": [e.customer_id for e in events],
+            "anonymous_id": [e.anonymous_id for e in events],
+            "type": [e.type for e in events],
+            "ts": pa.array([e.ts for e in events], pa.int64()).cast(pa.timestamp("us")),
+            "category": [e.category for e in events],
+            "amount": pa.array([_money(e.amount) for e in events], pa.decimal128(18, 4)),
+            "order_id": [e.order_id for e in events],
+            "properties": [
+                orjson.dumps(e.properties).decode() if e.properties else None for e in events
+            ],
+        },
+        schema=EVENT_SCHEMA,
+    )
+    con.register(_EVENTS, table)
+    try:
+        before = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+        con.execute(
+            f"""
+            INSERT INTO events
+            SELECT event_id, customer_id, anonymous_id, type, ts, category, amount, order_id,
+                   properties::JSON, NULL
+            FROM (SELECT *, row_number() OVER () AS _seq FROM {_EVENTS}) b
+            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _seq) = 1
+            """
+        )
+        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0]) - before
+    finally:
+        con.unregister(_EVENTS)
+
+
+def merged_profiles(records: list[ProfileRecord]) -> dict[str, dict[str, Any]]:
+    """Per customer, the identify calls of a batch merged in time order: a later value of a
+    trait or attribute wins; ``ts`` is the latest call's time."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: r.ts):
+        row = out.setdefault(r.customer_id, {"traits": {}, "attributes": {}, "consent": {}})
+        row["traits"].update(r.traits)
+        row["attributes"].update(r.attributes)
+        for channel, granted in r.consent.items():
+            row["consent"][channel] = (granted, r.ts)
+        row["ts"] = r.ts
+    return out
+
+
+def _merge_profiles(con: duckdb.DuckDBPyConnection, records: list[ProfileRecord]) -> int:
+    merged = merged_profiles(records)
+    ids = list(merged)
+    table = pa.table(
+        {
+            "customer_id": ids,
+            "email": [merged[c]["traits"].get("email") for c in ids],
+            "phone": [merged[c]["traits"].get("phone") for c in ids],
+            "signup_at": pa.array(
+                [merged[c]["traits"].get("signup_at") for c in ids], pa.int64()
+            ).cast(pa.timestamp("us")),
+            "timezone": [merged[c]["traits"].get("timezone") for c in ids],
+            "attributes": [
+                orjson.dumps(merged[c]["attributes"]).decode() if merged[c]["attributes"] else None
+                for c in ids
+            ],
+            "ts": pa.array([merged[c]["ts"] for c in ids], pa.int64()).cast(pa.timestamp("us")),
+        }
+    )
+    con.register(_PROFILES, table)
+    try:
+        _upsert(con)
+        _consents(con, merged)
+    finally:
+        con.unregister(_PROFILES)
+    return len(ids)
+
+
+def _upsert(con: duckdb.DuckDBPyConnection) -> None:
+    """A newer identify overrides the traits it names; an older one fills only gaps."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _clm_api_merged AS
+        SELECT n.customer_id,
+               CASE WHEN p.updated_at IS NULL OR n.ts >= p.updated_at
+                    THEN coalesce(n.email, p.email) ELSE coalesce(p.email, n.email) END AS email,
+               CASE WHEN p.updated_at IS NULL OR n.ts >= p.updated_at
+                    THEN coalesce(n.phone, p.phone) ELSE coalesce(p.phone, n.phone) END AS phone,
+               CASE WHEN p.updated_at IS NULL OR n.ts >= p.updated_at
+                    THEN coalesce(n.signup_at, p.signup_at)
+                    ELSE coalesce(p.signup_at, n.signup_at) END AS signup_at,
+               CASE WHEN p.updated_at IS NULL OR n.ts >= p.updated_at
+                    THEN coalesce(n.timezone, p.timezone)
+                    ELSE coalesce(p.timezone, n.timezone) END AS timezone,
+               CASE WHEN p.attributes IS NULL THEN n.attributes::JSON
+                    WHEN n.attributes IS NULL THEN p.attributes
+                    WHEN n.ts >= p.updated_at THEN json_merge_patch(p.attributes, n.attributes)
+                    ELSE json_merge_patch(n.attributes, p.attributes) END AS attributes,
+               p.import_id,
+               greatest(n.ts, p.updated_at) AS updated_at
+        FROM {_PROFILES} n LEFT JOIN profiles p USING (customer_id)
+        """
+    )
+    con.execute(
+        "DELETE FROM profiles WHERE customer_id IN (SELECT customer_id FROM _clm_api_merged)"
+    )
+    con.execute(
+        "INSERT INTO profiles SELECT customer_id, email, phone, signup_at, timezone, attributes, "
+        "import_id, updated_at FROM _clm_api_merged"
+    )
+    con.execute("DROP TABLE _clm_api_merged")
+
+
+def _consents(con: duckdb.DuckDBPyConnection, merged: dict[str, dict[str, Any]]) -> None:
+    """A consent record per channel where the state differs from the latest known one."""
+    rows = [
+        (customer, channel, granted, ts)
+        for customer, row in merged.items()
+        for channel, (granted, ts) in row["consent"].items()
+        if channel in CONSENT_CHANNELS
+    ]
+    if not rows:
+        return
+    customers, channels, granted, times = (list(col) for col in zip(*rows, strict=True))
+    table = pa.table(
+        {
+            "customer_id": customers,
+            "channel": channels,
+            "granted": granted,
+            "ts": pa.array(times, pa.int64()).cast(pa.timestamp("us")),
+        }
+    )
+    con.register(_CONSENTS, table)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO consents
+            SELECT n.customer_id, n.channel, n.granted, n.ts, '{API_SOURCE}'
+            FROM {_CONSENTS} n LEFT JOIN (
+                SELECT DISTINCT ON (customer_id, channel) customer_id, channel, granted, ts
+                FROM consents ORDER BY customer_id, channel, ts DESC
+            ) k USING (customer_id, channel)
+            WHERE k.granted IS DISTINCT FROM n.granted AND (k.ts IS NULL OR n.ts >= k.ts)
+            """
+        )
+    finally:
+        con.unregister(_CONSENTS)
+
+
+def _link(con: duckdb.DuckDBPyConnection, links: list[LinkRecord]) -> int:
+    """Identity links; of two links of one visitor the later (by time) wins."""
+    table = pa.table(
+        {
+            "anonymous_id": [r.anonymous_id for r in links],
+            "customer_id": [r.customer_id for r in links],
+            "linked_at": pa.array([r.ts for r in links], pa.int64()).cast(pa.timestamp("us")),
+        }
+    )
+    con.register(_LINKS, table)
+    try:
+        return identity.link(
+            con,
+            f"""
+            SELECT l.anonymous_id, l.customer_id, l.linked_at FROM {_LINKS} l
+            LEFT JOIN identities i USING (anonymous_id)
+            WHERE i.anonymous_id IS NULL OR (i.linked_at IS NOT NULL
+                  AND l.linked_at >= i.linked_at)
+            """,
+        )
+    finally:
+        con.unregister(_LINKS)

@@ -1,0 +1,515 @@
+"""Tracking messages in the shape of the Segment HTTP Tracking API, turned into clm records.
+
+Websites and apps that already send ``track``, ``identify``, ``page``, ``screen``,
+``alias`` and ``group`` calls to an analytics tool can send them to clm unchanged
+(Segment, "HTTP Tracking API" and "Spec: Common Fields"): ``messageId`` becomes the
+event id (a repeat is ignored), ``userId``/``anonymousId`` the profile, ``timestamp``
+the event time (UTC; now when absent), and ``properties`` keep everything the
+message carries, unknown fields included.
+
+What each call becomes (SPEC §1):
+
+- ``track``: an event whose type is the event name, with the e-commerce spec's names
+  mapped to clm's types (:data:`TRACK_TYPES`: ``Order Completed`` is a ``purchase``).
+  A purchase with ``properties.products`` becomes one purchase line per product
+  (``price × quantity``, the product's ``category``); otherwise one line with
+  ``revenue``, ``total`` or ``amount``. ``properties.order_id`` groups lines into an
+  order (default: the message id).
+- ``page`` and ``screen``: a ``visit``, in the page's ``category`` if it has one.
+- ``identify``: traits (``email``, ``phone``, ``timezone``, ``signup_at``/``createdAt``,
+  ``consent``: ``{"email": true, "sms": false}``) and free attributes (every other
+  trait); with an ``anonymousId`` it links the visitor's history to the customer.
+- ``alias``: links ``previousId`` (a visitor id) to ``userId``.
+- ``group``: an event of type ``group`` (kept, available to triggers).
+
+Amounts are kept as integer ten-thousandths (:data:`AMOUNT_SCALE`), the precision of the
+workspace's ``DECIMAL(18, 4)`` money, so sums are exact and agree with the batch.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+AMOUNT_SCALE = 10_000
+MAX_ID = 256
+MAX_FUTURE = timedelta(days=1)
+CONSENT_CHANNELS = ("email", "sms", "push")
+TRAIT_FIELDS = ("email", "phone", "timezone")
+
+#: Segment e-commerce spec event names → clm event types; other names are kept as they are.
+TRACK_TYPES = {
+    "Order Completed": "purchase",
+    "Product Viewed": "product_view",
+    "Product Added": "product_added",
+    "Signed Up": "email_signup",
+    "Email Signup": "email_signup",
+    "Offer Accepted": "offer_accepted",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TrackingError(ValueError):
+    """A message that cannot be accepted; ``field`` names the offending field."""
+
+    def __init__(self, field_path: str, reason: str) -> None:
+        self.field = field_path
+        self.reason = reason
+        super().__init__(f"{field_path}: {reason}")
+
+
+Id = Annotated[str | int, Field(description="A string (numbers are read as text).")]
+
+
+class _Common(BaseModel):
+    """The common fields of every call (Segment, "Spec: Common Fields")."""
+
+    model_config = ConfigDict(extra="allow", str_max_length=32_768)
+
+    messageId: str | None = Field(None, max_length=MAX_ID)
+    userId: Id | None = None
+    anonymousId: Id | None = None
+    timestamp: datetime | None = None
+    context: dict[str, Any] | None = None
+    integrations: dict[str, Any] | None = None
+    writeKey: str | None = Field(None, description="The browser SDK's key, sent in the body.")
+
+
+class Track(_Common):
+    type: Literal["track"] = "track"
+    event: str = Field(min_length=1, max_length=MAX_ID)
+    properties: dict[str, Any] | None = None
+
+
+class Page(_Common):
+    type: Literal["page"] = "page"
+    name: str | None = None
+    category: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class Screen(_Common):
+    type: Literal["screen"] = "screen"
+    name: str | None = None
+    category: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class Identify(_Common):
+    type: Literal["identify"] = "identify"
+    traits: dict[str, Any] | None = None
+
+
+class Alias(_Common):
+    type: Literal["alias"] = "alias"
+    previousId: Id
+
+
+class Group(_Common):
+    type: Literal["group"] = "group"
+    groupId: Id
+    traits: dict[str, Any] | None = None
+
+
+Message = Annotated[Track | Page | Screen | Identify | Alias | Group, Field(discriminator="type")]
+SINGLE: dict[str, type[_Common]] = {
+    "track": Track,
+    "page": Page,
+    "screen": Screen,
+    "identify": Identify,
+    "alias": Alias,
+    "group": Group,
+}
+
+
+class Batch(BaseModel):
+    """``POST /v1/batch``: up to 500 KB of messages of any type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    batch: list[Message] = Field(min_length=1)
+    context: dict[str, Any] | None = None
+    writeKey: str | None = None
+
+    @field_validator("batch")
+    @classmethod
+    def _not_too_many(cls, value: list[Any]) -> list[Any]:
+        if len(value) > 10_000:
+            raise ValueError("at most 10,000 messages per batch")
+        return value
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One event as clm stores it (SPEC §1); ``ts`` in µs since the epoch, UTC."""
+
+    event_id: str
+    customer_id: str | None
+    anonymous_id: str | None
+    type: str
+    ts: int
+    category: str | None = None
+    amount: int | None = None  # ten-thousandths (AMOUNT_SCALE)
+    order_id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRecord:
+    """An identify call: traits, consent and attributes of a customer at ``ts``."""
+
+    message_id: str
+    customer_id: str
+    ts: int
+    traits: dict[str, Any] = field(default_factory=dict)  # email, phone, timezone, signup_at
+    consent: dict[str, bool] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """Visitor ``anonymous_id`` is customer ``customer_id`` from ``ts`` on (SPEC §1)."""
+
+    message_id: str
+    anonymous_id: str
+    customer_id: str
+    ts: int
+
+
+Record = EventRecord | ProfileRecord | LinkRecord
+
+
+def micros(ts: datetime) -> int:
+    """µs since the epoch of an aware time (naive times are UTC)."""
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1)
+
+
+def records(message: _Common, received: datetime, where: str = "") -> list[Record]:
+    """The clm records of one validated message received at ``received`` (aware UTC).
+
+    Raises :class:`TrackingError` naming the field (prefixed by ``where``, e.g.
+    ``batch[3].``) when the message cannot be stored.
+    """
+    customer = _id(message.userId)
+    anonymous = _id(message.anonymousId)
+    if customer is None and anonymous is None and not isinstance(message, Alias):
+        raise TrackingError(f"{where}userId", "userId or anonymousId is required")
+    ts = _time(message.timestamp, received, where)
+    message_id = message.messageId or f"api-{uuid.uuid4()}"
+    out: list[Record] = []
+    if customer is not None and anonymous is not None:
+        out.append(LinkRecord(message_id, anonymous, customer, ts))
+    if isinstance(message, Track):
+        out.extend(_track(message, message_id, customer, anonymous, ts, where))
+    elif isinstance(message, Page | Screen):
+        props = _properties(message, message.properties)
+        category = message.category or _text(props.get("category"))
+        out.append(
+            EventRecord(message_id, customer, anonymous, "visit", ts, category, None, None, props)
+        )
+    elif isinstance(message, Identify):
+        if customer is None:
+            # An anonymous identify records nothing but traits we cannot attach; keep it as
+            # an event so that nothing sent is lost.
+            out.append(
+                EventRecord(
+                    message_id,
+                    None,
+                    anonymous,
+                    "identify",
+                    ts,
+                    None,
+                    None,
+                    None,
+                    _properties(message, {"traits": message.traits or {}}),
+                )
+            )
+        else:
+            out.append(_identify(message, message_id, customer, ts, where))
+    elif isinstance(message, Alias):
+        previous = _id(message.previousId)
+        if customer is None or previous is None:
+            raise TrackingError(f"{where}userId", "alias needs userId and previousId")
+        out.append(LinkRecord(message_id, previous, customer, ts))
+    elif isinstance(message, Group):
+        props = _properties(message, {"groupId": _id(message.groupId), "traits": message.traits})
+        out.append(
+            EventRecord(message_id, customer, anonymous, "group", ts, None, None, None, props)
+        )
+    return out
+
+
+def parse_message(data: Any, kind: str, received: datetime) -> list[Record]:
+    """Validate one single-call body (``kind`` from the path) and return its records."""
+    if not isinstance(data, dict):
+        raise TrackingError("body", "a JSON object is required")
+    try:
+        message = SINGLE[kind].model_validate({**data, "type": kind})
+    except ValidationError as exc:
+        raise _first_error(exc, "") from None
+    return records(message, received)
+
+
+def parse_batch(data: Any, received: datetime) -> list[Record]:
+    """Validate a ``/v1/batch`` body; every message must be valid, or none is taken."""
+    if not isinstance(data, dict):
+        raise TrackingError("body", "a JSON object is required")
+    try:
+        batch = Batch.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc, "") from None
+    out: list[Record] = []
+    for i, message in enumerate(batch.batch):
+        out.extend(records(message, received, f"batch[{i}]."))
+    return out
+
+
+def write_key(data: Any) -> str | None:
+    """The write key a browser SDK puts in the body (it cannot set headers on a beacon)."""
+    key = data.get("writeKey") if isinstance(data, dict) else None
+    return key if isinstance(key, str) else None
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _first_error(exc: ValidationError, prefix: str) -> TrackingError:
+    err = exc.errors()[0]
+    path = prefix
+    for part in err["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in SINGLE:  # the discriminated union's tag: not a field of the body
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return TrackingError(path or "body", err["msg"])
+
+
+def _id(value: str | int | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _time(ts: datetime | None, received: datetime, where: str) -> int:
+    if ts is None:
+        return micros(received)
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    if aware > received + MAX_FUTURE:
+        raise TrackingError(f"{where}timestamp", "more than a day in the future")
+    return micros(aware)
+
+
+def _properties(message: _Common, props: dict[str, Any] | None) -> dict[str, Any]:
+    """The message's properties, with its unknown top-level fields kept beside them."""
+    out = dict(props or {})
+    extra = {k: v for k, v in (message.model_extra or {}).items() if k != "type"}
+    if extra:
+        out["_extra"] = extra
+    return out
+
+
+def amount_units(value: Any, field_path: str) -> int:
+    """A money amount in ten-thousandths; numbers and numeric strings are accepted."""
+    if isinstance(value, bool):
+        raise TrackingError(field_path, "not a number")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise TrackingError(field_path, "not a number") from None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise TrackingError(field_path, "not a number")
+    units = round(value * AMOUNT_SCALE)
+    if abs(units) >= 10**18:
+        raise TrackingError(field_path, "too large for money (18 digits)")
+    return units
+
+
+def _track(
+    m: Track, message_id: str, customer: str | None, anonymous: str | None, ts: int, where: str
+) -> Iterable[EventRecord]:
+    props = _properties(m, m.properties)
+    kind = TRACK_TYPES.get(m.event, m.event)
+    category = _text(props.get("category"))
+    if kind != "purchase":
+        amount = _first_amount(props, where)
+        return [
+            EventRecord(
+                message_id,
+                customer,
+                anonymous,
+                kind,
+                ts,
+                category,
+                amount,
+                _text(str(props["order_id"])) if "order_id" in props else None,
+                props,
+            )
+        ]
+    order = str(props.get("order_id") or message_id)
+    products = props.get("products")
+    if isinstance(products, list) and products:
+        return [
+            _product_line(p, i, message_id, customer, anonymous, ts, order, where)
+            for i, p in enumerate(products)
+        ]
+    amount = _first_amount(props, where)
+    if amount is None:
+        raise TrackingError(f"{where}properties.revenue", "a purchase needs revenue or amount")
+    return [
+        EventRecord(message_id, customer, anonymous, "purchase", ts, category, amount, order, props)
+    ]
+
+
+def _first_amount(props: dict[str, Any], where: str) -> int | None:
+    for name in ("revenue", "amount", "total", "value"):
+        if props.get(name) is not None:
+            return amount_units(props[name], f"{where}properties.{name}")
+    return None
+
+
+def _product_line(
+    product: Any,
+    i: int,
+    message_id: str,
+    customer: str | None,
+    anonymous: str | None,
+    ts: int,
+    order: str,
+    where: str,
+) -> EventRecord:
+    path = f"{where}properties.products[{i}]"
+    if not isinstance(product, dict):
+        raise TrackingError(path, "a product must be an object")
+    if product.get("price") is None:
+        raise TrackingError(f"{path}.price", "a product needs a price")
+    price = amount_units(product["price"], f"{path}.price")
+    quantity = product.get("quantity", 1)
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+        raise TrackingError(f"{path}.quantity", "not a number")
+    return EventRecord(
+        f"{message_id}:{i}",
+        customer,
+        anonymous,
+        "purchase",
+        ts,
+        _text(product.get("category")),
+        round(price * quantity),
+        order,
+        dict(product),
+    )
+
+
+def _identify(m: Identify, message_id: str, customer: str, ts: int, where: str) -> ProfileRecord:
+    traits = dict(m.traits or {})
+    known: dict[str, Any] = {}
+    for name in TRAIT_FIELDS:
+        value = traits.pop(name, None)
+        if value is not None:
+            if not isinstance(value, str):
+                raise TrackingError(f"{where}traits.{name}", "must be text")
+            known[name] = value.strip()
+    signup = traits.pop("signup_at", None) or traits.pop("createdAt", None)
+    if signup is not None:
+        known["signup_at"] = _signup(signup, f"{where}traits.signup_at")
+    consent = _consent(traits.pop("consent", None), f"{where}traits.consent")
+    return ProfileRecord(message_id, customer, ts, known, consent, traits)
+
+
+def _signup(value: Any, path: str) -> int:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise TrackingError(path, "not an ISO 8601 time") from None
+    return micros(parsed)
+
+
+def _consent(value: Any, path: str) -> dict[str, bool]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TrackingError(path, 'an object such as {"email": true, "sms": false}')
+    out = {}
+    for channel, granted in value.items():
+        if channel not in CONSENT_CHANNELS:
+            raise TrackingError(
+                f"{path}.{channel}", f"channel is one of {', '.join(CONSENT_CHANNELS)}"
+            )
+        if not isinstance(granted, bool):
+            raise TrackingError(f"{path}.{channel}", "true or false")
+        out[channel] = granted
+    return out
+
+
+# -- journal form ----------------------------------------------------------------------------
+
+
+def to_journal(record: Record) -> dict[str, Any]:
+    """A record as a JSON object for the journal (:mod:`clm.ingest.journal`)."""
+    if isinstance(record, EventRecord):
+        return {
+            "k": "e",
+            "id": record.event_id,
+            "c": record.customer_id,
+            "a": record.anonymous_id,
+            "t": record.type,
+            "ts": record.ts,
+            "cat": record.category,
+            "amt": record.amount,
+            "o": record.order_id,
+            "p": record.properties,
+        }
+    if isinstance(record, ProfileRecord):
+        return {
+            "k": "p",
+            "id": record.message_id,
+            "c": record.customer_id,
+            "ts": record.ts,
+            "tr": record.traits,
+            "cs": record.consent,
+            "at": record.attributes,
+        }
+    return {
+        "k": "l",
+        "id": record.message_id,
+        "a": record.anonymous_id,
+        "c": record.customer_id,
+        "ts": record.ts,
+    }
+
+
+def from_journal(data: dict[str, Any]) -> Record:
+    """The record of a journal object (:func:`to_journal`)."""
+    kind = data["k"]
+    if kind == "e":
+        return EventRecord(
+            data["id"],
+            data["c"],
+            data["a"],
+            data["t"],
+            data["ts"],
+            data["cat"],
+            data["amt"],
+            data["o"],
+            data["p"],
+        )
+    if kind == "p":
+        return ProfileRecord(data["id"], data["c"], data["ts"], data["tr"], data["cs"], data["at"])
+    return LinkRecord(data["id"], data["a"], data["c"], data["ts"])

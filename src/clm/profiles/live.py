@@ -1,0 +1,227 @@
+"""The live profile state: every event moves a profile at once (SPEC §1–4, online).
+
+The server keeps, per customer and per anonymous visitor, the facts its scores need
+and applies each event to them in O(1): the activity sums
+(:func:`clm.profiles.activity_state.apply_event`), the profile's orders (first line's
+time and summed amount per order), its purchase lines for the monetary window, its
+latest visit and its event counts. Scores are computed when they are read, from
+those facts and the stored calibration (:mod:`clm.profiles.live_scores`), so the
+same events and calibration give the batch's numbers whatever order the events
+arrived in.
+
+A visitor's facts stay under its anonymous id; a customer's profile is its own facts
+plus those of the visitors linked to it, so a link, or a later link of the visitor
+to another customer (SPEC §1: the newer link wins), moves the history with it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
+from clm.profiles import activity_state
+from clm.profiles.activity_state import ActivityState
+
+PURCHASE = "purchase"
+VISIT = "visit"
+EMAIL_SIGNUP = "email_signup"
+MICROS_PER_DAY = 86_400_000_000
+
+#: A profile key: ("c", customer id) or ("a", anonymous id of an unlinked visitor).
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Order:
+    """An order so far: its first line's time, summed amount, lines and categories."""
+
+    ts: int
+    amount: int
+    lines: int
+    categories: set[str]
+
+    def add(self, ts: int, amount: int, category: str | None) -> None:
+        self.ts = min(self.ts, ts)
+        self.amount += amount
+        self.lines += 1
+        if category:
+            self.categories.add(category)
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the events of one id (a customer's own, or one visitor's) say.
+
+    ``orders`` maps an order key (the order id, or ``"\\0" + event id`` for a line
+    without one) to its :class:`Order`; amounts are integer ten-thousandths
+    (:data:`clm.ingest.tracking.AMOUNT_SCALE`).
+    """
+
+    activity: ActivityState = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    lines: list[tuple[int, int]] = field(default_factory=list)
+    last_visit: int | None = None
+    signed_up: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class Traits:
+    """A customer's profile facts that segments read: an email, and the signup time."""
+
+    has_email: bool = False
+    signup_at: int | None = None  # µs; None = no signup time (always counts)
+
+
+@dataclass
+class LiveState:
+    """Every profile's facts, the identity links, and the ids already applied."""
+
+    weights: dict[str, float]
+    half_life_short: float
+    half_life_long: float
+    customers: dict[str, Facts] = field(default_factory=dict)
+    visitors: dict[str, Facts] = field(default_factory=dict)
+    traits: dict[str, Traits] = field(default_factory=dict)
+    links: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
+    latest_ts: int | None = None
+    dirty: set[Key] = field(default_factory=set)
+
+    # -- updates ---------------------------------------------------------------------------
+
+    def apply(self, record: Record) -> bool:
+        """Apply one record; False when it was a repeat (an event id seen before)."""
+        if isinstance(record, EventRecord):
+            return self.apply_event(record)
+        if isinstance(record, LinkRecord):
+            self.link(record.anonymous_id, record.customer_id, record.ts)
+        elif isinstance(record, ProfileRecord):
+            self.set_traits(record.customer_id, record.traits, record.ts)
+        return True
+
+    def apply_event(self, e: EventRecord) -> bool:
+        """One event into its id's facts, in O(1) (plus the profile's new order, if any)."""
+        marker = hash(e.event_id)
+        if marker in self.seen:
+            return False
+        self.seen.add(marker)
+        if e.customer_id is not None:
+            facts = self.customers.get(e.customer_id)
+            if facts is None:
+                facts = self.customers[e.customer_id] = Facts()
+            if e.anonymous_id is not None:
+                self.link(e.anonymous_id, e.customer_id, e.ts)
+        else:
+            assert e.anonymous_id is not None
+            facts = self.visitors.get(e.anonymous_id)
+            if facts is None:
+                facts = self.visitors[e.anonymous_id] = Facts()
+        add_event(facts, e, self.weights, self.half_life_short, self.half_life_long)
+        if self.latest_ts is None or e.ts > self.latest_ts:
+            self.latest_ts = e.ts
+        self.dirty.add(self.profile_of(e.customer_id, e.anonymous_id))
+        return True
+
+    def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
+        """Link a visitor to a customer; of two timed links the later wins, and a link
+        without a time (a customer import) always holds (SPEC §1)."""
+        known = self.links.get(anonymous_id)
+        if known is not None:
+            old_customer, old_ts = known
+            if old_customer == customer_id:
+                if ts is not None and old_ts is not None and ts < old_ts:
+                    self.links[anonymous_id] = (customer_id, ts)
+                return
+            if old_ts is None or (ts is not None and ts < old_ts):
+                return
+            self.members[old_customer].discard(anonymous_id)
+            self.dirty.add(("c", old_customer))
+        self.links[anonymous_id] = (customer_id, ts)
+        self.members.setdefault(customer_id, set()).add(anonymous_id)
+        self.customers.setdefault(customer_id, Facts())
+        self.dirty.update({("a", anonymous_id), ("c", customer_id)})
+
+    def set_traits(self, customer_id: str, traits: dict[str, object], ts: int) -> None:
+        """An identify call's traits that segments read (an email, a signup time)."""
+        known = self.traits.setdefault(customer_id, Traits())
+        if traits.get("email"):
+            known.has_email = True
+        signup = traits.get("signup_at")
+        if isinstance(signup, int):
+            known.signup_at = signup
+        self.customers.setdefault(customer_id, Facts())
+        self.dirty.add(("c", customer_id))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def profile_of(self, customer_id: str | None, anonymous_id: str | None) -> Key:
+        """The profile an event of these ids belongs to now."""
+        if customer_id is not None:
+            return ("c", customer_id)
+        assert anonymous_id is not None
+        linked = self.links.get(anonymous_id)
+        return ("c", linked[0]) if linked else ("a", anonymous_id)
+
+    def key_of(self, profile_id: str) -> Key | None:
+        """The profile of a customer id, or of an anonymous id (its customer's if linked)."""
+        if profile_id in self.customers or profile_id in self.traits:
+            return ("c", profile_id)
+        if profile_id in self.visitors or profile_id in self.links:
+            return self.profile_of(None, profile_id)
+        return None
+
+    def facts_of(self, key: Key) -> list[Facts]:
+        """The facts that make up a profile: a customer's own and its visitors'."""
+        kind, pid = key
+        if kind == "a":
+            facts = self.visitors.get(pid)
+            return [facts] if facts is not None else []
+        own = self.customers.get(pid)
+        parts = [own] if own is not None else []
+        for anonymous_id in sorted(self.members.get(pid, ())):
+            visitor = self.visitors.get(anonymous_id)
+            if visitor is not None:
+                parts.append(visitor)
+        return parts
+
+    def keys(self) -> Iterator[Key]:
+        """Every profile: customers, and visitors not linked to one."""
+        for customer_id in self.customers.keys() | self.traits.keys():
+            yield ("c", customer_id)
+        for anonymous_id in self.visitors:
+            if anonymous_id not in self.links:
+                yield ("a", anonymous_id)
+
+
+def add_event(
+    facts: Facts, e: EventRecord, weights: dict[str, float], h_short: float, h_long: float
+) -> None:
+    """The event's contribution to one id's facts."""
+    amount = None if e.amount is None else e.amount / 10_000
+    facts.activity = activity_state.apply_event(
+        facts.activity, e.ts, e.type, e.category, amount, weights, h_short, h_long
+    )
+    facts.counts[e.type] += 1
+    if e.type == PURCHASE:
+        units = e.amount or 0
+        facts.lines.append((e.ts, units))
+        key = e.order_id if e.order_id is not None else "\0" + e.event_id
+        order = facts.orders.get(key)
+        if order is None:
+            facts.orders[key] = Order(e.ts, units, 1, {e.category} if e.category else set())
+        else:
+            order.add(e.ts, units, e.category)
+    elif e.type == VISIT:
+        if facts.last_visit is None or e.ts > facts.last_visit:
+            facts.last_visit = e.ts
+    elif e.type == EMAIL_SIGNUP:
+        facts.signed_up = True
+
+
+def apply_all(state: LiveState, records: Iterable[Record]) -> int:
+    """Apply records in order; return how many were new."""
+    return sum(state.apply(r) for r in records)

@@ -1,0 +1,98 @@
+"""Building the live state from the workspace database when the server starts.
+
+Every stored event goes through the same O(1) update as a live one, so the state the
+server starts from is the state the events would have built arriving one by one.
+Identity links and profile traits come from their tables; the calibration is the
+latest scoring run's (the run with the latest as-of date, as ``clm customer`` reads).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+
+import duckdb
+
+from clm.config import Settings
+from clm.ingest.tracking import EventRecord
+from clm.profiles.live import Facts, LiveState, Traits
+from clm.profiles.live_scores import LiveCalibration
+from clm.scores.calibration import Calibration
+
+BATCH_ROWS = 100_000
+
+EVENTS_SQL = """
+SELECT event_id, customer_id, anonymous_id, type, epoch_us(ts) AS ts, category,
+       (amount * 10000)::BIGINT AS amount, order_id
+FROM events
+"""
+
+
+def load_state(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    progress: Callable[[int], None] | None = None,
+) -> LiveState:
+    """The live state of every stored event, link and profile."""
+    act = settings.activity
+    state = LiveState(dict(act.weights), act.half_life_short, act.half_life_long)
+    for anonymous_id, customer_id, linked_at in con.execute(
+        "SELECT anonymous_id, customer_id, epoch_us(linked_at) FROM identities"
+    ).fetchall():
+        state.link(str(anonymous_id), str(customer_id), linked_at)
+    for customer_id, email, signup in con.execute(
+        "SELECT customer_id, bool_or(email IS NOT NULL), max(epoch_us(signup_at)) "
+        "FROM profiles GROUP BY customer_id"
+    ).fetchall():
+        state.traits[str(customer_id)] = Traits(bool(email), signup)
+        state.customers.setdefault(str(customer_id), Facts())
+    reader = con.sql(EVENTS_SQL).to_arrow_reader(BATCH_ROWS)
+    done = 0
+    for batch in reader:
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        for row in zip(*columns, strict=True):
+            state.apply_event(EventRecord(*row))
+        done += batch.num_rows
+        if progress is not None:
+            progress(done)
+    state.dirty.clear()
+    gc.collect()
+    gc.freeze()  # the loaded state is long-lived: keep the collector from rescanning it
+    return state
+
+
+def load_calibration(con: duckdb.DuckDBPyConnection, settings: Settings) -> LiveCalibration | None:
+    """The calibration of the latest scoring run, with its lift gains; None before any run."""
+    rows = con.execute(
+        "SELECT r.run_id, c.payload FROM scoring_runs r JOIN calibrations c USING (run_id) "
+        "ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None
+    run_id, payload = int(rows[0][0]), str(rows[0][1])
+    gains = {
+        (str(a), str(b)): float(lift) - 1.0
+        for a, b, lift in con.execute(
+            "SELECT a, b, lift FROM category_relations WHERE run_id = ? AND lift > 1",
+            [run_id],
+        ).fetchall()
+    }
+    return LiveCalibration(
+        run_id, Calibration.from_json(payload), gains, settings.activity.next_best
+    )
+
+
+def batch_segment(
+    con: duckdb.DuckDBPyConnection, run_id: int, profile_id: str, kind: str
+) -> dict[str, object] | None:
+    """A profile's segment, previous segment and since in a scoring run."""
+    column = "customer_id" if kind == "c" else "anonymous_id"
+    rows = con.execute(
+        f"SELECT segment, previous_segment, segment_since::VARCHAR FROM scores "
+        f"WHERE run_id = ? AND {column} = ?",
+        [run_id, profile_id],
+    ).fetchall()
+    if not rows:
+        return None
+    segment, previous, since = rows[0]
+    return {"segment": segment, "previous_segment": previous, "segment_since": since}

@@ -1,0 +1,163 @@
+"""Live profiles: the state, the calibration in use, and every profile's current segment.
+
+:class:`LiveProfiles` answers what the server reads: one profile's live scores
+(computed on read, so always current), the segment counts and the profiles of a
+segment. Segments of the whole population are kept incrementally: an event marks its
+profile dirty and a read re-scores only the dirty profiles, unless the as-of date
+moved or a new calibration was published, when every profile is re-scored once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from clm.profiles import live_scores
+from clm.profiles.live import Key, LiveState, Traits
+from clm.profiles.live_scores import LiveCalibration, to_datetime
+
+
+def _signed_up(traits: Traits | None, day: date) -> bool:
+    return traits is not None and (
+        traits.signup_at is None or traits.signup_at < live_scores.day_end(day)
+    )
+
+
+class LiveProfiles:
+    """The live single customer view of every profile (see the module docstring)."""
+
+    def __init__(
+        self, state: LiveState, calibration: LiveCalibration | None, window_days: int
+    ) -> None:
+        self.state = state
+        self.calibration = calibration
+        self.window_days = window_days
+        self.segment_of: dict[Key, str] = {}
+        self.counts: Counter[str] = Counter()
+        self.changes: dict[Key, tuple[str, date]] = {}
+        self._scored_for: tuple[date, int] | None = None
+
+    def as_of(self) -> date:
+        """The live as-of date: the latest event's date, or the calibration's if later."""
+        latest = self.state.latest_ts
+        day = to_datetime(latest).date() if latest is not None else None
+        cal = self.calibration.as_of if self.calibration else None
+        candidates = [d for d in (day, cal) if d is not None]
+        return max(candidates) if candidates else date.today()
+
+    def publish(self, calibration: LiveCalibration) -> None:
+        """Use a new scoring run's calibration from now on."""
+        self.calibration = calibration
+        self.changes.clear()
+
+    # -- one profile -------------------------------------------------------------------------
+
+    def scores(self, key: Key, as_of: date | None = None) -> dict[str, Any] | None:
+        """RFM inputs and scores, segment and phase of a profile; None if it has no facts."""
+        parts = self.state.facts_of(key)
+        traits = self.state.traits.get(key[1]) if key[0] == "c" else None
+        day = as_of or self.as_of()
+        if not any(f.counts for f in parts) and not _signed_up(traits, day):
+            return None  # as in the batch: a profile has events, or signed up by the date
+        inputs = live_scores.rfm_inputs(parts, traits, day, self.window_days)
+        cal = self.calibration.calibration if self.calibration else None
+        return {"as_of": day.isoformat(), **live_scores.scores(inputs, cal)}
+
+    def live_view(self, key: Key) -> dict[str, Any] | None:
+        """The parts of the single customer view that events move, computed now."""
+        row = self.scores(key)
+        if row is None:
+            return None
+        parts = self.state.facts_of(key)
+        day = self.as_of()
+        cal = self.calibration
+        merged = live_scores.merged_activity(
+            parts, self.state.half_life_short, self.state.half_life_long
+        )
+        activity = live_scores.activity_rows(merged, day, cal.calibration if cal else None)
+        return {
+            "scores": row,
+            "events": live_scores.event_counts(parts),
+            "latest_purchases": live_scores.latest_purchases(parts),
+            "activity": [
+                {
+                    "scope": r.scope,
+                    "activity": r.activity,
+                    "trend": r.trend,
+                    "affinity": r.affinity,
+                    "rising": r.rising,
+                    "s_short": r.s_short,
+                    "s_long": r.s_long,
+                    "v_short": r.v_short,
+                    "v_long": r.v_long,
+                }
+                for r in activity
+            ],
+            "next_best_categories": live_scores.next_best(activity, cal) if cal else [],
+        }
+
+    def history(
+        self, key: Key, segment: str | None, batch: dict[str, Any] | None
+    ) -> tuple[str | None, str | None]:
+        """``(previous_segment, segment_since)`` of a live segment, given the batch row of
+        the calibration's run (its segment, previous segment and since)."""
+        if key in self.changes and self.segment_of.get(key) == segment:
+            previous, since = self.changes[key]
+            return previous, since.isoformat()
+        if batch is None:
+            return None, self.as_of().isoformat()
+        if batch["segment"] == segment:
+            return batch["previous_segment"], batch["segment_since"]
+        return batch["segment"], self.as_of().isoformat()
+
+    # -- the population ----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring every profile's segment up to date (all of them if the as-of date or the
+        calibration changed, else the dirty ones)."""
+        day = self.as_of()
+        version = self.calibration.run_id if self.calibration else 0
+        if self._scored_for != (day, version):
+            keys = list(self.state.keys())
+            self.segment_of.clear()
+            self.counts.clear()
+            self.changes.clear()
+            self._scored_for = (day, version)
+            self.state.dirty.clear()
+            for key in keys:
+                self._rescore(key, day, track=False)
+            return
+        dirty, self.state.dirty = self.state.dirty, set()
+        for key in dirty:
+            self._rescore(key, day, track=True)
+
+    def _rescore(self, key: Key, day: date, *, track: bool) -> None:
+        row = self.scores(key, day)
+        before = self.segment_of.pop(key, None)
+        if before is not None:
+            self.counts[before] -= 1
+        if row is None or row["segment"] is None or self._absorbed(key):
+            return
+        after = str(row["segment"])
+        self.segment_of[key] = after
+        self.counts[after] += 1
+        if track and before is not None and before != after:
+            self.changes[key] = (before, day)
+
+    def _absorbed(self, key: Key) -> bool:
+        """A visitor linked to a customer is no profile of its own any more."""
+        return key[0] == "a" and key[1] in self.state.links
+
+    def segment_counts(self) -> dict[str, int]:
+        self.refresh()
+        return {s: n for s, n in sorted(self.counts.items()) if n > 0}
+
+    def members(self, segment: str | None, limit: int, offset: int = 0) -> list[tuple[Key, str]]:
+        """Profiles (of a segment, or all), ordered by id, a page at a time."""
+        self.refresh()
+        keys = sorted(
+            (k for k, s in self.segment_of.items() if segment is None or s == segment),
+            key=lambda k: (k[1], k[0]),
+        )
+        return [(k, self.segment_of[k]) for k in keys[offset : offset + limit]]
