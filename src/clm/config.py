@@ -103,6 +103,34 @@ class ClvSection(_Section):
     discount_rate: float = Field(0.10, ge=0, le=10)
 
 
+class RateLimits(_Section):
+    """Requests per second and key, by the key's role (a batch counts its messages)."""
+
+    ingest: float = Field(50_000.0, gt=0)
+    read: float = Field(2_000.0, gt=0)
+    admin: float = Field(2_000.0, gt=0)
+    burst_seconds: float = Field(2.0, gt=0)
+
+
+class ServerSection(_Section):
+    """``clm serve``: where it listens, how it stores accepted events, what it allows.
+
+    ``flush_interval_ms``: how often accepted events are written to the database (they
+    are in the journal, and live, as soon as they are accepted). ``fsync``: also force
+    each accepted request to the disk (survives a machine crash, not only a killed
+    process). Body limits follow Segment's: 32 KB per call, 500 KB per batch.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    flush_interval_ms: int = Field(100, ge=5, le=60_000)
+    fsync: bool = False
+    max_body_bytes: int = Field(32 * 1024, ge=1024)
+    max_batch_bytes: int = Field(500 * 1024, ge=1024)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+
+
 # Settings that are free-form tables: ``clm config set`` may add new keys to them.
 OPEN_TABLES = ("activity.weights",)
 
@@ -116,6 +144,7 @@ class Settings(_Section):
     imports: ImportSection = Field(default_factory=ImportSection, alias="import")
     activity: ActivitySection = Field(default_factory=ActivitySection)
     clv: ClvSection = Field(default_factory=ClvSection)
+    server: ServerSection = Field(default_factory=ServerSection)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

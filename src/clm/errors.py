@@ -6,12 +6,14 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ClmError
     ├── WorkspaceError            the workspace folder, its files or its lock
     │   ├── WorkspaceNotFound
-    │   └── WorkspaceExists
+    │   ├── WorkspaceExists
+    │   └── ServedElsewhere       a running `clm serve` holds it (and answers at its URL)
     ├── ConfigError               an unknown key or an invalid value in clm.toml
     ├── ImportFailed              an import that wrote nothing (bad rows, bad mapping)
     ├── NotFound                  a customer, a run or another named thing is missing
     ├── ExperimentInputError      an experiment file, column or control arm is unusable
-    └── ScoringError              scoring cannot run (no data, no calibration)
+    ├── ScoringError              scoring cannot run (no data, no calibration)
+    └── InvalidMessage            a tracking message the event API cannot take (names the field)
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -76,3 +78,20 @@ class ExperimentInputError(ClmError):
 
 class ScoringError(ClmError):
     """Scoring cannot run: no events, no calibration, or an invalid as-of date."""
+
+
+class InvalidMessage(ClmError):
+    """A tracking message that cannot be stored; ``field`` names the offending field."""
+
+    def __init__(self, field_path: str, reason: str) -> None:
+        self.field = field_path
+        self.reason = reason
+        super().__init__(f"{field_path}: {reason}")
+
+
+class ServedElsewhere(WorkspaceError):
+    """Another process (``clm serve``) holds the workspace; ``url`` is where it answers."""
+
+    def __init__(self, message: str, url: str) -> None:
+        self.url = url
+        super().__init__(message)

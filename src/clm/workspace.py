@@ -8,7 +8,7 @@ clm calls these methods; none of them talks to the database directly.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,12 +21,22 @@ import pyarrow as pa
 
 from clm import config
 from clm.config import Settings
-from clm.errors import ScoringError, WorkspaceExists, WorkspaceNotFound
+from clm.errors import (
+    ScoringError,
+    ServedElsewhere,
+    WorkspaceError,
+    WorkspaceExists,
+    WorkspaceNotFound,
+)
+from clm.ingest import tracking
 from clm.ingest.customers import import_customers
 from clm.ingest.events import import_events
 from clm.ingest.mapping import CustomerMapping, EventMapping, SourceOptions
+from clm.ingest.stream import EventStream
 from clm.ingest.summary import ImportSummary
 from clm.models.summary import TimeUnit
+from clm.profiles import live_view
+from clm.profiles.live_load import load_calibration
 from clm.profiles.view import customer_view
 from clm.progress import Progress
 from clm.scores import category_reports, clv_jobs, pipeline, reports
@@ -34,7 +44,7 @@ from clm.scores.calibration import Calibration
 from clm.scores.clv import ClvFit, ModelChoice
 from clm.scores.clv import model_choice as clv_model_choice
 from clm.scores.pipeline import ScoringRun
-from clm.store import database, engines
+from clm.store import database, engines, serving
 from clm.store.engines import Engine
 from clm.store.status import status as workspace_status
 
@@ -79,6 +89,7 @@ class Workspace:
         self.root = root
         self.settings = settings
         self.con = con
+        self.stream: EventStream | None = None  # the live event stream, under `clm serve`
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -106,11 +117,21 @@ class Workspace:
                 f"create one with `clm init {root}`"
             )
         settings = config.load(root)
-        con = database.connect(
-            root / database.DB_FILE,
-            memory_limit=settings.engine.memory_limit,
-            threads=settings.engine.threads,
-        )
+        try:
+            con = database.connect(
+                root / database.DB_FILE,
+                memory_limit=settings.engine.memory_limit,
+                threads=settings.engine.threads,
+            )
+        except WorkspaceError as exc:
+            server = serving.served(root)
+            if server is None:
+                raise
+            raise ServedElsewhere(
+                f"the workspace {root} is served by `clm serve` (process {server.pid}) at "
+                f"{server.url}; use its HTTP API, or stop it first",
+                server.url,
+            ) from exc
         database.migrate(con)
         return cls(root, settings, con)
 
@@ -307,6 +328,13 @@ class Workspace:
         """Compute RFM scores, lifecycle segments, the activity family and lifetime value
         for every profile as of a date (default: the date of the latest event), and store
         them with the calibration."""
+        if self.stream is not None:
+            with self.stream.paused():  # every accepted event is stored first
+                day = self._as_of(as_of)
+                with self._engine(engine) as runner:
+                    run = pipeline.run(self.con, runner, day, self.settings, progress)
+            self._publish()
+            return run
         day = self._as_of(as_of)
         with self._engine(engine) as runner:
             return pipeline.run(self.con, runner, day, self.settings, progress)
@@ -472,3 +500,82 @@ class Workspace:
             "correlation": relations.pivot(index="a", columns="b", values="correlation"),
             "strongest": category_reports.strongest_relations(relations),
         }
+
+    # -- real time (clm serve) ---------------------------------------------------------------
+
+    def start_stream(
+        self,
+        *,
+        flush_interval: float = 0.1,
+        fsync: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> EventStream:
+        """Start the live event stream: events sent with :meth:`track` are journaled, move
+        the live profiles at once and are stored in batches (:mod:`clm.ingest.stream`)."""
+        self.stream = EventStream(
+            self.con, self.root, self.settings, flush_interval=flush_interval, fsync=fsync
+        )
+        self.stream.start(progress)
+        return self.stream
+
+    def stop_stream(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream = None
+
+    def reader(self) -> Workspace:
+        """The same workspace for another thread: its own database cursor, the same live
+        stream. Close it after use."""
+        other = Workspace(self.root, self.settings, self.con.cursor())
+        other.stream = self.stream
+        return other
+
+    def track(self, kind: str, body: Any, received: datetime | None = None) -> int:
+        """Accept one tracking call (``kind``: track, identify, page, screen, alias, group,
+        or batch) in the Segment spec's shape; return the number of new events. Raises
+        :class:`~clm.errors.InvalidMessage` naming the field when the body is invalid."""
+        stream = self._live()
+        now = received or datetime.now(UTC)
+        if kind == "batch":
+            parsed = tracking.parse_batch(body, now)
+        else:
+            parsed = tracking.parse_message(body, kind, now)
+        return stream.accept(parsed)
+
+    def live_customer(self, profile_id: str) -> dict[str, Any]:
+        """The live single customer view (``customer()``'s content, always current)."""
+        stream = self._live()
+        with stream.lock:
+            snap = live_view.snapshot(stream.live, profile_id)
+        return live_view.complete(self.con, snap)
+
+    def live_segments(self) -> dict[str, int]:
+        """Profiles per segment now."""
+        stream = self._live()
+        with stream.lock:
+            return stream.live.segment_counts()
+
+    def live_profiles(
+        self, segment: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Profiles (of a segment, or all) with their live segment, ordered by id."""
+        stream = self._live()
+        with stream.lock:
+            members = stream.live.members(segment, limit, offset)
+        return [
+            {"id": pid, "kind": "customer" if kind == "c" else "visitor", "segment": seg}
+            for (kind, pid), seg in members
+        ]
+
+    def _live(self) -> EventStream:
+        if self.stream is None or self.stream.profiles is None:
+            raise WorkspaceError("the live event stream is not running (it runs in `clm serve`)")
+        return self.stream
+
+    def _publish(self) -> None:
+        """Hand the latest scoring run's calibration to the live profiles."""
+        stream = self._live()
+        calibration = load_calibration(self.con, self.settings)
+        if calibration is not None:
+            with stream.lock:
+                stream.live.publish(calibration)

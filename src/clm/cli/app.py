@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from clm.cli import clv, experiment, imports
+from clm.cli import clv, experiment, imports, serve
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
+from clm.cli.remote import opened_or_served
 from clm.cli.render import (
     RichProgress,
     console,
@@ -38,6 +39,7 @@ export_app = typer.Typer(help="Export results to CSV or Parquet.", no_args_is_he
 app.add_typer(export_app, name="export")
 app.add_typer(clv.app, name="clv")
 app.add_typer(experiment.app, name="experiment")
+app.add_typer(serve.keys_app, name="keys")
 
 HERE = Path(".")
 
@@ -99,7 +101,7 @@ def config_list(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> Non
 @handle_errors
 def status(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
     """What the workspace holds: profiles, events by type, imports, scoring runs."""
-    with opened(workspace) as ws:
+    with opened_or_served(workspace) as ws:
         info = ws.status()
     if as_json:
         print_json(info)
@@ -210,7 +212,7 @@ def score(
     """
     if engine not in (None, "duckdb", "spark"):
         raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
-    with opened(workspace) as ws, RichProgress() as progress:
+    with opened_or_served(workspace) as ws, RichProgress() as progress:
         run = ws.score(as_of, engine=engine, progress=progress)  # type: ignore[arg-type]
         frame = ws.segments()
     if as_json:
@@ -286,7 +288,7 @@ def _print_segments(frame: Any, as_of: date) -> None:
 @handle_errors
 def segments(workspace: WorkspaceOpt = HERE, as_json: JsonOpt = False) -> None:
     """Customers, share and revenue per lifecycle segment and phase (latest run)."""
-    with opened(workspace) as ws:
+    with opened_or_served(workspace) as ws:
         frame = ws.segments()
         phases = ws.phases()
         _, as_of = ws.latest_run()
@@ -326,7 +328,7 @@ def customer(
     as_json: JsonOpt = False,
 ) -> None:
     """The single customer view: traits, scores, segment history, latest purchases."""
-    with opened(workspace) as ws:
+    with opened_or_served(workspace) as ws:
         view = ws.customer(customer_id)
     if as_json:
         print_json(view)
@@ -426,6 +428,9 @@ def demo(
         f"Seed customer (rising beauty interest): [bold]{world.seed_customer_id}[/]; "
         f"try: clm customer {world.seed_customer_id} -w {directory}"
     )
+
+
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

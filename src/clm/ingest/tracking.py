@@ -37,6 +37,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from clm.errors import InvalidMessage
+
 AMOUNT_SCALE = 10_000
 MAX_ID = 256
 MAX_FUTURE = timedelta(days=1)
@@ -55,13 +57,8 @@ TRACK_TYPES = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class TrackingError(ValueError):
-    """A message that cannot be accepted; ``field`` names the offending field."""
-
-    def __init__(self, field_path: str, reason: str) -> None:
-        self.field = field_path
-        self.reason = reason
-        super().__init__(f"{field_path}: {reason}")
+TrackingError = InvalidMessage
+"""A message that cannot be accepted; ``field`` names the offending field."""
 
 
 Id = Annotated[str | int, Field(description="A string (numbers are read as text).")]

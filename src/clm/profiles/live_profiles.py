@@ -97,19 +97,11 @@ class LiveProfiles:
             "next_best_categories": live_scores.next_best(activity, cal) if cal else [],
         }
 
-    def history(
-        self, key: Key, segment: str | None, batch: dict[str, Any] | None
-    ) -> tuple[str | None, str | None]:
-        """``(previous_segment, segment_since)`` of a live segment, given the batch row of
-        the calibration's run (its segment, previous segment and since)."""
-        if key in self.changes and self.segment_of.get(key) == segment:
-            previous, since = self.changes[key]
-            return previous, since.isoformat()
-        if batch is None:
-            return None, self.as_of().isoformat()
-        if batch["segment"] == segment:
-            return batch["previous_segment"], batch["segment_since"]
-        return batch["segment"], self.as_of().isoformat()
+    def change(self, key: Key) -> tuple[str, date] | None:
+        """``(previous segment, date)`` of the profile's last live segment change, if it
+        changed since the calibration's run."""
+        self.refresh()
+        return self.changes.get(key)
 
     # -- the population ----------------------------------------------------------------------
 
@@ -161,3 +153,20 @@ class LiveProfiles:
             key=lambda k: (k[1], k[0]),
         )
         return [(k, self.segment_of[k]) for k in keys[offset : offset + limit]]
+
+
+def history(
+    segment: str | None,
+    change: tuple[str, date] | None,
+    batch: dict[str, Any] | None,
+    as_of: date,
+) -> tuple[str | None, str | None]:
+    """``(previous_segment, segment_since)`` of a live segment, from the live change (if
+    any) and the profile's row in the calibration's run (segment, previous, since)."""
+    if change is not None:
+        return change[0], change[1].isoformat()
+    if batch is None:
+        return None, as_of.isoformat()
+    if batch["segment"] == segment:
+        return batch["previous_segment"], batch["segment_since"]
+    return batch["segment"], as_of.isoformat()

@@ -15,11 +15,7 @@ LATEST_ORDERS = 10
 
 def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, Any]:
     """Everything clm knows about one profile (a customer id, or an anonymous id)."""
-    traits = records(
-        con,
-        "SELECT email, phone, signup_at, timezone, attributes FROM profiles WHERE customer_id = ?",
-        [profile_id],
-    )
+    traits = records(con, "SELECT 1 FROM profiles WHERE customer_id = ?", [profile_id])
     kind = "customer"
     score_rows = _latest_scores(con, "customer_id", profile_id)
     if not traits and not score_rows and not _has_events(con, "customer_id", profile_id):
@@ -27,6 +23,25 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
         if not score_rows and not _has_events(con, "anonymous_id", profile_id):
             raise NotFound(f"no customer or visitor with id {profile_id!r}")
         kind = "visitor"
+    return {
+        **identity(con, profile_id, kind),
+        "scores": score_rows[0] if score_rows else None,
+        "events": _event_counts(con, kind, profile_id),
+        "latest_purchases": _latest_orders(con, kind, profile_id),
+        "activity": _activity(con, profile_id),
+        "next_best_categories": _next_best(con, profile_id),
+        "lifetime_value": lifetime_value(con, profile_id),
+    }
+
+
+def identity(con: duckdb.DuckDBPyConnection, profile_id: str, kind: str) -> dict[str, Any]:
+    """Who the profile is: traits, attributes, consent, linked visitor ids (the parts of the
+    view that events do not move)."""
+    traits = records(
+        con,
+        "SELECT email, phone, signup_at, timezone, attributes FROM profiles WHERE customer_id = ?",
+        [profile_id],
+    )
     trait = traits[0] if traits else {}
     attributes = json.loads(trait.pop("attributes") or "{}") if trait else {}
     return {
@@ -43,12 +58,6 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
                 [profile_id],
             )
         ],
-        "scores": score_rows[0] if score_rows else None,
-        "events": _event_counts(con, kind, profile_id),
-        "latest_purchases": _latest_orders(con, kind, profile_id),
-        "activity": _activity(con, profile_id),
-        "next_best_categories": _next_best(con, profile_id),
-        "lifetime_value": _lifetime_value(con, profile_id),
     }
 
 
@@ -152,7 +161,7 @@ def _next_best(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]
     )
 
 
-def _lifetime_value(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any] | None:
+def lifetime_value(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any] | None:
     """SPEC §5 outputs of the latest run that scored the profile's lifetime value."""
     rows = records(
         con,

@@ -1,0 +1,116 @@
+"""The FastAPI application of ``clm serve``: routes, errors as 4xx, a log without
+personal data, CORS for the browser SDKs, and OpenAPI docs at ``/docs``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+from starlette.responses import Response
+
+from clm import __version__
+from clm.api import profiles, tracking
+from clm.api.deps import ServerState
+from clm.errors import ClmError, InvalidMessage, NotFound, WorkspaceError
+
+log = logging.getLogger("clm.http")
+
+
+def create_app(state: ServerState) -> FastAPI:
+    """The application over one served workspace."""
+    app = FastAPI(
+        title="clm",
+        version=__version__,
+        summary="Customer lifecycle management: event API, live profiles and segments.",
+    )
+    app.state.clm = state
+    app.include_router(tracking.router)
+    app.include_router(profiles.router)
+    app.include_router(profiles.admin)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=state.settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.middleware("http")(_access_log)
+    app.add_exception_handler(ClmError, _clm_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+
+    @app.get("/v1/health", tags=["server"], summary="Liveness (no key needed)")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "workspace": state.ws.settings.workspace.name}
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _access_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """One line per request with the route's template, never its ids or query."""
+    clock = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    template = getattr(route, "path", "(no route)")
+    state: ServerState = request.app.state.clm
+    state.responses[response.status_code] += 1
+    log.info(
+        "%s %s %d %.1f ms",
+        request.method,
+        template,
+        response.status_code,
+        (time.perf_counter() - clock) * 1e3,
+    )
+    return response
+
+
+def _clm_error(_request: Request, exc: ClmError) -> JSONResponse:
+    if isinstance(exc, NotFound):
+        return JSONResponse({"detail": str(exc)}, 404)
+    if isinstance(exc, InvalidMessage):
+        return JSONResponse({"detail": str(exc), "field": exc.field}, 422)
+    if isinstance(exc, WorkspaceError):
+        return JSONResponse({"detail": str(exc)}, 409)
+    return JSONResponse({"detail": str(exc)}, 400)
+
+
+def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming the field (``query.limit``), without echoing the input."""
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]), "reason": err["msg"]}
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "body", "reason": "invalid"}
+    return JSONResponse(
+        {
+            "detail": f"{first['field']}: {first['reason']}",
+            "field": first["field"],
+            "problems": problems,
+        },
+        422,
+    )
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with the tracking bodies (read by hand, not by FastAPI)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in tracking.MODELS.values():
+        generated = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
+        components.update(generated.pop("$defs", {}))
+        components[model.__name__] = generated
+    app.openapi_schema = schema
+    return schema

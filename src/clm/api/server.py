@@ -1,0 +1,100 @@
+"""Running ``clm serve``: one process that holds the workspace and answers on HTTP
+(see :mod:`clm.store.serving` for how other ``clm`` commands find it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from clm.api.app import create_app
+from clm.api.deps import ServerState
+from clm.api.keys import KeyStore, state_dir, write_private
+from clm.api.limits import RateLimiter
+from clm.store.serving import SERVE_FILE
+from clm.workspace import Workspace
+
+
+def build(ws: Workspace) -> tuple[ServerState, object]:
+    """The server state and the application over an opened workspace with its stream."""
+    settings = ws.settings.server
+    state = ServerState(
+        ws=ws,
+        keys=KeyStore(ws.root),
+        settings=settings,
+        local_token=secrets.token_urlsafe(32),
+        limiter=RateLimiter(settings.rate_limits.burst_seconds),
+    )
+    return state, create_app(state)
+
+
+def serve(
+    root: Path,
+    host: str | None = None,
+    port: int | None = None,
+    say: Callable[[str], None] = print,
+    *,
+    access_log: bool = False,
+) -> None:
+    """Open the workspace, start the live stream and answer HTTP until stopped; with
+    ``access_log``, log one line per request (its route template, never ids)."""
+    _log_to_stderr(access_log)
+    ws = Workspace.open(root)
+    try:
+        settings = ws.settings.server
+        host = host or settings.host
+        port = port or settings.port
+        ws.start_stream(
+            flush_interval=settings.flush_interval_ms / 1000, fsync=settings.fsync, progress=say
+        )
+        state, app = build(ws)
+        url = f"http://{host}:{port}"
+        path = state_dir(root) / SERVE_FILE
+        write_private(
+            path, json.dumps({"pid": os.getpid(), "url": url, "token": state.local_token})
+        )
+        say(f"clm serve: workspace {ws.settings.workspace.name} at {url} (API docs: {url}/docs)")
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
+        # with the handler it found: make that handler unwind (stop the stream, remove the
+        # serve file) instead of ending the process on the spot.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _exit)
+        try:
+            uvicorn.run(
+                app,  # type: ignore[arg-type]
+                host=host,
+                port=port,
+                access_log=False,
+                log_level="warning",
+                http="httptools",
+                loop="uvloop" if sys.platform != "win32" else "asyncio",
+                timeout_graceful_shutdown=5,
+            )
+        finally:
+            path.unlink(missing_ok=True)
+    finally:
+        ws.stop_stream()
+        ws.close()
+
+
+def _exit(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _log_to_stderr(access_log: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name, level in (
+        ("clm.http", logging.INFO if access_log else logging.WARNING),
+        ("clm.stream", logging.INFO),
+    ):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)

@@ -1,0 +1,212 @@
+"""The event stream of ``clm serve``: durable on acceptance, live at once, stored in batches.
+
+:meth:`EventStream.accept` takes the records of one request: it drops repeated event
+ids, appends the rest to the journal (:mod:`clm.ingest.journal`; once that returns the
+records survive a ``kill -9``), applies them to the live profiles and queues them for
+the database. A background thread writes the queue to the workspace database every
+``flush_interval`` seconds (:mod:`clm.ingest.live_writer`), with the journal position,
+in one transaction. On start the stream first writes what the journal holds beyond the
+database's position (what a crash left unwritten), then builds the live state from the
+database.
+
+Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
+writer thread only touches the queue (under its own lock) and its own database cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from clm.config import Settings
+from clm.ingest import journal, live_writer
+from clm.ingest.journal import Journal, Position
+from clm.ingest.tracking import EventRecord, Record, from_journal, to_journal
+from clm.profiles.live_load import load_calibration, load_state
+from clm.profiles.live_profiles import LiveProfiles
+
+log = logging.getLogger("clm.stream")
+REPLAY_BATCH = 50_000
+
+
+@dataclass
+class StreamStats:
+    """Counters of the stream since the server started (no personal data)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    written: int = 0
+    write_errors: int = 0
+    last_write_seconds: float = 0.0
+    recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
+
+    def rate(self, window: float = 10.0) -> float:
+        """Accepted events per second over the last ``window`` seconds."""
+        now = time.monotonic()
+        total = sum(n for t, n in self.recent if now - t <= window)
+        return total / window
+
+
+class EventStream:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        root: Path,
+        settings: Settings,
+        *,
+        flush_interval: float = 0.1,
+        fsync: bool = False,
+    ) -> None:
+        self.con = con
+        self.settings = settings
+        self.folder = root / ".clm" / "journal"
+        self.flush_interval = flush_interval
+        self.fsync = fsync
+        self.stats = StreamStats()
+        self.profiles: LiveProfiles | None = None
+        self._journal: Journal | None = None
+        self._queue: list[Record] = []
+        self._queue_end = journal.START
+        self.lock = threading.RLock()  # the live state: held to change or read it
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def live(self) -> LiveProfiles:
+        """The live profiles (once started)."""
+        if self.profiles is None:
+            raise RuntimeError("the event stream is not started")
+        return self.profiles
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    def start(self, progress: Callable[[str], None] | None = None) -> LiveProfiles:
+        """Write what the journal holds beyond the database, build the live state, start
+        the writer thread; return the live profiles."""
+        say = progress or (lambda _m: None)
+        cursor = self.con.cursor()
+        replayed = self._replay(cursor)
+        if replayed:
+            say(f"wrote {replayed:,} journaled records the last run had not stored")
+        say("building the live profiles from the stored events")
+        state = load_state(cursor, self.settings)
+        calibration = load_calibration(cursor, self.settings)
+        self.profiles = LiveProfiles(state, calibration, self.settings.rfm.window_days)
+        self.profiles.refresh()
+        self._journal = Journal(self.folder, fsync=self.fsync)
+        self._thread = threading.Thread(
+            target=self._run, args=(cursor,), name="clm-writer", daemon=True
+        )
+        self._thread.start()
+        return self.profiles
+
+    def _replay(self, cursor: duckdb.DuckDBPyConnection) -> int:
+        if not self.folder.exists():
+            return 0
+        done = 0
+        batch: list[Record] = []
+        end = live_writer.checkpoint(cursor)
+        for position, data in journal.replay(self.folder, end):
+            batch.append(from_journal(data))
+            end = position
+            if len(batch) >= REPLAY_BATCH:
+                live_writer.write(cursor, batch, end)
+                done, batch = done + len(batch), []
+        if batch:
+            live_writer.write(cursor, batch, end)
+            done += len(batch)
+        return done
+
+    def stop(self) -> None:
+        """Write what is queued and stop the writer thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._journal is not None:
+            self._journal.close()
+
+    # -- accepting ---------------------------------------------------------------------------
+
+    def accept(self, records: list[Record]) -> int:
+        """Take one request's records: journal, apply, queue. Returns how many events were
+        new; raises ``OSError`` (nothing applied) when the journal cannot be written."""
+        assert self.profiles is not None and self._journal is not None
+        with self.lock:
+            return self._accept(records)
+
+    def _accept(self, records: list[Record]) -> int:
+        assert self.profiles is not None and self._journal is not None
+        state = self.profiles.state
+        fresh: list[Record] = []
+        ids: set[str] = set()
+        for record in records:
+            if isinstance(record, EventRecord):
+                if hash(record.event_id) in state.seen or record.event_id in ids:
+                    self.stats.duplicates += 1
+                    continue
+                ids.add(record.event_id)
+            fresh.append(record)
+        if not fresh:
+            return 0
+        end = self._journal.append([journal.encode(to_journal(r)) for r in fresh])
+        for record in fresh:
+            state.apply(record)
+        with self._lock:
+            self._queue.extend(fresh)
+            self._queue_end = end
+        self.stats.accepted += len(ids)
+        self.stats.recent.append((time.monotonic(), len(ids)))
+        return len(ids)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _run(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        while not self._stop.wait(self.flush_interval):
+            self._write_queued(cursor)
+        self._write_queued(cursor)
+
+    def _write_queued(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        with self._write_lock:
+            with self._lock:
+                batch, end = self._queue, self._queue_end
+                self._queue = []
+            if not batch:
+                return
+            clock = time.perf_counter()
+            try:
+                live_writer.write(cursor, batch, end)
+            except duckdb.Error as exc:
+                self.stats.write_errors += 1
+                log.error("writing %d records to the database failed: %s", len(batch), exc)
+                with self._lock:
+                    self._queue = batch + self._queue
+                return
+            self.stats.written += len(batch)
+            self.stats.last_write_seconds = time.perf_counter() - clock
+            if self._journal is not None:
+                self._journal.drop_before(Position(end.segment, 0))
+
+    def flush(self) -> None:
+        """Write everything accepted so far to the database now (before a scoring run)."""
+        self._write_queued(self.con.cursor())
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Everything accepted is written, and the writer waits until the block ends (a
+        scoring run reads a database that does not change under it)."""
+        self.flush()
+        with self._write_lock:
+            yield
