@@ -108,8 +108,11 @@ def messages(world: DemoWorld) -> list[dict[str, Any]]:
     return out
 
 
-def send(url: str, key: str, batch: list[dict[str, Any]]) -> None:
-    answer = httpx.post(f"{url}/v1/batch", json={"batch": batch}, auth=(key, ""), timeout=30)
+def send(
+    url: str, key: str, batch: list[dict[str, Any]], client: httpx.Client | None = None
+) -> None:
+    post = client.post if client is not None else httpx.post
+    answer = post(f"{url}/v1/batch", json={"batch": batch}, auth=(key, ""), timeout=30)
     assert answer.status_code == 200, answer.text
 
 
@@ -125,8 +128,9 @@ def test_a_shuffled_history_with_repeats_matches_clm_score(tmp_path: Path) -> No
     calls += rng.sample(calls, len(calls) // 20)  # repeats: the same messageId again
     rng.shuffle(calls)
     with server.running(root, tmp_path / "serve.log") as url:
-        for i in range(0, len(calls), 100):
-            send(url, ingest, calls[i : i + 100])
+        with httpx.Client() as client:
+            for i in range(0, len(calls), 100):
+                send(url, ingest, calls[i : i + 100], client)
         scored = subprocess.run(
             [server.clm_executable(), "score", "-w", str(root), "--json"],
             capture_output=True,
@@ -138,11 +142,12 @@ def test_a_shuffled_history_with_repeats_matches_clm_score(tmp_path: Path) -> No
         ids = sorted(set(world.customers.customer_id).union(world.events.anonymous_id.dropna()))
         sample = ["C-SEED-0001", *random.Random(1).sample(ids, 150)]
         live = {}
-        for pid in sample:
-            answer = httpx.get(f"{url}/v1/profiles/{pid}", headers=bearer, timeout=30)
-            if answer.status_code == 200:
-                live[pid] = answer.json()
-        segments = httpx.get(f"{url}/v1/segments", headers=bearer, timeout=30).json()
+        with httpx.Client(base_url=url, headers=bearer, timeout=30) as client:
+            for pid in sample:
+                answer = client.get(f"/v1/profiles/{pid}")
+                if answer.status_code == 200:
+                    live[pid] = answer.json()
+            segments = client.get("/v1/segments").json()
     with Workspace.open(root) as ws:
         n_events = ws.status()["events"]["total"]
         batch = ws.scores()

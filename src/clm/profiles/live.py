@@ -87,6 +87,7 @@ class LiveState:
     traits: dict[str, Traits] = field(default_factory=dict)
     links: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
+    consent: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
     latest_ts: int | None = None
     dirty: set[Key] = field(default_factory=set)
@@ -101,6 +102,7 @@ class LiveState:
             self.link(record.anonymous_id, record.customer_id, record.ts)
         elif isinstance(record, ProfileRecord):
             self.set_traits(record.customer_id, record.traits, record.ts)
+            self.set_consent(record.customer_id, record.consent, record.ts)
         return True
 
     def apply_event(self, e: EventRecord) -> bool:
@@ -155,6 +157,13 @@ class LiveState:
             known.signup_at = signup
         self.customers.setdefault(customer_id, Facts())
         self.dirty.add(("c", customer_id))
+
+    def set_consent(self, customer_id: str, consent: dict[str, bool], ts: int) -> None:
+        """Consent given or withdrawn through the API: the latest per channel counts."""
+        known = self.consent.setdefault(customer_id, {}) if consent else {}
+        for channel, granted in consent.items():
+            if channel not in known or known[channel][1] <= ts:
+                known[channel] = (granted, ts)
 
     # -- reading ---------------------------------------------------------------------------
 

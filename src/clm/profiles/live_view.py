@@ -21,6 +21,7 @@ from clm.profiles import view
 from clm.profiles.live import Key
 from clm.profiles.live_load import batch_segment
 from clm.profiles.live_profiles import LiveProfiles, history
+from clm.profiles.live_scores import to_datetime
 
 HIDDEN = ("has_email", "visited")  # inputs of the segment rules, not part of the view
 
@@ -34,6 +35,7 @@ class Snapshot:
     change: tuple[str, date] | None
     run_id: int | None
     as_of: date
+    consent: dict[str, tuple[bool, int]]
 
 
 def snapshot(profiles: LiveProfiles, profile_id: str) -> Snapshot:
@@ -45,7 +47,8 @@ def snapshot(profiles: LiveProfiles, profile_id: str) -> Snapshot:
     for name in HIDDEN:
         part["scores"].pop(name, None)
     run_id = profiles.calibration.run_id if profiles.calibration else None
-    return Snapshot(key, part, profiles.change(key), run_id, profiles.as_of())
+    consent = dict(profiles.state.consent.get(key[1], {})) if key[0] == "c" else {}
+    return Snapshot(key, part, profiles.change(key), run_id, profiles.as_of(), consent)
 
 
 def complete(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> dict[str, Any]:
@@ -56,8 +59,14 @@ def complete(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> dict[str, Any]:
     scores["previous_segment"], scores["segment_since"] = history(
         scores["segment"], snap.change, batch, snap.as_of
     )
+    who = view.identity(con, pid, "customer" if kind == "c" else "visitor")
+    for channel, (granted, ts) in snap.consent.items():  # API changes not yet stored
+        since = to_datetime(ts).isoformat()
+        stored = who["consent"].get(channel)
+        if stored is None or stored["since"] <= since:
+            who["consent"][channel] = {"granted": granted, "since": since, "source": "api"}
     return {
-        **view.identity(con, pid, "customer" if kind == "c" else "visitor"),
+        **who,
         **snap.part,
         "scores": scores,
         "lifetime_value": view.lifetime_value(con, pid),
