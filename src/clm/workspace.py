@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from clm import config
 from clm.config import Settings
-from clm.errors import ScoringError, WorkspaceExists, WorkspaceNotFound
+from clm.errors import NotFound, ScoringError, WorkspaceExists, WorkspaceNotFound
 from clm.ingest.customers import import_customers
 from clm.ingest.events import import_events
 from clm.ingest.mapping import CustomerMapping, EventMapping, SourceOptions
@@ -472,3 +472,37 @@ class Workspace:
             "correlation": relations.pivot(index="a", columns="b", values="correlation"),
             "strongest": category_reports.strongest_relations(relations),
         }
+
+    # -- experiments -----------------------------------------------------------------------
+
+    def _measurements(self) -> dict[str, Any]:
+        from clm.experiments import report as experiment_report
+
+        folder = self.root / DEFINITIONS / "automations"
+        return experiment_report.load_measurements(folder, self.settings.clv.margin)
+
+    def report_automation(self, name: str) -> dict[str, Any]:
+        """Funnel per arm and variant, effects against control, campaign worth, the
+        sample-ratio check and the cumulative daily series of automation ``name``."""
+        from clm.automation.measure import units_query
+        from clm.experiments import report as experiment_report
+
+        default = experiment_report.Measurement(self.settings.clv.margin)
+        settings = self._measurements().get(name, default)
+        sql, params = units_query(name)
+        report = experiment_report.automation_report(self.con, sql, params, name, settings)
+        if not report["arms"]:
+            raise NotFound(f"automation {name!r} has no enrolments yet (or does not exist)")
+        return report
+
+    def report_automations(self) -> dict[str, Any]:
+        """Every automation ranked by incremental profit, and the programme's worth against
+        the global control group."""
+        from clm.automation.measure import units_query
+        from clm.experiments import report as experiment_report
+
+        sql, params = units_query(None)
+        default = experiment_report.Measurement(self.settings.clv.margin)
+        return experiment_report.automations_report(
+            self.con, sql, params, self._measurements(), default
+        )

@@ -77,7 +77,7 @@ def test_cumulative_band_follows_the_daily_series(automation: dict[str, Any]) ->
 def test_automation_chart_has_variants_and_series(automation: dict[str, Any]) -> None:
     figure = charts.automation_figure(automation)
     forest = next(t for t in figure.data if t.name == "revenue")
-    assert list(forest.y) == ["treatment A", "treatment B", "treatment"]
+    assert list(forest.y) == ["treatment A", "treatment B", "treatment (all)"]
     names = {t.name for t in figure.data}
     assert {"converted cumulative", "revenue cumulative", "profit cumulative"} <= names
 

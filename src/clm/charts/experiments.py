@@ -24,8 +24,9 @@ SERIES = (
 )
 
 
-def _label(effect: dict[str, Any]) -> str:
-    variant = effect.get("variant")
+def _label(effect: dict[str, Any], pooled: bool) -> str:
+    """``arm``, ``arm variant``, or ``arm (all)`` for the pooled variants of an automation."""
+    variant = effect.get("variant") or ("(all)" if pooled else None)
     return str(effect["arm"]) if variant is None else f"{effect['arm']} {variant}"
 
 
@@ -38,12 +39,13 @@ def _add_forest(
     figure: go.Figure, effects: list[dict[str, Any]], metric: str, colour: str, col: int
 ) -> None:
     """One metric's effects as points with horizontal 95% interval bars."""
+    pooled = any(e.get("variant") is not None for e in effects)
     shown = [e for e in effects if e["metric"] == metric and e["absolute"]["estimate"] is not None]
     estimates = [e["absolute"]["estimate"] for e in shown]
     figure.add_trace(
         go.Scatter(
             x=estimates,
-            y=[_label(e) for e in shown],
+            y=[_label(e, pooled) for e in shown],
             mode="markers",
             name=metric,
             marker={"color": colour, "size": 10},
