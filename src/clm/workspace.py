@@ -476,18 +476,19 @@ class Workspace:
     # -- experiments -----------------------------------------------------------------------
 
     def _measurements(self) -> dict[str, Any]:
-        from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import load_measurements
 
         folder = self.root / DEFINITIONS / "automations"
-        return experiment_report.load_measurements(folder, self.settings.clv.margin)
+        return load_measurements(folder, self.settings.clv.margin)
 
     def report_automation(self, name: str) -> dict[str, Any]:
         """Funnel per arm and variant, effects against control, campaign worth, the
         sample-ratio check and the cumulative daily series of automation ``name``."""
         from clm.automation.measure import units_query
         from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import Measurement
 
-        default = experiment_report.Measurement(self.settings.clv.margin)
+        default = Measurement(self.settings.clv.margin)
         settings = self._measurements().get(name, default)
         sql, params = units_query(name)
         report = experiment_report.automation_report(self.con, sql, params, name, settings)
@@ -500,9 +501,10 @@ class Workspace:
         the global control group."""
         from clm.automation.measure import units_query
         from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import Measurement
 
         sql, params = units_query(None)
-        default = experiment_report.Measurement(self.settings.clv.margin)
+        default = Measurement(self.settings.clv.margin)
         return experiment_report.automations_report(
             self.con, sql, params, self._measurements(), default
         )

@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from clm.experiments import report as rp
-from clm.experiments.report import Measurement
+from clm.experiments.measurement import Measurement
 
 UNITS_DDL = """
 CREATE TABLE units (

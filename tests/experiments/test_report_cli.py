@@ -1,4 +1,4 @@
-"""`clm report` tables, `--plot` on `clm experiment analyze`, measurement settings, facade."""
+"""`clm report` tables, `--plot` on `clm experiment analyze`, and the facade."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from clm import Workspace
 from clm.cli.app import app
 from clm.cli.report import print_automation, print_automations
-from clm.errors import ExperimentInputError, NotFound
+from clm.errors import NotFound
 from clm.experiments import report as rp
 from tests.experiments.test_report import UNITS_DDL, WELCOME, WINBACK, make_units
 
@@ -91,31 +91,6 @@ def test_analyze_writes_a_plot(tmp_path: Path) -> None:
     assert '"name":"converted"' in html and "cdn.plot.ly/plotly" not in html
     bad = runner.invoke(app, [*args, "--metric", "converted", "--plot", str(tmp_path / "x.png")])
     assert bad.exit_code == 1 and ".html" in bad.output
-
-
-def write(folder: Path, name: str, text: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(text, encoding="utf-8")
-
-
-def test_measurement_settings_from_automation_files(tmp_path: Path) -> None:
-    folder = tmp_path / "automations"
-    write(
-        folder,
-        "winback.yaml",
-        "name: winback\nmeasurement:\n  margin: 0.35\n  holdout_share: 0.2\n",
-    )
-    write(folder, "welcome.json", json.dumps({"holdout_share": 0.1}))
-    write(folder, "notes.txt", "not an automation")
-    found = rp.load_measurements(folder, default_margin=0.6)
-    assert found == {
-        "winback": rp.Measurement(0.35, 0.2),
-        "welcome": rp.Measurement(0.6, 0.1),
-    }
-    assert rp.load_measurements(tmp_path / "missing") == {}
-    write(folder, "broken.yaml", "name: [unclosed\n")
-    with pytest.raises(ExperimentInputError, match=r"broken\.yaml"):
-        rp.load_measurements(folder)
 
 
 def test_facade_over_the_measurement_units(ws: Workspace) -> None:

@@ -140,6 +140,17 @@ def test_a_control_that_never_converts_leaves_the_totals_defined() -> None:
     assert w.revenue.relative == st.Undefined("the control mean is 0")
 
 
+def test_a_loss_making_control_has_no_lift() -> None:
+    # control profits −2, 0, −1 (incentives, no revenue; mean −1); treated 1, 3 (mean 2):
+    # Δ = 3 per unit, 2 treated units → 6
+    control = wt.outcomes([0, 0, 0], [0.0, 0.0, 0.0], [2, 0, 1], [0, 0, 0], 1.0)
+    treated = wt.outcomes([0, 0], [1.0, 3.0], [0, 0], [0, 0], 1.0)
+    inc = wt.increment(treated.profit, control.profit, False, 2)
+    assert isinstance(inc, Increment)
+    assert inc.estimate == pytest.approx(6.0)
+    assert inc.relative == st.Undefined("the control mean is negative")
+
+
 rows = hs.lists(
     hs.tuples(hs.booleans(), hs.floats(0, 500), hs.floats(0, 10), hs.floats(0, 2)), max_size=30
 )

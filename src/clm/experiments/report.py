@@ -15,74 +15,21 @@ customers with every customer treated by any automation.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
-from clm.errors import ExperimentInputError
 from clm.experiments import statistics as st
 from clm.experiments import worth as wt
 from clm.experiments.analysis import effect_dict
+from clm.experiments.measurement import Measurement
 
 CONTROL, TREATMENT, GLOBAL_CONTROL = "control", "treatment", "global_control"
 METRICS = {"converted": "conversion", "revenue": "mean"}
 QUANTITY = {"converted": "conversions", "revenue": "revenue"}
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """An automation's measurement settings: gross margin and configured holdout share."""
-
-    margin: float = 1.0
-    holdout_share: float | None = None
-
-
-def measurement(definition: Mapping[str, Any], default_margin: float = 1.0) -> Measurement:
-    """The measurement settings of a parsed automation definition.
-
-    Reads ``measurement.margin`` (else ``default_margin``) and the holdout share from
-    ``measurement.holdout_share`` or a top-level ``holdout_share`` (else unknown: no SRM test).
-    """
-    block = definition.get("measurement") or {}
-    margin = block.get("margin", default_margin)
-    holdout = block.get("holdout_share", definition.get("holdout_share"))
-    return Measurement(float(margin), None if holdout is None else float(holdout))
-
-
-def load_measurements(folder: Path, default_margin: float = 1.0) -> dict[str, Measurement]:
-    """Measurement settings of every automation file (``.yaml``, ``.yml``, ``.json``) in
-    ``folder``, keyed by the definition's ``name`` (else the file name without suffix)."""
-    found: dict[str, Measurement] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in {".yaml", ".yml", ".json"}:
-            continue
-        doc = _read_definition(path)
-        try:
-            found[str(doc.get("name", path.stem))] = measurement(doc, default_margin)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ExperimentInputError(
-                f"{path}: measurement settings are invalid ({exc})"
-            ) from None
-    return found
-
-
-def _read_definition(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ExperimentInputError(f"{path}: cannot parse the automation file ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ExperimentInputError(f"{path}: an automation file holds a mapping")
-    return doc
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ per unit before aggregating, so its variance includes the covariance of revenue 
 ``N`` is the number of treated units measured unless a larger rollout population is given.
 
 Expected conditions (an empty arm, fewer than two units, zero variance in both arms, a control
-mean of 0 for the relative lift) come back as :class:`~clm.experiments.statistics.Undefined`
-with a reason, never as exceptions.
+mean of 0 or below for the relative lift) come back as
+:class:`~clm.experiments.statistics.Undefined` with a reason, never as exceptions.
 """
 
 from __future__ import annotations
@@ -154,7 +154,11 @@ def increment(
     population: int,
     alpha: float = st.ALPHA,
 ) -> Increment | st.Undefined:
-    """``population × (ȳ₁ − ȳ₀)`` with a Welch interval (Imbens & Rubin 2015, §6.4)."""
+    """``population × (ȳ₁ − ȳ₀)`` with a Welch interval (Imbens & Rubin 2015, §6.4).
+
+    The relative lift is left undefined when the control mean is 0 or negative (a loss-making
+    control profit): a ratio to a negative baseline flips its meaning.
+    """
     if treated.n == 0:
         return st.Undefined("no treated units")
     if control.n == 0:
@@ -164,6 +168,11 @@ def increment(
     if isinstance(per_unit, st.Undefined):
         return per_unit
     lo, hi = per_unit.ci
+    lift: st.Relative | st.Undefined = (
+        st.Undefined("the control mean is negative")
+        if c.mean < 0
+        else st.relative(t, c, per_unit, alpha)
+    )
     return Increment(
         population * per_unit.estimate,
         population * per_unit.se,
@@ -171,7 +180,7 @@ def increment(
         per_unit.p_value,
         population,
         per_unit,
-        st.relative(t, c, per_unit, alpha),
+        lift,
     )
 
 
