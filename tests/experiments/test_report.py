@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from clm.experiments import report as rp
+from clm.experiments import worth as wt
 from clm.experiments.measurement import Measurement
 
 UNITS_DDL = """
@@ -278,3 +279,43 @@ def test_programme_worth_against_the_global_control(
         )
     diff = treated.converted.mean() - held.converted.mean()
     assert w["conversions"]["estimate"] == pytest.approx(len(treated) * diff)
+
+
+def test_sql_aggregation_equals_the_reference_aggregation(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame
+) -> None:
+    cells = rp.cells(con, "SELECT * FROM units", [], {"winback": 0.3, "welcome": 0.5})
+    for name, margin in (("winback", 0.3), ("welcome", 0.5)):
+        df = frame[(frame.automation == name) & (frame.arm == "treatment")]
+        reference = wt.outcomes(df.converted, df.revenue, df.incentive_cost, df.cost, margin)
+        summed = sum(
+            (c.outcomes for c in cells if c.automation == name and c.arm == "treatment"),
+            wt.Outcomes(),
+        )
+        assert summed.n == reference.n
+        for q in wt.QUANTITIES:
+            a, b = summed.of(q), reference.of(q)
+            assert (a.sum, a.sum_sq) == pytest.approx((b.sum, b.sum_sq), rel=1e-12)
+        assert summed.cost == pytest.approx(reference.cost)
+
+
+def test_missing_values_count_as_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "INSERT INTO units VALUES ('odd', 1, 'x1', 'c9', 'treatment', NULL, "
+        "TIMESTAMP '2026-03-01 10:00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+    )
+    report = rp.automation_report(con, ONE, ["odd"], "odd", WELCOME)
+    (arm,) = report["arms"]
+    assert (arm["enrolled"], arm["sent"], arm["converted"]) == (1, 0, 0)
+    assert (arm["revenue"], arm["cost"], arm["profit"]) == (0.0, 0.0, 0.0)
+    assert report["worth"]["profit"]["reason"] == "no control units"
+
+
+def test_no_units_at_all(con: duckdb.DuckDBPyConnection) -> None:
+    empty = "SELECT * FROM units WHERE false"
+    report = rp.automation_report(con, empty, [], "winback", WINBACK)
+    assert report["arms"] == [] and report["effects"] == [] and report["daily"] == []
+    assert report["worth"]["revenue"]["reason"] == "no treated units"
+    both = rp.automations_report(con, empty, [], {})
+    assert both["automations"] == []
+    assert both["programme"]["worth"]["profit"]["reason"] == "no treated units"
