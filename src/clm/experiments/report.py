@@ -197,6 +197,11 @@ def _srm(control: int, treated: int, holdout: float | None) -> dict[str, Any]:
 
 
 def _daily(group: Sequence[Cell]) -> list[dict[str, Any]]:
+    """Effects and worth over the enrolments up to each enrolment day.
+
+    The latest enrolments may still be inside their goal window: their outcomes are partial in
+    both arms alike, so the comparison stays fair while the totals still grow.
+    """
     days = sorted({c.day for c in group})
     by_day = [
         (
