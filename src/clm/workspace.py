@@ -22,6 +22,7 @@ import pyarrow as pa
 from clm import config
 from clm.config import Settings
 from clm.errors import (
+    NotFound,
     ScoringError,
     ServedElsewhere,
     WorkspaceError,
@@ -579,3 +580,39 @@ class Workspace:
         if calibration is not None:
             with stream.lock:
                 stream.live.publish(calibration)
+
+    # -- experiments -----------------------------------------------------------------------
+
+    def _measurements(self) -> dict[str, Any]:
+        from clm.experiments.measurement import load_measurements
+
+        folder = self.root / DEFINITIONS / "automations"
+        return load_measurements(folder, self.settings.clv.margin)
+
+    def report_automation(self, name: str) -> dict[str, Any]:
+        """Funnel per arm and variant, effects against control, campaign worth, the
+        sample-ratio check and the cumulative daily series of automation ``name``."""
+        from clm.automation.measure import units_query
+        from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import Measurement
+
+        default = Measurement(self.settings.clv.margin)
+        settings = self._measurements().get(name, default)
+        sql, params = units_query(name)
+        report = experiment_report.automation_report(self.con, sql, params, name, settings)
+        if not report["arms"]:
+            raise NotFound(f"automation {name!r} has no enrolments yet (or does not exist)")
+        return report
+
+    def report_automations(self) -> dict[str, Any]:
+        """Every automation ranked by incremental profit, and the programme's worth against
+        the global control group."""
+        from clm.automation.measure import units_query
+        from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import Measurement
+
+        sql, params = units_query(None)
+        default = Measurement(self.settings.clv.margin)
+        return experiment_report.automations_report(
+            self.con, sql, params, self._measurements(), default
+        )

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from clm.cli import clv, experiment, imports, serve
+from clm.cli import report as report_cli
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.remote import opened_or_served
 from clm.cli.render import (
@@ -40,6 +41,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(clv.app, name="clv")
 app.add_typer(experiment.app, name="experiment")
 app.add_typer(serve.keys_app, name="keys")
+app.add_typer(report_cli.app, name="report")
 
 HERE = Path(".")
 

@@ -10,6 +10,15 @@ import typer
 from clm.cli.common import JsonOpt, handle_errors
 from clm.cli.render import console, number, percent, print_json, table
 
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="Also write a chart (a self-contained .html file) to this path.",
+        show_default=False,
+    ),
+]
+
 app = typer.Typer(
     help="Experiments: effects of each arm against control with Welch intervals, relative "
     "lift, chance to win, a sample-ratio check, CUPED and always-valid intervals (SPEC §6).",
@@ -35,16 +44,23 @@ def analyze(
         bool, typer.Option("--sequential", help="Also print always-valid intervals.")
     ] = False,
     as_json: JsonOpt = False,
+    plot: PlotOpt = None,
 ) -> None:
     """Per arm n, means and sums; per variant and metric the absolute and relative effect
     against control with 95% CIs, p-value and chance to win; the sample-ratio check."""
     from clm.experiments.analysis import analyze as run
 
     report = run(file, arm, control, metric, covariate=covariate, sequential=sequential)
+    if plot is not None:
+        from clm.charts.experiments import write_effects_chart
+
+        write_effects_chart(report, plot)
     if as_json:
         print_json(report)
         return
     print_report(report)
+    if plot is not None:
+        console.print(f"Wrote the chart of effects to {plot}")
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -74,18 +90,18 @@ def print_report(report: dict[str, Any]) -> None:
             ],
         )
     )
-    _print_effects("Effects against control (95% Welch intervals)", report["effects"])
+    print_effects("Effects against control (95% Welch intervals)", report["effects"])
     srm = report["srm"]
     flag = "[bold red]sample-ratio mismatch[/]" if srm["flag"] else "no mismatch"
     console.print(f"Sample ratio: χ² p = {srm['p_value']:.4g} ({flag}; flagged at p < 0.001)")
     if "cuped" in report:
         cuped = report["cuped"]
         thetas = ", ".join(f"{m} θ = {_num(t)}" for m, t in cuped["theta"].items())
-        _print_effects(f"CUPED on {cuped['covariate']} ({thetas})", cuped["effects"])
+        print_effects(f"CUPED on {cuped['covariate']} ({thetas})", cuped["effects"])
         for m, reason in cuped.get("skipped", {}).items():
             console.print(f"[yellow]CUPED skipped for {m}:[/] {reason}")
     if "sequential" in report:
-        _print_effects("Always-valid intervals (sequential)", report["sequential"]["effects"])
+        print_effects("Always-valid intervals (sequential)", report["sequential"]["effects"])
 
 
 def _arm_cell(mean: float | None, kind: str) -> str:
@@ -94,7 +110,7 @@ def _arm_cell(mean: float | None, kind: str) -> str:
     return f"{100 * mean:.2f}%" if kind == "conversion" else f"{mean:,.4g}"
 
 
-def _print_effects(title: str, effects: list[dict[str, Any]]) -> None:
+def print_effects(title: str, effects: list[dict[str, Any]]) -> None:
     rows, notes = [], []
     for e in effects:
         a, r = e["absolute"], e["relative"]

@@ -1,0 +1,1 @@
+"""Tests of clm.charts (Plotly figures written as self-contained HTML)."""

@@ -1,0 +1,103 @@
+"""`clm report` tables, `--plot` on `clm experiment analyze`, and the facade."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from clm import Workspace
+from clm.cli.app import app
+from clm.cli.report import print_automation, print_automations
+from clm.errors import NotFound
+from clm.experiments import report as rp
+from tests.experiments.test_report import UNITS_DDL, WELCOME, WINBACK, make_units
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute(UNITS_DDL)
+    connection.register("frame", make_units())
+    connection.execute("INSERT INTO units SELECT * FROM frame")
+    yield connection
+    connection.close()
+
+
+def test_automation_tables(
+    con: duckdb.DuckDBPyConnection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = rp.automation_report(con, "SELECT * FROM units", [], "winback", WINBACK)
+    print_automation(report)
+    out = capsys.readouterr().out
+    for text in (
+        "Automation winback",
+        "holdout 20.0%",
+        "treatment A",
+        "global_control",
+        "Effects per enrolled",
+        "Campaign worth",
+        "variant B",
+        "Sample ratio: χ² p",
+        "Cumulative by enrolment day",
+        "2026-03-10",
+    ):
+        assert text in out, text
+    w = report["worth"]["profit"]
+    assert f"{w['estimate']:,.2f}" in out
+
+
+def test_ranking_tables(con: duckdb.DuckDBPyConnection, capsys: pytest.CaptureFixture[str]) -> None:
+    report = rp.automations_report(
+        con, "SELECT * FROM units", [], {"winback": WINBACK, "welcome": WELCOME}
+    )
+    print_automations(report)
+    out = capsys.readouterr().out
+    assert "Automations by incremental profit" in out
+    first = report["automations"][0]["automation"]
+    assert out.index(first) < out.index({"winback", "welcome"}.difference({first}).pop())
+    assert "global control group" in out
+    json.dumps(report)  # JSON-ready as it is
+
+
+def test_report_commands_are_registered() -> None:
+    result = runner.invoke(app, ["report", "--help"])
+    assert result.exit_code == 0
+    assert "automation " in result.output and "automations" in result.output
+
+
+def test_analyze_writes_a_plot(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    arm = rng.choice(["control", "email"], 500)
+    path = tmp_path / "units.csv"
+    pd.DataFrame({"group": arm, "converted": (rng.random(500) < 0.2).astype(int)}).to_csv(
+        path, index=False
+    )
+    plot = tmp_path / "effects.html"
+    args = ["experiment", "analyze", str(path), "--arm", "group", "--control", "control"]
+    result = runner.invoke(app, [*args, "--metric", "converted", "--json", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    json.loads(result.output)  # the chart does not disturb the JSON
+    html = plot.read_text(encoding="utf-8")
+    assert '"name":"converted"' in html and "cdn.plot.ly/plotly" not in html
+    bad = runner.invoke(app, [*args, "--metric", "converted", "--plot", str(tmp_path / "x.png")])
+    assert bad.exit_code == 1 and ".html" in bad.output
+
+
+def test_facade_over_the_measurement_units(ws: Workspace) -> None:
+    """Runs once the automation branch's clm.automation.measure is merged."""
+    pytest.importorskip("clm.automation.measure", reason="clm.automation.measure not merged")
+    with pytest.raises(NotFound, match="no enrolments"):
+        ws.report_automation("nobody")
+    report: dict[str, Any] = ws.report_automations()
+    assert report["automations"] == []
+    assert report["programme"]["worth"]["profit"]["reason"] == "no treated units"
