@@ -1,0 +1,211 @@
+"""The event API of ``clm serve`` under load on loopback (issue 5's performance targets).
+
+What it measures, against a served demo world (``--customers`` profiles):
+
+1. ``/v1/batch`` throughput: wrk posting 100 unique purchase events a request for
+   ``--duration`` seconds; events/s and request latency (p50, p99).
+2. Single events: wrk posting one event a request to ``/v1/track``; requests/s, p50, p99.
+3. Event-to-profile latency: send a purchase, then read the profile until the order shows;
+   the time from sending to seeing it (p50, p99 of ``--probes`` probes).
+4. A soak: ``--soak`` seconds at ``--soak-rate`` events/s through ``/v1/batch`` while the
+   server's resident memory is sampled every 5 s.
+
+The peer is the published limit of a commercial CDP's event endpoint (Braze's
+``/users/track``: 1,000 requests/s per workspace); clm's figures are reported as ratios
+to it. wrk (Debian package ``wrk``) is the load generator; the script installs it with
+apt-get when it is missing. Results are appended to RESULTS.md with the command and the
+machine.
+
+    .venv/bin/python benchmarks/event_api.py --customers 50000 --duration 30 --soak 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import machine  # noqa: E402
+
+from clm.api.keys import KeyStore  # noqa: E402
+from tests.api import server  # noqa: E402
+
+BRAZE_REQUESTS_PER_SECOND = 1_000
+SCRIPT = ROOT / "benchmarks" / "wrk" / "events.lua"
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def world(workdir: Path, customers: int) -> Path:
+    root = workdir / f"world-{customers}"
+    if not (root / "clm.toml").exists():
+        subprocess.run([server.clm_executable(), "demo", str(root), "--customers",
+                        str(customers)], check=True)
+    return root
+
+
+def wrk(url: str, auth: str, mode: str, customers: int, seconds: int, connections: int) -> dict:
+    """Run wrk; return requests/s and latency percentiles (ms)."""
+    out = subprocess.run(
+        [ensure_wrk(), "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", str(SCRIPT), url, "--", auth, mode, str(customers)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = {p: float(v) * UNITS[u] for p, v, u in
+           re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests_per_second": rate, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def probe(url: str, ingest: str, admin: str, probes: int, customers: int) -> dict:
+    """Send a purchase and read the profile until it shows; times in ms."""
+    times = []
+    with httpx.Client(base_url=url, timeout=10) as c:
+        for i in range(probes):
+            who = f"C{random.randrange(customers):08d}"
+            order = f"probe-{time.time_ns()}-{i}"
+            start = time.perf_counter()
+            c.post("/v1/track", auth=(ingest, ""), json={
+                "userId": who, "event": "purchase", "messageId": order,
+                "properties": {"revenue": 12.5, "order_id": order}})
+            while True:
+                view = c.get(f"/v1/profiles/{who}",
+                             headers={"Authorization": f"Bearer {admin}"}).json()
+                if any(p["order_id"] == order for p in view["latest_purchases"]):
+                    break
+            times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * (len(times) - 1))],
+            "probes": probes}
+
+
+def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: int) -> dict:
+    """Batches of 100 at ``rate`` events/s for ``seconds``; RSS sampled every 5 s."""
+    proc = psutil.Process(pid)
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        start = time.monotonic()
+        while not stop.is_set():
+            samples.append((time.monotonic() - start, proc.memory_info().rss / 2**20))
+            stop.wait(5)
+
+    threading.Thread(target=sample, daemon=True).start()
+    sent, n = 0, 0
+    start = time.monotonic()
+    with httpx.Client(base_url=url, auth=(ingest, ""), timeout=30) as c:
+        while time.monotonic() - start < seconds:
+            batch = [{"type": "track", "event": "purchase", "messageId": f"s-{n}-{j}",
+                      "userId": f"C{random.randrange(customers):08d}",
+                      "properties": {"revenue": 9.5, "order_id": f"so-{n}-{j}"}}
+                     for j in range(100)]
+            c.post("/v1/batch", json={"batch": batch})
+            n, sent = n + 1, sent + 100
+            ahead = sent / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+    stop.set()
+    first, last = samples[0][1], samples[-1][1]
+    return {"seconds": seconds, "events": sent, "rss_start_mib": first, "rss_end_mib": last,
+            "rss_max_mib": max(m for _, m in samples),
+            "mib_per_million_events": (last - first) / sent * 1e6,
+            "samples": [(round(t), round(m, 1)) for t, m in samples]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/clm-bench"))
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--probes", type=int, default=500)
+    parser.add_argument("--soak", type=int, default=600)
+    parser.add_argument("--soak-rate", type=int, default=5_000)
+    parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    root = world(args.workdir, args.customers)
+    keys = KeyStore(root)
+    ingest, admin = keys.create("ingest", "bench")[1], keys.create("admin", "bench")[1]
+    basic = "Basic " + base64.b64encode(f"{ingest}:".encode()).decode()
+    port = server.free_port()
+    started = time.perf_counter()
+    process = server.start(root, port, args.workdir / "serve.log")
+    startup = time.perf_counter() - started
+    url = f"http://127.0.0.1:{port}"
+    try:
+        results = {
+            "startup_seconds": startup,
+            "batch": wrk(url, basic, "batch", args.customers, args.duration, args.connections),
+            "single": wrk(url, basic, "single", args.customers, args.duration, args.connections),
+            "visible": probe(url, ingest, admin, args.probes, args.customers),
+        }
+        if args.soak:
+            results["soak"] = soak(url, ingest, process.pid, args.soak, args.soak_rate,
+                                   args.customers)
+    finally:
+        server.stop(process)
+    results["batch"]["events_per_second"] = results["batch"]["requests_per_second"] * 100
+    print(json.dumps(results, indent=2))
+    if not args.no_results:
+        publish(results, args)
+
+
+def publish(r: dict, args: argparse.Namespace) -> None:
+    b, s, v = r["batch"], r["single"], r["visible"]
+    lines = [
+        "", f"### Event API run, {time.strftime('%Y-%m-%d %H:%M')} UTC", "",
+        f"Command: `.venv/bin/python benchmarks/event_api.py {' '.join(sys.argv[1:])}`  ",
+        f"Machine: {machine.summary()}; demo world of {args.customers:,} profiles; wrk with "
+        f"1 thread and {args.connections} connections on loopback, server and load on the "
+        "same machine. Server start (build the live state): "
+        f"{r['startup_seconds']:.1f} s.", "",
+        "| measure | clm | target | vs. Braze's 1,000 req/s |", "|---|---:|---:|---:|",
+        f"| /v1/batch events/s (100 a request) | {b['events_per_second']:,.0f} | 20,000 | "
+        f"{b['requests_per_second'] / BRAZE_REQUESTS_PER_SECOND:.2f}x (requests) |",
+        f"| /v1/batch request p50 / p99 | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms | | |",
+        f"| /v1/track single requests/s | {s['requests_per_second']:,.0f} | 2,000 | "
+        f"{s['requests_per_second'] / BRAZE_REQUESTS_PER_SECOND:.2f}x |",
+        f"| /v1/track p50 / p99 | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} ms | p99 <= 25 ms | |",
+        f"| event visible in the profile p50 / p99 | {v['p50_ms']:.1f} / {v['p99_ms']:.1f} ms "
+        "| p99 <= 100 ms | |",
+    ]
+    if "soak" in r:
+        k = r["soak"]
+        lines.append(
+            f"| soak: {k['seconds']} s at {args.soak_rate:,} events/s, RSS start / end / max "
+            f"| {k['rss_start_mib']:.0f} / {k['rss_end_mib']:.0f} / {k['rss_max_mib']:.0f} MiB "
+            f"| flat | {k['mib_per_million_events']:.0f} MiB per million events |")
+    lines.append("")
+    with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
