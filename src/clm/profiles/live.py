@@ -16,6 +16,7 @@ to another customer (SPEC §1: the newer link wins), moves the history with it.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,20 +41,21 @@ class Order:
     ts: int
     amount: int
     lines: int
-    categories: set[str]
+    categories: tuple[str, ...]  # sorted, distinct; a tuple of one is a third of a set
 
     def add(self, ts: int, amount: int, category: str | None) -> None:
         self.ts = min(self.ts, ts)
         self.amount += amount
         self.lines += 1
-        if category:
-            self.categories.add(category)
+        if category and category not in self.categories:
+            self.categories = tuple(sorted((*self.categories, category)))
 
 
 @dataclass(slots=True)
 class Facts:
     """What the events of one id (a customer's own, or one visitor's) say.
 
+    Purchase lines are kept as two arrays (times, amounts): 16 bytes a line.
     ``orders`` maps an order key (the order id, or ``"\\0" + event id`` for a line
     without one) to its :class:`Order`; amounts are integer ten-thousandths
     (:data:`clm.ingest.tracking.AMOUNT_SCALE`).
@@ -61,7 +63,8 @@ class Facts:
 
     activity: ActivityState = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
-    lines: list[tuple[int, int]] = field(default_factory=list)
+    line_ts: array[int] = field(default_factory=lambda: array("q"))
+    line_amounts: array[int] = field(default_factory=lambda: array("q"))
     last_visit: int | None = None
     signed_up: bool = False
     counts: Counter[str] = field(default_factory=Counter)
@@ -217,11 +220,12 @@ def add_event(
     facts.counts[e.type] += 1
     if e.type == PURCHASE:
         units = e.amount or 0
-        facts.lines.append((e.ts, units))
+        facts.line_ts.append(e.ts)
+        facts.line_amounts.append(units)
         key = e.order_id if e.order_id is not None else "\0" + e.event_id
         order = facts.orders.get(key)
         if order is None:
-            facts.orders[key] = Order(e.ts, units, 1, {e.category} if e.category else set())
+            facts.orders[key] = Order(e.ts, units, 1, (e.category,) if e.category else ())
         else:
             order.add(e.ts, units, e.category)
     elif e.type == VISIT:

@@ -60,12 +60,12 @@ def merged_orders(parts: list[Facts]) -> dict[str, Order]:
         for key, o in facts.orders.items():
             known = out.get(key)
             if known is None:
-                out[key] = Order(o.ts, o.amount, o.lines, set(o.categories))
+                out[key] = Order(o.ts, o.amount, o.lines, o.categories)
             else:
                 known.ts = min(known.ts, o.ts)
                 known.amount += o.amount
                 known.lines += o.lines
-                known.categories |= o.categories
+                known.categories = tuple(sorted({*known.categories, *o.categories}))
     return out
 
 
@@ -76,7 +76,12 @@ def rfm_inputs(
     end = day_end(as_of)
     start = end - window_days * MICROS_PER_DAY
     positive = [o.ts for o in merged_orders(parts).values() if o.amount > 0 and o.ts < end]
-    monetary_units = sum(a for f in parts for ts, a in f.lines if start <= ts < end)
+    monetary_units = sum(
+        a
+        for f in parts
+        for ts, a in zip(f.line_ts, f.line_amounts, strict=True)
+        if start <= ts < end
+    )
     visits = [f.last_visit for f in parts if f.last_visit is not None]
     has_email = any(f.signed_up for f in parts) or (
         traits is not None
@@ -197,7 +202,7 @@ def latest_purchases(parts: list[Facts]) -> list[dict[str, Any]]:
             "ts": to_datetime(o.ts).isoformat(),
             "amount": o.amount / 10_000,
             "lines": o.lines,
-            "categories": ", ".join(sorted(o.categories)) or None,
+            "categories": ", ".join(o.categories) or None,
         }
         for key, o in newest
     ]
