@@ -19,8 +19,9 @@ from clm import Workspace
 from clm.ingest import demo
 from clm.ingest.demo import DemoWorld
 from clm.ingest.tracking import AMOUNT_SCALE, EventRecord, LinkRecord, ProfileRecord, Record
+from clm.profiles.activity_state import unpack
 from clm.profiles.live import LiveState, apply_all
-from clm.profiles.live_load import load_calibration, load_state
+from clm.profiles.live_load import load_calibration, load_state, replay_state
 from clm.profiles.live_profiles import LiveProfiles
 
 SCORE_COLUMNS = (
@@ -196,3 +197,28 @@ def test_an_event_moves_the_profile_at_once(
     assert fresh is not None and fresh["segment"] == "Loyal Visitors"
     counts = live.segment_counts()
     assert sum(counts.values()) == len(ws.scores()) + 1
+
+
+def test_the_database_builds_the_facts_events_would_build(
+    built: tuple[Workspace, DemoWorld],
+) -> None:
+    ws, _ = built
+    bulk, slow = load_state(ws.con, ws.settings), replay_state(ws.con, ws.settings)
+    assert bulk.seen == slow.seen and bulk.latest_ts == slow.latest_ts
+    assert bulk.links == slow.links and bulk.traits == slow.traits
+    for table in ("customers", "visitors"):
+        mine, theirs = getattr(bulk, table), getattr(slow, table)
+        assert mine.keys() == theirs.keys()
+        for rid, f in mine.items():
+            g = theirs[rid]
+            assert f.orders == g.orders and f.counts == g.counts, rid
+            assert (f.last_visit, f.signed_up) == (g.last_visit, g.signed_up), rid
+            assert sorted(zip(f.line_ts, f.line_amounts, strict=True)) == sorted(
+                zip(g.line_ts, g.line_amounts, strict=True)
+            )
+            assert f.activity.keys() == g.activity.keys(), rid
+            for scope, packed in f.activity.items():
+                a, b = unpack(packed), unpack(g.activity[scope])
+                assert a.t_ref == b.t_ref
+                for x, y in zip(a[1:], b[1:], strict=True):
+                    assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-300), (rid, scope)

@@ -1,7 +1,8 @@
 """Building the live state from the workspace database when the server starts.
 
-Every stored event goes through the same O(1) update as a live one, so the state the
-server starts from is the state the events would have built arriving one by one.
+The database aggregates every stored event into the facts the O(1) update would have built
+from them one by one (:mod:`clm.profiles.live_bulk`; :func:`replay_state` builds them the
+slow way, and tests compare the two).
 Identity links and profile traits come from their tables; the calibration is the
 latest scoring run's (the run with the latest as-of date, as ``clm customer`` reads).
 """
@@ -9,12 +10,12 @@ latest scoring run's (the run with the latest as-of date, as ``clm customer`` re
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 
 import duckdb
 
 from clm.config import Settings
 from clm.ingest.tracking import EventRecord
+from clm.profiles import live_bulk
 from clm.profiles.live import Facts, LiveState, Traits
 from clm.profiles.live_scores import LiveCalibration
 from clm.scores.calibration import Calibration
@@ -28,14 +29,31 @@ FROM events
 """
 
 
-def load_state(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    progress: Callable[[int], None] | None = None,
-) -> LiveState:
-    """The live state of every stored event, link and profile."""
+def load_state(con: duckdb.DuckDBPyConnection, settings: Settings) -> LiveState:
+    """The live state of every stored event, link and profile, aggregated by the database
+    (:mod:`clm.profiles.live_bulk`)."""
     act = settings.activity
     state = LiveState(dict(act.weights), act.half_life_short, act.half_life_long)
+    state.customers, state.visitors, state.latest_ts = live_bulk.facts(con, act)
+    state.seen = live_bulk.event_ids(con)
+    _links_and_traits(con, state)
+    return _settled(state)
+
+
+def replay_state(con: duckdb.DuckDBPyConnection, settings: Settings) -> LiveState:
+    """The same state built by applying every stored event one at a time (the reference
+    :func:`load_state` is tested against)."""
+    act = settings.activity
+    state = LiveState(dict(act.weights), act.half_life_short, act.half_life_long)
+    for batch in con.sql(EVENTS_SQL).to_arrow_reader(BATCH_ROWS):
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        for row in zip(*columns, strict=True):
+            state.apply_event(EventRecord(*row))
+    _links_and_traits(con, state)
+    return _settled(state)
+
+
+def _links_and_traits(con: duckdb.DuckDBPyConnection, state: LiveState) -> None:
     for anonymous_id, customer_id, linked_at in con.execute(
         "SELECT anonymous_id, customer_id, epoch_us(linked_at) FROM identities"
     ).fetchall():
@@ -46,15 +64,9 @@ def load_state(
     ).fetchall():
         state.traits[str(customer_id)] = Traits(bool(email), signup)
         state.customers.setdefault(str(customer_id), Facts())
-    reader = con.sql(EVENTS_SQL).to_arrow_reader(BATCH_ROWS)
-    done = 0
-    for batch in reader:
-        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        for row in zip(*columns, strict=True):
-            state.apply_event(EventRecord(*row))
-        done += batch.num_rows
-        if progress is not None:
-            progress(done)
+
+
+def _settled(state: LiveState) -> LiveState:
     state.dirty.clear()
     gc.collect()
     gc.freeze()  # the loaded state is long-lived: keep the collector from rescanning it

@@ -1,0 +1,133 @@
+"""Every stored event's facts, aggregated by the database in a few queries.
+
+This is what :func:`clm.profiles.live.add_event` would build applying the events one
+by one (tests compare the two), computed set-wise so that a server starts in seconds:
+per id and scope the decayed sums anchored at the scope's latest event (the sums of
+:mod:`clm.profiles.activity_state`, SPEC §4), per id its orders, purchase lines,
+latest visit, signup events and counts by type.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+import duckdb
+
+from clm.config import ActivitySection
+from clm.profiles import activity_state
+from clm.profiles.live import Facts, Order
+
+PURCHASE = "purchase"
+
+# Raw ids: an event belongs to its customer id, else to its visitor id (``anon``).
+_EVENTS = """
+SELECT coalesce(customer_id, anonymous_id) AS rid, customer_id IS NULL AS anon, type,
+       epoch_us(ts) AS t, category, (amount * 10000)::BIGINT AS units, order_id, event_id
+FROM events
+"""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _weight_sql(act: ActivitySection) -> str:
+    """``w_e`` of SPEC §4 as SQL: purchase lines with a positive amount, else the type's."""
+    others = " ".join(
+        f"WHEN type = {_literal(t)} THEN {float(w)!r}" for t, w in act.weights.items()
+        if t != PURCHASE
+    )
+    purchase = float(act.weights.get(PURCHASE, 1.0))
+    return (
+        f"CASE WHEN type = '{PURCHASE}' THEN CASE WHEN units > 0 THEN {purchase!r} ELSE 0.0 END "
+        f"{others} ELSE 0.0 END"
+    )
+
+
+def activity_rows(con: duckdb.DuckDBPyConnection, act: ActivitySection) -> Any:
+    """Per (id, scope): the anchor (latest event) and the four decayed sums there."""
+    rate_s = activity_state.decay_rate(act.half_life_short)
+    rate_l = activity_state.decay_rate(act.half_life_long)
+    return con.sql(
+        f"""
+        WITH e AS ({_EVENTS}),
+        w AS (SELECT rid, anon, category, t, {_weight_sql(act)} AS w,
+                     CASE WHEN type = '{PURCHASE}' AND units > 0 THEN units / 10000.0
+                          ELSE 0.0 END AS v FROM e),
+        scoped AS (SELECT rid, anon, 'all' AS scope, t, w, v FROM w
+                   UNION ALL
+                   SELECT rid, anon, category, t, w, v FROM w WHERE category IS NOT NULL),
+        anchored AS (SELECT *, max(t) OVER (PARTITION BY rid, anon, scope) AS t_ref FROM scoped)
+        SELECT rid, anon, scope, max(t_ref) AS t_ref,
+               sum(w * exp((t - t_ref) * {rate_s!r})) AS s_short,
+               sum(w * exp((t - t_ref) * {rate_l!r})) AS s_long,
+               sum(v * exp((t - t_ref) * {rate_s!r})) AS v_short,
+               sum(v * exp((t - t_ref) * {rate_l!r})) AS v_long
+        FROM anchored GROUP BY ALL
+        """
+    ).fetchall()
+
+
+def facts(
+    con: duckdb.DuckDBPyConnection, act: ActivitySection
+) -> tuple[dict[str, Facts], dict[str, Facts], int | None]:
+    """Customers' and visitors' facts from every stored event, and the latest event time."""
+    customers: dict[str, Facts] = {}
+    visitors: dict[str, Facts] = {}
+
+    def of(rid: str, anon: bool) -> Facts:
+        table = visitors if anon else customers
+        found = table.get(rid)
+        if found is None:
+            found = table[rid] = Facts()
+        return found
+
+    for rid, anon, scope, t_ref, s_s, s_l, v_s, v_l in activity_rows(con, act):
+        of(rid, anon).activity[scope] = activity_state.PACKED.pack(t_ref, s_s, s_l, v_s, v_l)
+    _orders(con, of)
+    _lines(con, of)
+    for rid, anon, kind, n, last in con.sql(
+        f"WITH e AS ({_EVENTS}) SELECT rid, anon, type, count(*), max(t) FROM e GROUP BY ALL"
+    ).fetchall():
+        f = of(rid, anon)
+        f.counts[kind] = int(n)
+        if kind == "visit":
+            f.last_visit = int(last)
+        elif kind == "email_signup":
+            f.signed_up = True
+    latest = con.sql("SELECT max(epoch_us(ts)) FROM events").fetchall()[0][0]
+    return customers, visitors, latest
+
+
+def _orders(con: duckdb.DuckDBPyConnection, of: Any) -> None:
+    rows = con.sql(
+        f"""
+        WITH e AS ({_EVENTS})
+        SELECT rid, anon, coalesce(order_id, chr(0) || event_id) AS okey, min(t), sum(units),
+               count(*), list(DISTINCT category ORDER BY category) FILTER (category IS NOT NULL)
+        FROM e WHERE type = '{PURCHASE}' GROUP BY ALL
+        """
+    ).fetchall()
+    for rid, anon, key, first, units, n, cats in rows:
+        of(rid, anon).orders[key] = Order(int(first), int(units or 0), int(n), tuple(cats or ()))
+
+
+def _lines(con: duckdb.DuckDBPyConnection, of: Any) -> None:
+    rows = con.sql(
+        f"""
+        WITH e AS ({_EVENTS})
+        SELECT rid, anon, list(t), list(coalesce(units, 0))
+        FROM e WHERE type = '{PURCHASE}' GROUP BY ALL
+        """
+    ).fetchall()
+    for rid, anon, times, amounts in rows:
+        f = of(rid, anon)
+        f.line_ts = array("q", times)
+        f.line_amounts = array("q", amounts)
+
+
+def event_ids(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The hashes of every stored event id (the live stream's repeat check)."""
+    ids = con.execute("SELECT event_id FROM events").fetchnumpy()["event_id"]
+    return set(map(hash, ids.tolist()))
