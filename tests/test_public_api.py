@@ -40,4 +40,5 @@ def test_all_names_exist_and_are_exactly_the_public_api() -> None:
         "models",
         "charts",
         "experiments",
+        "automation",
     }
