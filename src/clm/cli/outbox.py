@@ -36,8 +36,8 @@ def outbox(
 ) -> None:
     """List outbox messages, newest first: channel, status, tries, times, last error.
 
-    'unknown' marks an email interrupted after it was handed to the SMTP server (it may
-    have arrived); it is never re-sent by itself.
+    Status 'unknown': an email interrupted after the SMTP server got it (it may have
+    arrived); clm never re-sends it by itself.
     """
     from clm.automation.outbox import STATUSES
 
@@ -65,11 +65,9 @@ def outbox(
                 ("automation", "left"),
                 ("customer", "left"),
                 ("channel", "left"),
-                ("variant", "left"),
                 ("status", "left"),
                 ("tries", "right"),
-                ("not before", "left"),
-                ("sent", "left"),
+                ("due or sent", "left"),
                 ("last error", "left"),
             ],
             [
@@ -78,11 +76,9 @@ def outbox(
                     r["automation"],
                     r["customer_id"],
                     r["channel"],
-                    r["variant"] or "",
                     r["status"],
                     str(r["attempts"]),
-                    (r["not_before"] or "")[:16],
-                    (r["sent_at"] or "")[:16],
+                    (r["sent_at"] or r["not_before"] or "")[:16].replace("T", " "),
                     r["last_error"] or "",
                 ]
                 for r in rows
