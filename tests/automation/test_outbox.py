@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
@@ -11,14 +13,19 @@ from typer.testing import CliRunner
 
 from clm import Workspace
 from clm.automation.channels import MemoryChannel, SendResult
-from clm.automation.outbox import banner_for, deliver, enqueue, messages, requeue
+from clm.automation.outbox import (
+    OutgoingMessage,
+    banner_for,
+    deliver,
+    enqueue,
+    messages,
+    requeue,
+)
 from clm.cli import app
 from tests.automation.factory import T0, message, message_id
 
 
 def test_message_ids_follow_the_contract() -> None:
-    import hashlib
-
     expected = hashlib.sha256(b"beauty-points|enr-1|s1").hexdigest()[:32]
     assert message(1).message_id == message_id("beauty-points", "enr-1", "s1") == expected
 
@@ -132,7 +139,7 @@ def test_messages_filters(ws: Workspace) -> None:
         messages(ws.con, status="done")
 
 
-def banner(i: int, placement: str, title: str, hours: int = 0) -> object:
+def banner(i: int, placement: str, title: str, hours: int = 0) -> OutgoingMessage:
     return message(
         i,
         "banner",
@@ -143,8 +150,7 @@ def banner(i: int, placement: str, title: str, hours: int = 0) -> object:
 
 def test_banner_for_returns_the_live_decision_and_records_impressions(ws: Workspace) -> None:
     old, new, other = banner(1, "home", "old"), banner(2, "home", "new", 1), banner(3, "cart", "x")
-    for b in (old, new, other):  # one customer, three banners
-        enqueue(ws.con, [b.__class__(**{**b.__dict__, "customer_id": "C1"})])  # type: ignore[attr-defined]
+    enqueue(ws.con, [replace(b, customer_id="C1") for b in (old, new, other)])
     assert banner_for(ws.con, "C1", "home", T0) is None  # decided but not yet live
     deliver(ws.con, {"banner": MemoryChannel("banner")}, T0)
     shown = banner_for(ws.con, "C1", "home", T0 + timedelta(minutes=30))
@@ -165,7 +171,7 @@ def test_banner_for_returns_the_live_decision_and_records_impressions(ws: Worksp
 
 
 def test_the_banner_channel_goes_live_through_workspace_deliver(ws: Workspace) -> None:
-    enqueue(ws.con, [banner(1, "home", "hi")])  # type: ignore[list-item]
+    enqueue(ws.con, [banner(1, "home", "hi")])
     assert ws.deliver(T0).sent == 1
     assert ws.banner("C1", "home", T0) is not None
 
