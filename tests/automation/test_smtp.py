@@ -130,6 +130,18 @@ def test_smtp_down_messages_wait_with_backoff_and_go_out_when_it_is_back(ws: Wor
     assert {(r["status"], r["attempts"]) for r in ws.outbox()} == {("sent", 3)}
 
 
+def test_a_server_that_is_down_is_tried_three_times_per_run_not_once_per_message(
+    ws: Workspace,
+) -> None:
+    configure(ws, free_port())
+    enqueue(ws.con, [message(i) for i in range(10)])
+    stats = ws.deliver(T0)
+    assert (stats.retrying, stats.waiting_messages) == (3, 7)
+    assert "3 tries in a row" in stats.waiting["email"]
+    tries = sorted(r["attempts"] for r in ws.outbox())
+    assert tries == [0] * 7 + [1] * 3
+
+
 def test_a_refused_recipient_fails_with_the_server_reply(ws: Workspace) -> None:
     sink = SmtpSink(refuse_rcpt="550 5.1.1 mailbox unavailable")
     enqueue(ws.con, [message(1), message(2)])

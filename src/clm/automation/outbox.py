@@ -45,7 +45,9 @@ so two runs never resolve each other's in-flight messages.
 
 Retries: a ``retry`` result waits ``backoff_seconds * 2**(attempts - 1)`` (the
 channel's :class:`~clm.automation.channels.base.RetryPolicy`) and becomes ``failed``
-after ``1 + retries`` tries. Messages of a channel without settings stay ``queued``
+after ``1 + retries`` tries. After three ``retry`` answers in a row a channel is taken
+as down for the rest of the run (an SMTP server that is off): its other messages wait,
+untried, for the next run. Messages of a channel without settings stay ``queued``
 with the missing setting as their ``last_error``.
 """
 
@@ -91,6 +93,9 @@ HOLD_REASON = (
 )
 RESEND_REASON = "interrupted mid-send: sent again with the same idempotency key"
 _LOCK = threading.Lock()
+# After this many "retry" answers in a row, a channel is taken as down for the rest of
+# the run: its other due messages are not tried (nor counted as tries) until the next run.
+DOWN_AFTER = 3
 
 
 @dataclass
@@ -207,17 +212,41 @@ def deliver(
         stats = DeliveryStats()
         _recover(con, channels, now, stats)
         _note_waiting(con, channels, now, unconfigured or {}, stats)
-        names = sorted(channels)
+        streak: dict[str, int] = {}  # consecutive "retry" answers per channel
         tried = 0
         while limit is None or tried < limit:
+            names = sorted(c for c in channels if streak.get(c, 0) < DOWN_AFTER)
             size = batch_size if limit is None else min(batch_size, limit - tried)
             batch = _due(con, names, now, size)
             if not batch:
                 break
             for due in batch:
-                _deliver_one(con, channels[due.message.channel], due, now, stats)
-            tried += len(batch)
+                name = due.message.channel
+                if streak.get(name, 0) >= DOWN_AFTER:
+                    continue
+                status = _deliver_one(con, channels[name], due, now, stats)
+                streak[name] = streak.get(name, 0) + 1 if status == "retry" else 0
+                tried += 1
+        _note_down(con, [c for c, n in streak.items() if n >= DOWN_AFTER], now, stats)
         return stats
+
+
+def _note_down(
+    con: duckdb.DuckDBPyConnection, names: list[str], now: datetime, stats: DeliveryStats
+) -> None:
+    """Count the messages left waiting because their channel looked down in this run."""
+    for name in names:
+        left = con.execute(
+            "SELECT count(*) FROM outbox WHERE channel = ? AND status IN ('queued', 'retrying') "
+            "AND not_before <= ? AND next_attempt_at <= ?",
+            [name, now, now],
+        ).fetchall()[0][0]
+        if left:
+            stats.waiting[name] = (
+                f"waiting: {DOWN_AFTER} tries in a row on {name} asked to retry; "
+                "the rest wait for the next run"
+            )
+            stats.waiting_messages += int(left)
 
 
 def _recover(
@@ -314,8 +343,9 @@ def _deliver_one(
     due: _Due,
     now: datetime,
     stats: DeliveryStats,
-) -> None:
-    """Send one message and record the outcome; see the module docstring for the order."""
+) -> str | None:
+    """Send one message and record the outcome (see the module docstring for the order);
+    return the channel's answer (None when another run took the message)."""
     message, attempt = due.message, due.attempts + 1
     marked = False
 
@@ -338,11 +368,12 @@ def _deliver_one(
     try:
         result = _send(channel, message, point_of_no_return)
     except _Taken:
-        return
+        return None
     except Exception as exc:  # a channel bug must not stop the run or lose the record
         reason = f"the {channel.name} channel raised {type(exc).__name__}"
         result = SendResult("unknown", reason) if marked else SendResult("retry", reason)
     _record(con, channel, message, attempt, result, now, stats)
+    return result.status
 
 
 def _send(
