@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -79,11 +80,19 @@ class SmtpSink:
 
 @contextmanager
 def smtp_server(
-    sink: SmtpSink, port: int | None = None, logins: dict[str, str] | None = None
+    sink: SmtpSink,
+    port: int | None = None,
+    logins: dict[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[int]:
-    """Run ``sink`` behind a real SMTP server on 127.0.0.1; yields the port."""
+    """Run ``sink`` behind a real SMTP server on 127.0.0.1; yields the port.
+
+    ``tls`` offers STARTTLS and refuses mail before it.
+    """
     port = port or free_port()
     kwargs: dict[str, Any] = {}
+    if tls is not None:
+        kwargs.update(tls_context=tls, require_starttls=True)
     if logins is not None:
 
         def authenticate(
@@ -96,11 +105,11 @@ def smtp_server(
             return AuthResult(success=ok, handled=False)
 
         # PLAIN only: aiosmtpd's LOGIN stalls after smtplib falls back to it on a refusal
-        kwargs = {
-            "authenticator": authenticate,
-            "auth_require_tls": False,
-            "auth_exclude_mechanism": ["LOGIN"],
-        }
+        kwargs.update(
+            authenticator=authenticate,
+            auth_require_tls=tls is not None,
+            auth_exclude_mechanism=["LOGIN"],
+        )
     controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
 from datetime import timedelta
 from email.header import decode_header, make_header
 from email.message import Message
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from clm import Workspace
 from clm.automation import tracking
+from clm.automation.channels import SmtpChannel
 from clm.automation.outbox import enqueue
 from tests.automation.factory import T0, email_content, message
 from tests.automation.servers import SmtpSink, free_port, smtp_server
@@ -106,6 +111,37 @@ def test_login_with_the_password_from_the_environment(
     assert "s3cret" not in (ws.root / "clm.toml").read_text()
 
 
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated:DeprecationWarning")
+def test_starttls_then_login_against_a_server_with_its_own_certificate(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    monkeypatch.setenv("CLM_TEST_SMTP_PASSWORD", "s3cret")
+    sink = SmtpSink()
+    enqueue(ws.con, [message(1)])
+    with smtp_server(sink, logins={"shop": "s3cret"}, tls=server_tls) as port:
+        configure(ws, port, username="shop", password_env="CLM_TEST_SMTP_PASSWORD")
+        assert ws.deliver(T0).retrying == 1  # no STARTTLS: the server offers no login
+        assert "SMTPNotSupportedError" in ws.outbox()[0]["last_error"]
+        monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
+        ws.config_set("channels.email.starttls", "true")
+        assert ws.deliver(T0 + timedelta(minutes=1)).retrying == 1  # an untrusted certificate
+        assert "TLS with the SMTP server" in ws.outbox()[0]["last_error"]
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust it (as a private CA would be)
+        assert ws.deliver(T0 + timedelta(minutes=3)).sent == 1
+    assert sink.count() == 1
+
+
 def test_smtp_down_messages_wait_with_backoff_and_go_out_when_it_is_back(ws: Workspace) -> None:
     port = free_port()
     configure(ws, port, backoff_seconds="60", retries="5")
@@ -198,3 +234,20 @@ def test_nothing_is_sent_without_settings_and_the_reason_names_the_setting(ws: W
     assert row["last_error"] == "waiting: channels.email.smtp_host is not set"
     ws.config_set("channels.email.smtp_host", "127.0.0.1")
     assert ws.deliver(T0).waiting == {"email": "waiting: channels.email.sender is not set"}
+
+
+def test_a_kept_connection_the_server_dropped_is_reopened_before_the_point_of_no_return() -> None:
+    port = free_port()
+    channel = SmtpChannel("127.0.0.1", port, "news@shop.example")
+    marks: list[str] = []
+    first, second = SmtpSink(), SmtpSink()
+    try:
+        with smtp_server(first, port):
+            result = channel.send_staged(message(1), lambda: marks.append("1"))
+            assert result.status == "sent"
+        with smtp_server(second, port):  # a new server: the kept connection is dead
+            result = channel.send_staged(message(2), lambda: marks.append("2"))
+            assert result.status == "sent", result.detail
+    finally:
+        channel.close()
+    assert (first.count(), second.count(), marks) == (1, 1, ["1", "2"])

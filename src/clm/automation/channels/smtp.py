@@ -115,22 +115,35 @@ class SmtpChannel:
             payload = self.build(message).as_bytes(policy=SMTP_POLICY)
         except (ValueError, KeyError) as exc:
             return SendResult("failed", f"cannot build the email: {type(exc).__name__}")
-        for fresh in (False, True):  # a kept connection may have timed out: one reconnect
+        for _ in range(2):  # a kept connection may have been closed by the server: reconnect
+            reused = self._smtp is not None
             try:
-                smtp = self._connection(fresh)
+                smtp = self._connection()
                 self._envelope(smtp, to, payload)
             except SmtpFailure as exc:
                 return SendResult(exc.status, exc.detail)
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            except smtplib.SMTPServerDisconnected as exc:
                 self._drop()
-                if fresh:
-                    return SendResult("retry", self._unreachable(exc))
-                continue
-            except smtplib.SMTPException as exc:
+                if reused:
+                    continue
+                return SendResult("retry", self._unreachable(exc))
+            except smtplib.SMTPException as exc:  # before OSError: it is one
                 self._drop()
-                return SendResult("retry", f"SMTP error: {type(exc).__name__}")
+                return SendResult("retry", f"SMTP error: {type(exc).__name__}: {str(exc)[:200]}")
+            except ssl.SSLError as exc:
+                self._drop()
+                return SendResult(
+                    "retry",
+                    f"TLS with the SMTP server {self.host}:{self.port} failed "
+                    f"({type(exc).__name__}); check the server's certificate",
+                )
+            except OSError as exc:
+                self._drop()
+                if reused:
+                    continue
+                return SendResult("retry", self._unreachable(exc))
             return self._finish(smtp, point_of_no_return)
-        raise AssertionError("unreachable")
+        return SendResult("retry", f"the SMTP server {self.host}:{self.port} closed the connection")
 
     def _envelope(self, smtp: smtplib.SMTP, to: str, payload: bytes) -> None:
         """MAIL, RCPT, DATA and the content without the final dot line."""
@@ -179,10 +192,9 @@ class SmtpChannel:
         text = reply.decode(errors="replace")[:200]
         raise SmtpFailure(status, f"{step} refused: {code} {text}")
 
-    def _connection(self, fresh: bool) -> smtplib.SMTP:
-        if self._smtp is not None and not fresh:
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
             return self._smtp
-        self._drop()
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
             smtp.ehlo()
