@@ -22,6 +22,7 @@ from clm.automation.outbox import (
     requeue,
 )
 from clm.cli import app
+from clm.store.database import transaction
 from tests.automation.factory import T0, message, message_id
 
 
@@ -205,3 +206,13 @@ def test_cli_outbox_lists_and_filters_and_config_sets_channels(tmp_path: Path) -
         assert ws.settings.channels.email.smtp_host == "127.0.0.1"
         assert ws.settings.channels.email.smtp_port == 2525
         assert ws.settings.channels.sms.headers == {"X-Key": "abc"}
+
+
+def test_enqueue_joins_the_callers_transaction(ws: Workspace) -> None:
+    with pytest.raises(RuntimeError), transaction(ws.con):
+        assert enqueue(ws.con, [message(1)]) == 1
+        raise RuntimeError("the decision failed after the enqueue")
+    assert ws.outbox() == []  # rolled back with the caller's transaction
+    with transaction(ws.con):
+        enqueue(ws.con, [message(1)])
+    assert len(ws.outbox()) == 1

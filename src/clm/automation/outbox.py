@@ -125,7 +125,8 @@ def _naive_utc(ts: datetime) -> datetime:
 def enqueue(con: duckdb.DuckDBPyConnection, messages: Sequence[OutgoingMessage]) -> int:
     """Add messages to the outbox; a message id already there adds nothing.
 
-    Returns the number of new messages.
+    One statement, so it may run inside the caller's transaction (with the decisions
+    that made the messages). Returns the number of new messages.
     """
     unique: dict[str, OutgoingMessage] = {}
     for message in messages:
@@ -151,20 +152,19 @@ def enqueue(con: duckdb.DuckDBPyConnection, messages: Sequence[OutgoingMessage])
         }
     )
     con.register("_clm_outbox_new", table)
-    try:
-        with transaction(con):
-            added = con.execute(
-                """
-                INSERT INTO outbox
-                SELECT message_id, automation, version, enrolment_id, step_id, customer_id,
-                       channel, variant, content::JSON, 'queued', 0, not_before, not_before,
-                       ?, NULL, NULL, NULL, cost
-                FROM _clm_outbox_new
-                ON CONFLICT DO NOTHING
-                RETURNING message_id
-                """,
-                [created],
-            ).fetchall()
+    try:  # one statement: atomic on its own, and usable inside the caller's transaction
+        added = con.execute(
+            """
+            INSERT INTO outbox
+            SELECT message_id, automation, version, enrolment_id, step_id, customer_id,
+                   channel, variant, content::JSON, 'queued', 0, not_before, not_before,
+                   ?, NULL, NULL, NULL, cost
+            FROM _clm_outbox_new
+            ON CONFLICT DO NOTHING
+            RETURNING message_id
+            """,
+            [created],
+        ).fetchall()
     finally:
         con.unregister("_clm_outbox_new")
     return len(added)
@@ -206,6 +206,7 @@ def deliver(
 
     ``unconfigured`` gives, per channel missing from ``channels``, the setting it lacks
     (recorded on its waiting messages). ``limit`` caps the messages tried in this run.
+    Call it outside any transaction: it commits each step itself, which is the point.
     """
     now = _naive_utc(now)
     with _LOCK:
