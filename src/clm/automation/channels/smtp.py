@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -197,6 +198,11 @@ class SmtpChannel:
             return self._smtp
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
+            # The content and the final dot go in two writes (the mark sits between them):
+            # without TCP_NODELAY, Nagle's algorithm holds the dot until the server's delayed
+            # ACK, some 40 ms per message.
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
