@@ -132,6 +132,7 @@ class HttpSink:
     statuses: list[int] = field(default_factory=list)
     delay: float = 0.0
     requests: list[HttpRequest] = field(default_factory=list)
+    on_request: Callable[[int], None] | None = None  # runs before the answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_status(self) -> int:
@@ -150,6 +151,9 @@ def http_server(sink: HttpSink) -> Iterator[str]:
                 sink.requests.append(
                     HttpRequest(self.path, dict(self.headers.items()), json.loads(raw or b"null"))
                 )
+                n = len(sink.requests)
+            if sink.on_request is not None:
+                sink.on_request(n)
             if sink.delay:
                 time.sleep(sink.delay)
             status = sink.next_status()

@@ -14,13 +14,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 import clm
 from clm import Workspace
 from clm.automation.outbox import enqueue
 from tests.automation.factory import T0, message
-from tests.automation.servers import SmtpSink, free_port, smtp_server
+from tests.automation.servers import HttpSink, SmtpSink, free_port, http_server, smtp_server
 
 N = 60
 SCRIPT = """
@@ -115,6 +118,44 @@ def test_killed_at_a_random_moment_of_a_send_run(tmp_path: Path) -> None:
     assert {m for m, s in statuses.items() if s == "sent"} <= arrived
     # every message arrived, except possibly the one held as unknown (documented window)
     assert set(ids.values()) - arrived <= unknown
+
+
+@pytest.mark.slow
+def test_a_webhook_interrupted_mid_request_is_sent_again_with_the_same_idempotency_key(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "ws"
+    sink = HttpSink()
+    victim: list[subprocess.Popen[bytes]] = []
+
+    def kill_on_the_10th(n: int) -> None:
+        if n == 10:
+            victim[0].send_signal(signal.SIGKILL)
+            victim[0].wait(timeout=10)
+
+    sink.on_request = kill_on_the_10th
+    with http_server(sink) as base:
+        with Workspace.init(root) as ws:
+            ws.config_set("channels.sms.url", f'"{base}/sms"')
+            msgs = [message(i, "sms", {"to": f"+49{i}", "text": "t"}) for i in range(20)]
+            enqueue(ws.con, msgs)
+        victim.append(start_deliver(root))
+        assert victim[0].wait(timeout=60) == -signal.SIGKILL
+        with Workspace.open(root) as ws:
+            stats = ws.deliver(T0)
+            assert stats.resent_after_crash == 1
+            assert {r["status"] for r in ws.outbox()} == {"sent"}
+    keys = Counter(r.headers["Idempotency-Key"] for r in sink.requests)
+    assert set(keys) == {m.message_id for m in msgs}
+    the_10th = sink.requests[9]
+    assert keys.pop(the_10th.headers["Idempotency-Key"]) == 2  # the provider drops the repeat
+    assert set(keys.values()) == {1}
+    repeat = [
+        r
+        for r in sink.requests
+        if r.headers["Idempotency-Key"] == the_10th.headers["Idempotency-Key"]
+    ]
+    assert repeat[0].body == repeat[1].body
 
 
 def kill_after(proc: subprocess.Popen[bytes], sink: SmtpSink, count: int, pause: float) -> None:
