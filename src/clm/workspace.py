@@ -527,7 +527,7 @@ class Workspace:
         """Queue unknown or failed messages again; return how many were requeued."""
         from clm.automation import outbox
 
-        return outbox.requeue(self.con, message_ids, datetime.now(UTC))
+        return outbox.requeue(self.con, message_ids)
 
     def banner(
         self, customer_id: str, placement: str, now: datetime | None = None

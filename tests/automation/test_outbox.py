@@ -88,7 +88,7 @@ def test_after_a_crash_emails_are_held_and_webhooks_resent_with_the_same_key(
     assert "may have arrived" in held[0]["last_error"]
     assert ws.outbox(channel="sms")[0]["attempts"] == 2  # the interrupted try counts
     # an operator decides: requeue sends it again (same Message-ID on a real SMTP channel)
-    assert requeue(ws.con, [mail.message_id, sms.message_id], T0) == 1
+    assert requeue(ws.con, [mail.message_id, sms.message_id]) == 1
     assert deliver(ws.con, {"email": email_channel}, T0).sent == 1
     # a channel that is not configured holds, too (never a blind re-send)
     other = message(3)
@@ -193,6 +193,11 @@ def test_cli_outbox_lists_and_filters_and_config_sets_channels(tmp_path: Path) -
     assert "C1" in result.output and "C2" not in result.output
     result = runner.invoke(app, ["outbox", "-w", root, "--status", "sent"])
     assert result.exit_code == 0 and "No messages." in result.output
+    with Workspace.open(root) as ws:
+        held = message(1).message_id
+        ws.con.execute("UPDATE outbox SET status = 'unknown' WHERE message_id = ?", [held])
+    result = runner.invoke(app, ["outbox", "-w", root, "--requeue", held, "--requeue", "x"])
+    assert result.exit_code == 0 and "Requeued 1 of 2 message(s)." in result.output
     result = runner.invoke(app, ["outbox", "-w", root, "--status", "done"])
     assert result.exit_code != 0 and "--status" in result.output
     for key, value in [

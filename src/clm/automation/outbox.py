@@ -20,7 +20,7 @@ what the database says about a message whose send was interrupted, and what a la
    *point of no return*, not earlier: for SMTP right before the final ``.`` line of
    the DATA command, after MAIL, RCPT, DATA and the whole content went through (a
    server discards a transaction whose connection drops before that line, RFC 5321
-   §4.1.1.4); for HTTP right before the request. Messages are marked one at a time,
+   §3.8); for HTTP right before the request. Messages are marked one at a time,
    never a batch at once, so a crash interrupts at most one message.
 2. A crash *before* the mark leaves the message ``queued``/``retrying``: the receiver
    has nothing, and the next run sends it. Nothing is lost.
@@ -35,13 +35,15 @@ what the database says about a message whose send was interrupted, and what a la
    - SMS, push, webhooks, banners (``resend``): re-sent with the same
      ``Idempotency-Key: <message_id>``, which the provider uses to drop the repeat.
 
-So a receiver never gets an email twice, and the only email that can go missing is
-one interrupted in the few microseconds between the commit of its mark and the write
-of its final ``.`` line (the socket then delivers what was written even if the
-process dies); that message is flagged ``unknown``, never silently dropped. Each
-result is recorded in its own transaction with the ``message_sent`` event
-(``event_id = "msg:{message_id}:sent"``). :func:`deliver` holds a process-wide lock,
-so two runs never resolve each other's in-flight messages.
+So a receiver never gets an email twice. An email interrupted after the server
+accepted it but before the answer was recorded shows as ``unknown`` though it
+arrived; the only email that can go missing is one interrupted in the few
+microseconds between the commit of its mark and the write of its final ``.`` line
+(after that write the kernel delivers the line even if the process is killed), and
+it too is flagged ``unknown``, never silently dropped. The price is two commits per
+message (mark, result). Each result is recorded in its own transaction with the
+``message_sent`` event (``event_id = "msg:{message_id}:sent"``). :func:`deliver`
+holds a process-wide lock, so two runs never resolve each other's in-flight messages.
 
 Retries: a ``retry`` result waits ``backoff_seconds * 2**(attempts - 1)`` (the
 channel's :class:`~clm.automation.channels.base.RetryPolicy`) and becomes ``failed``
@@ -486,14 +488,14 @@ def messages(
     return rows
 
 
-def requeue(con: duckdb.DuckDBPyConnection, message_ids: Sequence[str], now: datetime) -> int:
-    """Queue ``unknown`` or ``failed`` messages again (an operator's decision); return how
-    many were requeued. An email sent again carries the same Message-ID."""
+def requeue(con: duckdb.DuckDBPyConnection, message_ids: Sequence[str]) -> int:
+    """Queue ``unknown`` or ``failed`` messages again (an operator's decision): the next
+    delivery sends them (an email with the same Message-ID). Returns how many."""
     if not message_ids:
         return 0
     changed = con.execute(
-        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?, last_error = NULL "
-        "WHERE list_contains(?, message_id) AND status IN ('unknown', 'failed')",
-        [_naive_utc(now), list(message_ids)],
+        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = not_before, "
+        "last_error = NULL WHERE list_contains(?, message_id) AND status IN ('unknown', 'failed')",
+        [list(message_ids)],
     ).fetchall()
     return int(changed[0][0]) if changed else 0

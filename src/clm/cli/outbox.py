@@ -31,6 +31,16 @@ def outbox(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
+    requeue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--requeue",
+            metavar="MESSAGE_ID",
+            help="First queue this unknown or failed message again (repeatable); it goes "
+            "out with the next delivery, an email with the same Message-ID.",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
@@ -44,6 +54,9 @@ def outbox(
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
     with opened(workspace) as ws:
+        if requeue:
+            n = ws.outbox_requeue(requeue)
+            console.print(f"Requeued {n} of {len(requeue)} message(s).")
         rows = ws.outbox(
             status=status,
             automation=automation,

@@ -5,7 +5,7 @@ Each message is ``multipart/alternative`` (text, then HTML) with a deterministic
 
 The SMTP transaction is driven step by step (MAIL, RCPT, DATA, the content) so that
 the *point of no return* is exactly the final ``.`` line: a server discards a
-transaction whose connection drops before it (RFC 5321 §4.1.1.4), so everything up to
+transaction whose connection drops before it (RFC 5321 §3.8), so everything up to
 there can be retried safely. ``point_of_no_return()`` is called just before that line
 is written; if the connection then breaks before the server's reply, the message may
 or may not have arrived (RFC 1047) and the result is ``unknown``.
