@@ -91,9 +91,11 @@ def test_timeouts_and_refused_connections_are_retried(ws: Workspace) -> None:
         configure(ws, "sms", base, timeout="0.2")
         assert ws.deliver(T0).retrying == 1
     assert "timed out" in ws.outbox()[0]["last_error"]
-    configure(ws, "sms", f"http://127.0.0.1:{free_port()}")
+    port = free_port()
+    configure(ws, "sms", f"http://user:pw@127.0.0.1:{port}/send?token=t0k3n")
     assert ws.deliver(T0 + timedelta(hours=1)).retrying == 1
-    assert "cannot connect" in ws.outbox()[0]["last_error"]
+    error = ws.outbox()[0]["last_error"]
+    assert error == f"http://127.0.0.1:{port}: cannot connect (ConnectError)"
 
 
 def test_the_generic_webhook_renders_its_body_template_against_the_message(

@@ -62,6 +62,8 @@ class WebhookChannel:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.name, self.url = name, url
+        parts = httpx.URL(url)  # for messages: no credentials or query (they may hold tokens)
+        self.where = f"{parts.scheme}://{parts.host}{f':{parts.port}' if parts.port else ''}"
         self.body_template = dict(body or {})
         self.retry = retry or RetryPolicy()
         self._client = httpx.Client(
@@ -92,9 +94,9 @@ class WebhookChannel:
                 self.url, json=body, headers={"Idempotency-Key": message.message_id}
             )
         except httpx.TimeoutException as exc:
-            return SendResult("retry", f"{self.url}: timed out ({type(exc).__name__})")
+            return SendResult("retry", f"{self.where}: timed out ({type(exc).__name__})")
         except httpx.TransportError as exc:
-            return SendResult("retry", f"{self.url}: cannot connect ({type(exc).__name__})")
+            return SendResult("retry", f"{self.where}: cannot connect ({type(exc).__name__})")
         return self._result(response)
 
     def _result(self, response: httpx.Response) -> SendResult:
