@@ -131,8 +131,81 @@ class ServerSection(_Section):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
 
 
+class EmailChannelSection(_Section):
+    """Email over SMTP. Nothing is sent while ``smtp_host`` or ``sender`` is empty.
+
+    ``password_env`` names the environment variable that holds the SMTP password
+    (the password itself is never stored). ``track_base_url``, when set (e.g.
+    ``https://clm.example.com``), rewrites links for click tracking and adds an open
+    pixel served by ``clm serve``.
+    """
+
+    smtp_host: str = ""
+    smtp_port: int = Field(25, ge=1, le=65535)
+    sender: str = ""
+    username: str = ""
+    password_env: str = ""
+    starttls: bool = False
+    timeout: float = Field(10.0, gt=0)
+    retries: int = Field(5, ge=0, le=100)
+    backoff_seconds: float = Field(60.0, ge=0)
+    track_base_url: str = ""
+
+
+class HttpChannelSection(_Section):
+    """A channel that POSTs JSON to a provider (SMS, push, any webhook).
+
+    ``body`` is the JSON body: every string in it is a Jinja2 template rendered
+    against the message (``to``, ``text``, ``title``, ``body``, ``message_id``,
+    ``customer_id``, ``automation``, ``variant`` ...); an empty body posts the
+    message's own content. ``headers_env`` maps a header to the environment variable
+    holding its value (for tokens). A send is tried ``1 + retries`` times, waiting
+    ``backoff_seconds * 2**(attempt - 1)`` between tries.
+    """
+
+    url: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=dict)
+    retries: int = Field(5, ge=0, le=100)
+    backoff_seconds: float = Field(60.0, ge=0)
+    timeout: float = Field(10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class OutboxSection(_Section):
+    batch_size: int = Field(100, ge=1, le=100_000)
+
+
+def _http_channel(**body: str) -> Any:
+    return Field(default_factory=lambda: HttpChannelSection(body=dict(body)))
+
+
+class ChannelsSection(_Section):
+    """Where messages go: email (SMTP), SMS and push (HTTP providers), a generic webhook."""
+
+    email: EmailChannelSection = Field(default_factory=EmailChannelSection)
+    sms: HttpChannelSection = _http_channel(to="{{ to }}", text="{{ text }}")
+    push: HttpChannelSection = _http_channel(to="{{ to }}", title="{{ title }}", body="{{ body }}")
+    webhook: HttpChannelSection = Field(default_factory=HttpChannelSection)
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+
+
 # Settings that are free-form tables: ``clm config set`` may add new keys to them.
-OPEN_TABLES = ("activity.weights",)
+OPEN_TABLES = (
+    "activity.weights",
+    *(
+        f"channels.{channel}.{table}"
+        for channel in ("sms", "push", "webhook")
+        for table in ("headers", "headers_env", "body")
+    ),
+)
 
 
 class Settings(_Section):
@@ -145,6 +218,7 @@ class Settings(_Section):
     activity: ActivitySection = Field(default_factory=ActivitySection)
     clv: ClvSection = Field(default_factory=ClvSection)
     server: ServerSection = Field(default_factory=ServerSection)
+    channels: ChannelsSection = Field(default_factory=ChannelsSection)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -13,7 +13,8 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── NotFound                  a customer, a run or another named thing is missing
     ├── ExperimentInputError      an experiment file, column or control arm is unusable
     ├── ScoringError              scoring cannot run (no data, no calibration)
-    └── InvalidMessage            a tracking message the event API cannot take (names the field)
+    ├── InvalidMessage            a tracking message the event API cannot take (names the field)
+    └── TemplateError             a message template that does not render (names channel, field)
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -95,3 +96,8 @@ class ServedElsewhere(WorkspaceError):
     def __init__(self, message: str, url: str) -> None:
         self.url = url
         super().__init__(message)
+
+
+class TemplateError(ClmError):
+    """A message template fails to render: a syntax error, an undefined value, or an
+    access the sandbox refuses. The message names the channel and the field."""

@@ -35,7 +35,8 @@ def _literal(text: str) -> str:
 def _weight_sql(act: ActivitySection) -> str:
     """``w_e`` of SPEC §4 as SQL: purchase lines with a positive amount, else the type's."""
     others = " ".join(
-        f"WHEN type = {_literal(t)} THEN {float(w)!r}" for t, w in act.weights.items()
+        f"WHEN type = {_literal(t)} THEN {float(w)!r}"
+        for t, w in act.weights.items()
         if t != PURCHASE
     )
     purchase = float(act.weights.get(PURCHASE, 1.0))

@@ -174,4 +174,35 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        5,
+        """
+        CREATE TABLE outbox (
+            message_id VARCHAR PRIMARY KEY,
+            automation VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            enrolment_id VARCHAR NOT NULL,
+            step_id VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            variant VARCHAR,
+            content JSON NOT NULL,
+            status VARCHAR NOT NULL,  -- queued sending sent retrying failed unknown
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP NOT NULL,
+            not_before TIMESTAMP NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            sent_at TIMESTAMP,
+            last_error VARCHAR,
+            provider_id VARCHAR,
+            cost DOUBLE NOT NULL
+        );
+        CREATE TABLE banner_impressions (
+            message_id VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL,
+            placement VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

@@ -1,0 +1,1 @@
+"""Automations: definitions, triggers and the runner decide; the outbox and the channels send."""

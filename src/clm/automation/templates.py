@@ -1,0 +1,129 @@
+"""Message templates: Jinja2 in a sandbox, per channel and field.
+
+A template is a mapping of fields to Jinja2 sources; :func:`render` turns it into a
+message's content against a context (the profile fields the engine provides: name,
+segment, top and next best category, offer ...). The fields per channel:
+
+========  ==============================================================
+email     ``subject`` (one line), ``html`` and/or ``text``
+sms       ``text``
+push      ``title`` (one line), ``body``
+banner    ``placement``, ``content`` (a JSON object; its strings are templates)
+webhook   ``body`` (a JSON object; its strings are templates)
+========  ==============================================================
+
+Templates run in Jinja2's :class:`~jinja2.sandbox.SandboxedEnvironment` with
+:class:`~jinja2.StrictUndefined`: an undefined name, a syntax error or an access the
+sandbox refuses (``{{ ''.__class__ }}``) raises :class:`clm.errors.TemplateError`
+naming the channel and the field. Only the email HTML is autoescaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from clm.errors import TemplateError
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "email": ("subject",),
+    "sms": ("text",),
+    "push": ("title", "body"),
+    "banner": ("placement", "content"),
+    "webhook": ("body",),
+}
+OPTIONAL: dict[str, tuple[str, ...]] = {"email": ("html", "text")}
+ONE_LINE = {("email", "subject"), ("push", "title")}
+JSON_FIELDS = {("banner", "content"), ("webhook", "body")}
+
+
+@lru_cache(maxsize=2)
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=autoescape)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str, autoescape: bool) -> jinja2.Template:
+    return _environment(autoescape).from_string(source)
+
+
+def render_string(
+    source: str, context: Mapping[str, Any], *, where: str, autoescape: bool = False
+) -> str:
+    """Render one template source; ``where`` names it in the error (``email.subject``)."""
+    try:
+        return _compiled(source, autoescape).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: syntax error on line {exc.lineno}: {exc.message}") from exc
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"{where}: refused by the sandbox: {exc}") from exc
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{where}: {exc.message}") from exc
+    except Exception as exc:  # a filter or a value failing inside the template
+        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
+    """A JSON value with every string in it rendered as a template."""
+    if isinstance(value, str):
+        return render_string(value, context, where=where)
+    if isinstance(value, Mapping):
+        return {k: render_json(v, context, where=f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_json(v, context, where=f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    raise TemplateError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def render(channel: str, template: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of a message on ``channel``, rendered from ``template``.
+
+    Raises
+    ------
+    TemplateError
+        An unknown channel, a missing or unknown field, or a field that does not render;
+        the message names the channel and the field.
+    """
+    check(channel, template)
+    out: dict[str, Any] = {}
+    for field, source in template.items():
+        where = f"{channel}.{field}"
+        if (channel, field) in JSON_FIELDS:
+            out[field] = render_json(source, context, where=where)
+            continue
+        text = render_string(
+            source, context, where=where, autoescape=(channel, field) == ("email", "html")
+        )
+        if (channel, field) in ONE_LINE and ("\n" in text or "\r" in text):
+            raise TemplateError(f"{where}: renders to more than one line")
+        out[field] = text
+    return out
+
+
+def check(channel: str, template: Mapping[str, Any]) -> None:
+    """Refuse an unknown channel, missing or unknown fields, and wrong field types."""
+    if channel not in REQUIRED:
+        raise TemplateError(f"unknown channel {channel!r}; one of {', '.join(REQUIRED)}")
+    allowed = REQUIRED[channel] + OPTIONAL.get(channel, ())
+    unknown = sorted(set(template) - set(allowed))
+    if unknown:
+        raise TemplateError(
+            f"{channel} template: unknown field(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    missing = [f for f in REQUIRED[channel] if f not in template]
+    if missing:
+        raise TemplateError(f"{channel} template: missing field(s) {', '.join(missing)}")
+    if channel == "email" and not ({"html", "text"} & set(template)):
+        raise TemplateError("email template: needs html or text (or both)")
+    for field, source in template.items():
+        wants_object = (channel, field) in JSON_FIELDS
+        if wants_object and not isinstance(source, Mapping):
+            raise TemplateError(f"{channel}.{field}: must be a JSON object")
+        if not wants_object and not isinstance(source, str):
+            raise TemplateError(f"{channel}.{field}: must be a text template")
