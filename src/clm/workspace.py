@@ -690,10 +690,16 @@ class Workspace:
         return workspace_secret(self.root)
 
     def record_open(self, message_id: str, ts: datetime | None = None) -> bool:
-        """Record an open of a message (once); False when it was already recorded."""
+        """Record an open of a message (once); False when it was already recorded. Under
+        `clm serve` the event goes through the live stream (triggers and profiles see it)."""
         from clm.automation.tracking import record_open
 
-        return record_open(self.con, message_id, ts or datetime.now(UTC).replace(tzinfo=None))
+        when = ts or datetime.now(UTC).replace(tzinfo=None)
+        if self.stream is not None:
+            return self._live_outcome(
+                message_id, "message_opened", f"msg:{message_id}:opened", when, {}
+            )
+        return record_open(self.con, message_id, when)
 
     def record_click(
         self, message_id: str, url: str, signature: str, ts: datetime | None = None
@@ -704,6 +710,20 @@ class Workspace:
 
         if not tracking.verify_click(self.tracking_secret(), message_id, url, signature):
             raise NotFound(f"no such tracked link in message {message_id!r}")
-        return tracking.record_click(
-            self.con, message_id, url, ts or datetime.now(UTC).replace(tzinfo=None)
+        when = ts or datetime.now(UTC).replace(tzinfo=None)
+        if self.stream is not None:
+            event_id = tracking.click_event_id(message_id, url)
+            self._live_outcome(message_id, "message_clicked", event_id, when, {"url": url})
+            return url
+        return tracking.record_click(self.con, message_id, url, when)
+
+    def _live_outcome(
+        self, message_id: str, kind: str, event_id: str, when: datetime, extra: dict[str, str]
+    ) -> bool:
+        from clm.automation.tracking import outcome
+
+        customer_id, props = outcome(self.con, message_id, extra)
+        record = tracking.EventRecord(
+            event_id, customer_id, None, kind, tracking.micros(when), properties=props
         )
+        return self._live().accept([record]) > 0

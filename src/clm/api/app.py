@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from clm import __version__
-from clm.api import profiles, tracking
+from clm.api import messages, profiles, tracking
 from clm.api.deps import ServerState
 from clm.errors import ClmError, InvalidMessage, NotFound, WorkspaceError
 
@@ -35,6 +35,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(tracking.router)
     app.include_router(profiles.router)
     app.include_router(profiles.admin)
+    app.include_router(messages.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=state.settings.cors_origins,

@@ -23,6 +23,7 @@ import re
 import secrets
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import duckdb
@@ -102,20 +103,14 @@ def record_click(con: duckdb.DuckDBPyConnection, message_id: str, url: str, ts: 
 
     The caller checks the signature first (:func:`verify_click`).
     """
-    digest = hashlib.sha1(url.encode()).hexdigest()[:8]
-    event_id = f"msg:{message_id}:clicked:{digest}"
-    _record(con, message_id, "message_clicked", event_id, ts, {"url": url})
+    _record(con, message_id, "message_clicked", click_event_id(message_id, url), ts, {"url": url})
     return url
 
 
-def _record(
-    con: duckdb.DuckDBPyConnection,
-    message_id: str,
-    kind: str,
-    event_id: str,
-    ts: datetime,
-    extra: dict[str, str],
-) -> bool:
+def outcome(
+    con: duckdb.DuckDBPyConnection, message_id: str, extra: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """The customer a message went to and the properties of an outcome event about it."""
     rows = con.execute(
         "SELECT customer_id, automation, channel, variant FROM outbox WHERE message_id = ?",
         [message_id],
@@ -130,6 +125,23 @@ def _record(
         "variant": variant,
         **extra,
     }
+    return str(customer_id), props
+
+
+def click_event_id(message_id: str, url: str) -> str:
+    """One click event per message and link."""
+    return f"msg:{message_id}:clicked:{hashlib.sha1(url.encode()).hexdigest()[:8]}"
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    message_id: str,
+    kind: str,
+    event_id: str,
+    ts: datetime,
+    extra: dict[str, str],
+) -> bool:
+    customer_id, props = outcome(con, message_id, extra)
     inserted = con.execute(
         """
         INSERT INTO events (event_id, customer_id, type, ts, properties)
