@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import machine  # noqa: E402
+from tests.api import server  # noqa: E402
 
 from clm.api.keys import KeyStore  # noqa: E402
-from tests.api import server  # noqa: E402
 
 BRAZE_REQUESTS_PER_SECOND = 1_000
 SCRIPT = ROOT / "benchmarks" / "wrk" / "events.lua"
@@ -62,24 +62,48 @@ def ensure_wrk() -> str:
 def world(workdir: Path, customers: int) -> Path:
     root = workdir / f"world-{customers}"
     if not (root / "clm.toml").exists():
-        subprocess.run([server.clm_executable(), "demo", str(root), "--customers",
-                        str(customers)], check=True)
+        subprocess.run(
+            [server.clm_executable(), "demo", str(root), "--customers", str(customers)], check=True
+        )
     return root
 
 
 def wrk(url: str, auth: str, mode: str, customers: int, seconds: int, connections: int) -> dict:
     """Run wrk; return requests/s and latency percentiles (ms)."""
     out = subprocess.run(
-        [ensure_wrk(), "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-s", str(SCRIPT), url, "--", auth, mode, str(customers)],
-        capture_output=True, text=True, check=True,
+        [
+            ensure_wrk(),
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(SCRIPT),
+            url,
+            "--",
+            auth,
+            mode,
+            str(customers),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = {p: float(v) * UNITS[u] for p, v, u in
-           re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    pct = {
+        p: float(v) * UNITS[u]
+        for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    }
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests_per_second": rate, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "requests_per_second": rate,
+        "p50_ms": pct.get("50"),
+        "p99_ms": pct.get("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def probe(url: str, ingest: str, admin: str, probes: int, customers: int) -> dict:
@@ -90,18 +114,29 @@ def probe(url: str, ingest: str, admin: str, probes: int, customers: int) -> dic
             who = f"C{random.randrange(customers):08d}"
             order = f"probe-{time.time_ns()}-{i}"
             start = time.perf_counter()
-            c.post("/v1/track", auth=(ingest, ""), json={
-                "userId": who, "event": "purchase", "messageId": order,
-                "properties": {"revenue": 12.5, "order_id": order}})
+            c.post(
+                "/v1/track",
+                auth=(ingest, ""),
+                json={
+                    "userId": who,
+                    "event": "purchase",
+                    "messageId": order,
+                    "properties": {"revenue": 12.5, "order_id": order},
+                },
+            )
             while True:
-                view = c.get(f"/v1/profiles/{who}",
-                             headers={"Authorization": f"Bearer {admin}"}).json()
+                view = c.get(
+                    f"/v1/profiles/{who}", headers={"Authorization": f"Bearer {admin}"}
+                ).json()
                 if any(p["order_id"] == order for p in view["latest_purchases"]):
                     break
             times.append((time.perf_counter() - start) * 1e3)
     times.sort()
-    return {"p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * (len(times) - 1))],
-            "probes": probes}
+    return {
+        "p50_ms": statistics.median(times),
+        "p99_ms": times[int(0.99 * (len(times) - 1))],
+        "probes": probes,
+    }
 
 
 def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: int) -> dict:
@@ -121,10 +156,16 @@ def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: in
     start = time.monotonic()
     with httpx.Client(base_url=url, auth=(ingest, ""), timeout=30) as c:
         while time.monotonic() - start < seconds:
-            batch = [{"type": "track", "event": "purchase", "messageId": f"s-{n}-{j}",
-                      "userId": f"C{random.randrange(customers):08d}",
-                      "properties": {"revenue": 9.5, "order_id": f"so-{n}-{j}"}}
-                     for j in range(100)]
+            batch = [
+                {
+                    "type": "track",
+                    "event": "purchase",
+                    "messageId": f"s-{n}-{j}",
+                    "userId": f"C{random.randrange(customers):08d}",
+                    "properties": {"revenue": 9.5, "order_id": f"so-{n}-{j}"},
+                }
+                for j in range(100)
+            ]
             c.post("/v1/batch", json={"batch": batch})
             n, sent = n + 1, sent + 100
             ahead = sent / rate - (time.monotonic() - start)
@@ -132,10 +173,15 @@ def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: in
                 time.sleep(ahead)
     stop.set()
     first, last = samples[0][1], samples[-1][1]
-    return {"seconds": seconds, "events": sent, "rss_start_mib": first, "rss_end_mib": last,
-            "rss_max_mib": max(m for _, m in samples),
-            "mib_per_million_events": (last - first) / sent * 1e6,
-            "samples": [(round(t), round(m, 1)) for t, m in samples]}
+    return {
+        "seconds": seconds,
+        "events": sent,
+        "rss_start_mib": first,
+        "rss_end_mib": last,
+        "rss_max_mib": max(m for _, m in samples),
+        "mib_per_million_events": (last - first) / sent * 1e6,
+        "samples": [(round(t), round(m, 1)) for t, m in samples],
+    }
 
 
 def main() -> None:
@@ -167,8 +213,9 @@ def main() -> None:
             "visible": probe(url, ingest, admin, args.probes, args.customers),
         }
         if args.soak:
-            results["soak"] = soak(url, ingest, process.pid, args.soak, args.soak_rate,
-                                   args.customers)
+            results["soak"] = soak(
+                url, ingest, process.pid, args.soak, args.soak_rate, args.customers
+            )
     finally:
         server.stop(process)
     results["batch"]["events_per_second"] = results["batch"]["requests_per_second"] * 100
@@ -180,13 +227,17 @@ def main() -> None:
 def publish(r: dict, args: argparse.Namespace) -> None:
     b, s, v = r["batch"], r["single"], r["visible"]
     lines = [
-        "", f"### Event API run, {time.strftime('%Y-%m-%d %H:%M')} UTC", "",
+        "",
+        f"### Event API run, {time.strftime('%Y-%m-%d %H:%M')} UTC",
+        "",
         f"Command: `.venv/bin/python benchmarks/event_api.py {' '.join(sys.argv[1:])}`  ",
         f"Machine: {machine.summary()}; demo world of {args.customers:,} profiles; wrk with "
         f"1 thread and {args.connections} connections on loopback, server and load on the "
         "same machine. Server start (build the live state): "
-        f"{r['startup_seconds']:.1f} s.", "",
-        "| measure | clm | target | vs. Braze's 1,000 req/s |", "|---|---:|---:|---:|",
+        f"{r['startup_seconds']:.1f} s.",
+        "",
+        "| measure | clm | target | vs. Braze's 1,000 req/s |",
+        "|---|---:|---:|---:|",
         f"| /v1/batch events/s (100 a request) | {b['events_per_second']:,.0f} | 20,000 | "
         f"{b['requests_per_second'] / BRAZE_REQUESTS_PER_SECOND:.2f}x (requests) |",
         f"| /v1/batch request p50 / p99 | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms | | |",
@@ -201,7 +252,8 @@ def publish(r: dict, args: argparse.Namespace) -> None:
         lines.append(
             f"| soak: {k['seconds']} s at {args.soak_rate:,} events/s, RSS start / end / max "
             f"| {k['rss_start_mib']:.0f} / {k['rss_end_mib']:.0f} / {k['rss_max_mib']:.0f} MiB "
-            f"| flat | {k['mib_per_million_events']:.0f} MiB per million events |")
+            f"| flat | {k['mib_per_million_events']:.0f} MiB per million events |"
+        )
     lines.append("")
     with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
