@@ -8,6 +8,7 @@ clm calls these methods; none of them talks to the database directly.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from clm.automation.outbox import DeliveryStats
 
 DEFINITIONS = "definitions"
+_CURSORS = threading.Lock()
 ENV_VAR = "CLM_WORKSPACE"
 
 
@@ -530,7 +532,9 @@ class Workspace:
     def reader(self) -> Workspace:
         """The same workspace for another thread: its own database cursor, the same live
         stream. Close it after use."""
-        other = Workspace(self.root, self.settings, self.con.cursor())
+        with _CURSORS:  # a connection is not safe to use from two threads at once
+            cursor = self.con.cursor()
+        other = Workspace(self.root, self.settings, cursor)
         other.stream = self.stream
         return other
 

@@ -20,18 +20,7 @@ from clm.api.keys import KeyStore
 from clm.ingest import demo
 from clm.ingest.demo import DemoWorld
 from tests.api import server
-
-SCORES = (
-    "recency_days",
-    "frequency",
-    "monetary",
-    "n_orders_life",
-    "r_score",
-    "f_score",
-    "m_score",
-    "segment",
-    "phase",
-)
+from tests.profiles.test_live import SCORE_COLUMNS as SCORES
 
 
 def iso(ts: pd.Timestamp) -> str:

@@ -23,18 +23,9 @@ from clm.profiles.activity_state import unpack
 from clm.profiles.live import LiveState, apply_all
 from clm.profiles.live_load import load_calibration, load_state, replay_state
 from clm.profiles.live_profiles import LiveProfiles
+from tests.scores.test_rfm_vs_oracle import EXACT
 
-SCORE_COLUMNS = (
-    "recency_days",
-    "frequency",
-    "monetary",
-    "n_orders_life",
-    "r_score",
-    "f_score",
-    "m_score",
-    "segment",
-    "phase",
-)
+SCORE_COLUMNS = (*EXACT, "monetary")  # every RFM input, score and the segment
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ class ServerState:
 
     def verify(self, token: str) -> ApiKey | None:
         """The key a token proves, the local CLI's token included."""
-        if token and hmac.compare_digest(token, self.local_token):
+        if token and hmac.compare_digest(token.encode(), self.local_token.encode()):
             return ApiKey("local", "local clm command", "admin", "", "")
         return self.keys.verify(token)
 

@@ -57,7 +57,7 @@ def signature(secret: bytes, message_id: str, url: str) -> str:
 
 def verify_click(secret: bytes, message_id: str, url: str, given: str) -> bool:
     """Whether ``given`` is the signature of this message and target."""
-    return hmac.compare_digest(signature(secret, message_id, url), given)
+    return hmac.compare_digest(signature(secret, message_id, url).encode(), given.encode())
 
 
 def click_url(base_url: str, message_id: str, url: str, secret: bytes) -> str:
