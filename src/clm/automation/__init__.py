@@ -1,0 +1,1 @@
+"""Automations: definitions as files, triggers, enrolments, guards, the outbox (SPEC §7)."""

@@ -1,0 +1,81 @@
+"""The decision log: every enrolment, skip, move, send, branch, conversion and end.
+
+Decision ids are derived from what was decided (automation, customer, enrolment or
+occurrence, step, kind, time), so recording the same decision twice keeps one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+KINDS = ("enrolled", "skipped", "branched", "moved", "sent", "completed", "converted", "ended")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision about one customer."""
+
+    ts: datetime
+    automation: str
+    version: int | None
+    customer_id: str
+    kind: str
+    enrolment_id: str | None = None
+    step_id: str | None = None
+    reason: str | None = None
+    channel: str | None = None
+    message_id: str | None = None
+    variant: str | None = None
+    cost: float | None = None
+    not_before: datetime | None = None
+    detail: str = ""
+    scope: str = ""  # what makes two decisions of one kind distinct (an occurrence key)
+
+    @property
+    def decision_id(self) -> str:
+        key = "|".join(
+            [
+                self.automation,
+                self.customer_id,
+                self.enrolment_id or self.scope,
+                self.step_id or "",
+                self.kind,
+                self.ts.isoformat(),
+            ]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def record(con: duckdb.DuckDBPyConnection, decisions: Sequence[Decision], now: datetime) -> None:
+    """Store decisions; one already stored (same id) is kept as it is."""
+    if not decisions:
+        return
+    con.executemany(
+        "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                d.decision_id,
+                d.ts,
+                d.automation,
+                d.version,
+                d.enrolment_id,
+                d.customer_id,
+                d.step_id,
+                d.kind,
+                d.reason,
+                d.channel,
+                d.message_id,
+                d.variant,
+                d.cost,
+                d.not_before,
+                d.detail,
+                now,
+            ]
+            for d in decisions
+        ],
+    )
