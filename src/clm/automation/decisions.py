@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
+
+from clm.automation import bulk
 
 KINDS = ("enrolled", "skipped", "branched", "moved", "sent", "completed", "converted", "ended")
 
@@ -51,31 +54,48 @@ class Decision:
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+TS = pa.timestamp("us")
+TYPES: list[tuple[str, pa.DataType]] = [
+    ("decision_id", pa.string()),
+    ("ts", TS),
+    ("automation", pa.string()),
+    ("version", pa.int32()),
+    ("enrolment_id", pa.string()),
+    ("customer_id", pa.string()),
+    ("step_id", pa.string()),
+    ("kind", pa.string()),
+    ("reason", pa.string()),
+    ("channel", pa.string()),
+    ("message_id", pa.string()),
+    ("variant", pa.string()),
+    ("cost", pa.float64()),
+    ("not_before", TS),
+    ("detail", pa.string()),
+    ("recorded_at", TS),
+]
+
+
 def record(con: duckdb.DuckDBPyConnection, decisions: Sequence[Decision], now: datetime) -> None:
     """Store decisions; one already stored (same id) is kept as it is."""
-    if not decisions:
-        return
-    con.executemany(
-        "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    rows = [
         [
-            [
-                d.decision_id,
-                d.ts,
-                d.automation,
-                d.version,
-                d.enrolment_id,
-                d.customer_id,
-                d.step_id,
-                d.kind,
-                d.reason,
-                d.channel,
-                d.message_id,
-                d.variant,
-                d.cost,
-                d.not_before,
-                d.detail,
-                now,
-            ]
-            for d in decisions
-        ],
-    )
+            d.decision_id,
+            d.ts,
+            d.automation,
+            d.version,
+            d.enrolment_id,
+            d.customer_id,
+            d.step_id,
+            d.kind,
+            d.reason,
+            d.channel,
+            d.message_id,
+            d.variant,
+            d.cost,
+            d.not_before,
+            d.detail,
+            now,
+        ]
+        for d in decisions
+    ]
+    bulk.insert(con, "decisions", TYPES, rows)

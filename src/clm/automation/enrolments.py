@@ -20,6 +20,9 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+
+from clm.automation import bulk
 
 OPEN = ("active", "waiting", "completed")
 COLUMNS = (
@@ -59,32 +62,37 @@ class Enrolment:
         return replace(self, **changes)
 
 
+TS = pa.timestamp("us")
+TYPES: list[tuple[str, pa.DataType]] = [
+    ("enrolment_id", pa.string()),
+    ("automation", pa.string()),
+    ("version", pa.int32()),
+    ("customer_id", pa.string()),
+    ("occurrence", pa.string()),
+    ("arm", pa.string()),
+    ("enrolled_at", TS),
+    ("state", pa.string()),
+    ("step_id", pa.string()),
+    ("due_at", TS),
+    ("wait_since", TS),
+    ("goal_until", TS),
+    ("converted_at", TS),
+    ("ended_at", TS),
+    ("variant", pa.string()),
+]
+CHANGING = ("enrolment_id", "state", "step_id", "due_at", "wait_since", "converted_at", "ended_at")
+
+
 def insert(con: duckdb.DuckDBPyConnection, enrolments: Sequence[Enrolment]) -> None:
-    if enrolments:
-        con.executemany(
-            f"INSERT OR IGNORE INTO enrolments ({COLUMNS}) VALUES ({', '.join('?' * 15)})",
-            [list(astuple(e)) for e in enrolments],
-        )
+    """Add enrolments; one whose id exists is kept as it is."""
+    bulk.insert(con, "enrolments", TYPES, [astuple(e) for e in enrolments])
 
 
 def update(con: duckdb.DuckDBPyConnection, enrolments: Sequence[Enrolment]) -> None:
-    if enrolments:
-        con.executemany(
-            "UPDATE enrolments SET state = ?, step_id = ?, due_at = ?, wait_since = ?, "
-            "converted_at = ?, ended_at = ? WHERE enrolment_id = ?",
-            [
-                [
-                    e.state,
-                    e.step_id,
-                    e.due_at,
-                    e.wait_since,
-                    e.converted_at,
-                    e.ended_at,
-                    e.enrolment_id,
-                ]
-                for e in enrolments
-            ],
-        )
+    """Store the state, step and times of enrolments."""
+    columns = [(n, t) for n, t in TYPES if n in CHANGING]
+    rows = [[getattr(e, n) for n, _ in columns] for e in enrolments]
+    bulk.update(con, "enrolments", "enrolment_id", columns, rows)
 
 
 def existing(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:

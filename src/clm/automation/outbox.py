@@ -81,25 +81,27 @@ def deliver(
 ) -> DeliveryStats:
     del channels, limit
     con.execute(TABLE)
-    due = con.execute(
-        "SELECT message_id, customer_id, automation, channel, variant, not_before "
-        "FROM outbox_standin WHERE status = 'queued' AND not_before <= ?",
-        [now],
-    ).fetchall()
-    for mid, cid, automation, channel, variant, at in due:
-        props = {
-            "message_id": mid,
-            "automation": automation,
-            "channel": channel,
-            "variant": variant,
-        }
+    due = int(
         con.execute(
-            "INSERT INTO events (event_id, customer_id, type, ts, properties) "
-            "VALUES (?, ?, 'message_sent', ?, ?)",
-            [f"msg:{mid}:sent", cid, at, json.dumps(props)],
-        )
-        con.execute("UPDATE outbox_standin SET status = 'sent' WHERE message_id = ?", [mid])
-    return DeliveryStats(sent=len(due))
+            "SELECT count(*) FROM outbox_standin WHERE status = 'queued' AND not_before <= ?",
+            [now],
+        ).fetchall()[0][0]
+    )
+    con.execute(
+        """
+        INSERT INTO events (event_id, customer_id, type, ts, properties)
+        SELECT 'msg:' || message_id || ':sent', customer_id, 'message_sent', not_before,
+               json_object('message_id', message_id, 'automation', automation,
+                           'channel', channel, 'variant', variant)
+        FROM outbox_standin WHERE status = 'queued' AND not_before <= ?
+        """,
+        [now],
+    )
+    con.execute(
+        "UPDATE outbox_standin SET status = 'sent' WHERE status = 'queued' AND not_before <= ?",
+        [now],
+    )
+    return DeliveryStats(sent=due)
 
 
 def messages(

@@ -317,6 +317,7 @@ class Engine:
     def _advance_chunk(self, chunk: Sequence[Enrolment], conversions: dict[str, datetime]) -> None:
         with self.tx():
             facts = self._facts_at([(e.customer_id, _due(e)) for e in chunk])
+            self.sends.preload([e.customer_id for e in chunk])
             updated: list[Enrolment] = []
             decisions: list[Decision] = []
             messages: list[OutgoingMessage] = []
@@ -479,17 +480,25 @@ class SendLog:
         self.con = con
         self.period = period
         self.times: dict[tuple[str, str], list[datetime]] = {}
+        self.loaded: set[str] = set()
+
+    def preload(self, customers: Sequence[str]) -> None:
+        """Read the queued sends of customers not read yet, in one query."""
+        todo = sorted({c for c in customers if c not in self.loaded})
+        if not todo:
+            return
+        rows = self.con.execute(
+            "SELECT customer_id, channel, not_before FROM decisions WHERE kind = 'sent' "
+            "AND customer_id IN (SELECT unnest(?::VARCHAR[]))",
+            [todo],
+        ).fetchall()
+        for cid, channel, at in rows:
+            self.times.setdefault((str(cid), str(channel)), []).append(at)
+        self.loaded.update(todo)
 
     def _load(self, customer_id: str, channel: str) -> list[datetime]:
-        key = (customer_id, channel)
-        if key not in self.times:
-            rows = self.con.execute(
-                "SELECT not_before FROM decisions WHERE kind = 'sent' AND customer_id = ? "
-                "AND channel = ?",
-                [customer_id, channel],
-            ).fetchall()
-            self.times[key] = [r[0] for r in rows]
-        return self.times[key]
+        self.preload([customer_id])
+        return self.times.setdefault((customer_id, channel), [])
 
     def count(self, customer_id: str, channel: str, t: datetime) -> int:
         """Sends within one period of ``t``, on both sides: sends moved by quiet hours can
