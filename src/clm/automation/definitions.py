@@ -213,7 +213,10 @@ def _schema_errors(data: dict[str, Any]) -> list[ValidationError]:
 
 def _message(err: ValidationError) -> str:
     path = _dotted(list(err.absolute_path))
-    return f"{path}: {err.message}" if path else err.message
+    message = err.message
+    if err.validator == "pattern" and isinstance(err.schema, dict) and "description" in err.schema:
+        message = f"{err.instance!r} does not fit: {err.schema['description']}"
+    return f"{path}: {message}" if path else message
 
 
 def _dotted(path: Sequence[Any]) -> str:
