@@ -156,7 +156,8 @@ def test_schedule_with_audience_and_reentry(ws: Workspace) -> None:
         automation(
             ws,
             name,
-            f"name: {name}\nreentry: {reentry}\ntrigger: {{schedule: {{every: 'daily at 09:00'}}}}\n"
+            f"name: {name}\nreentry: {reentry}\n"
+            "trigger: {schedule: {every: 'daily at 09:00'}}\n"
             "audience: {timezone: Europe/Berlin}\n" + SEND,
         )
     ws.run("2024-03-04", since="2024-03-01")

@@ -70,7 +70,7 @@ def sentence(row: dict[str, Any]) -> str:
     step = f"step {row['step_id']} of {name}" if row.get("step_id") else name
     detail = row.get("detail") or ""
     if kind == "enrolled":
-        return f"Enrolled in {name} because it {detail}; arm: {ARMS.get(row['reason'], '?')}."
+        return f"Enrolled in {name} ({detail}); arm: {ARMS.get(row['reason'], '?')}."
     if kind == "skipped":
         what = SKIPS.get(row["reason"], row["reason"])
         if row.get("step_id"):

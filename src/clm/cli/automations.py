@@ -229,7 +229,11 @@ def why(
     if not rows:
         console.print(f"No automation decisions about {customer_id}.")
     for row in rows:
-        console.print(f"{str(row['ts'])[:16].replace('T', ' ')}  {row['text']}", highlight=False)
+        console.print(
+            f"{str(row['ts'])[:16].replace('T', ' ')}  {row['text']}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def register(main: typer.Typer) -> None:
