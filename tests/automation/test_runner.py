@@ -270,3 +270,29 @@ def test_since_only_starts_the_first_run_and_time_does_not_go_back(shop: Workspa
         shop.run("2024-03-05", since="2024-03-01")
     with pytest.raises(AutomationError, match="time does not go back"):
         shop.run("2024-02-01")
+
+
+def test_a_live_event_enrols_at_once_and_the_next_tick_adds_nothing(shop: Workspace) -> None:
+    from clm.automation.live import on_event
+    from clm.automation.runner import run_due
+
+    automation(shop, "welcome", SIGNUP)
+    signups(shop, "a")
+    event = (
+        shop.con.execute(
+            "SELECT event_id, customer_id, type, ts, category, amount, order_id, properties "
+            "FROM events WHERE type = 'signup'"
+        )
+        .fetchdf()
+        .to_dict("records")[0]
+    )
+    event["ts"] = event["ts"].to_pydatetime()
+    made = on_event(shop.con, shop.root, shop.settings, event)
+    assert [d.kind for d in made] == ["enrolled", "sent"]
+    assert [m[1] for m in outbox(shop)] == ["a"]
+    assert on_event(shop.con, shop.root, shop.settings, event) == []  # seen: nothing new
+    shop.con.execute("INSERT INTO automation_clock VALUES ('batch', TIMESTAMP '2024-03-01', now())")
+    run_due(shop.con, shop.root, shop.settings, datetime(2024, 3, 2))
+    assert [m[1] for m in outbox(shop)] == ["a"]  # the tick finds the enrolment made live
+    other = dict(event, type="visit")
+    assert on_event(shop.con, shop.root, shop.settings, other) == []

@@ -199,6 +199,7 @@ class Engine:
         self.current: list[Automation] = []
         self.paused: set[str] = set()
         self.why: dict[str, str] = {}
+        self.recorded: list[Decision] = []
         self.stats = RunStats(datetime.min, datetime.min, dry_run)
 
     def tx(self) -> AbstractContextManager[None]:
@@ -206,10 +207,10 @@ class Engine:
 
     # -- the run --------------------------------------------------------------------------
 
-    def process(self, start: datetime, end: datetime) -> RunStats:
-        self.stats.start, self.stats.end = start, end
+    def load(self, now: datetime) -> None:
+        """Store new versions and read the current ones with their status."""
         with self.tx():
-            loaded = versions.sync(self.con, self.root, start if self.dry else utcnow())
+            loaded = versions.sync(self.con, self.root, now)
         self.stats.versions = loaded.created
         self.stats.problems = [str(p) for p in loaded.problems]
         self.current = sorted(loaded.automations, key=lambda a: (-a.priority, a.name))
@@ -217,6 +218,10 @@ class Engine:
             self.definitions[(automation.name, automation.version)] = automation
             if versions.status(self.con, automation) == "paused":
                 self.paused.add(automation.name)
+
+    def process(self, start: datetime, end: datetime) -> RunStats:
+        self.stats.start, self.stats.end = start, end
+        self.load(start if self.dry else utcnow())
         for a, b in slices(start, end, timedelta(hours=self.settings.automation.slice_hours)):
             self.slice(a, b)
         return self.stats
@@ -240,34 +245,44 @@ class Engine:
     def enrol(self, automation: Automation, a: datetime, b: datetime) -> int:
         with self.tx():
             found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
-            if not found:
-                return 0
-            ids = [store.enrolment_id(automation.name, o.customer_id, o.key) for o in found]
-            done = store.existing(self.con, ids)
-            todo = [o for o, i in zip(found, ids, strict=True) if i not in done]
-            prior = store.prior(self.con, automation.name, [o.customer_id for o in todo])
-            facts = self._facts_at([(o.customer_id, o.at) for o in todo])
-            new: list[Enrolment] = []
-            decisions: list[Decision] = []
-            for o in todo:
-                out = steps.decide_enrolment(
-                    automation,
-                    o,
-                    facts[(o.customer_id, o.at)],
-                    prior.get(o.customer_id),
-                    self.policy,
-                )
-                if out.enrolment is not None:
-                    new.append(out.enrolment)
-                    prior[o.customer_id] = (o.at, out.enrolment.state in ("active", "waiting"))
-                    self.why[out.enrolment.enrolment_id] = o.detail
-                for d in out.decisions:
-                    self.stats.count(d)
-                    if not (automation.trigger_kind == "schedule" and d.reason in NOISY):
-                        decisions.append(d)
-            store.insert(self.con, new)
-            record(self.con, decisions, utcnow())
-            return len(new)
+            return len(self.enrol_found(automation, found))
+
+    def enrol_found(
+        self, automation: Automation, found: Sequence[triggers.Occurrence]
+    ) -> list[Enrolment]:
+        """Decide and store the enrolments of occurrences not seen before."""
+        if not found:
+            return []
+        ids = [store.enrolment_id(automation.name, o.customer_id, o.key) for o in found]
+        done = store.existing(self.con, ids)
+        todo = [o for o, i in zip(found, ids, strict=True) if i not in done]
+        prior = store.prior(self.con, automation.name, [o.customer_id for o in todo])
+        facts = self._facts_at([(o.customer_id, o.at) for o in todo])
+        new: list[Enrolment] = []
+        decisions: list[Decision] = []
+        for o in todo:
+            out = steps.decide_enrolment(
+                automation,
+                o,
+                facts[(o.customer_id, o.at)],
+                prior.get(o.customer_id),
+                self.policy,
+            )
+            if out.enrolment is not None:
+                new.append(out.enrolment)
+                prior[o.customer_id] = (o.at, out.enrolment.state in ("active", "waiting"))
+                self.why[out.enrolment.enrolment_id] = o.detail
+            for d in out.decisions:
+                self.stats.count(d)
+                if not (automation.trigger_kind == "schedule" and d.reason in NOISY):
+                    decisions.append(d)
+        store.insert(self.con, new)
+        self._record(decisions)
+        return new
+
+    def _record(self, decisions: list[Decision]) -> None:
+        record(self.con, decisions, utcnow())
+        self.recorded += decisions
 
     def _facts_at(self, wanted: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], Any]:
         by_time: dict[datetime, list[str]] = defaultdict(list)
@@ -295,6 +310,11 @@ class Engine:
             conversions = self._conversions(due, b)
             for chunk in _chunks(due, BATCH):
                 self._advance_chunk(chunk, conversions)
+
+    def advance_these(self, due: Sequence[Enrolment]) -> None:
+        """Take the due steps of these enrolments (the live path)."""
+        at = max(_due(e) for e in due)
+        self._advance_chunk(due, self._conversions(due, at))
 
     def _due(self, b: datetime) -> list[Enrolment]:
         rows = store.due(self.con, b, sorted(self.paused))
@@ -340,7 +360,7 @@ class Engine:
             for d in decisions:
                 self.stats.count(d)
             store.update(self.con, updated)
-            record(self.con, decisions, utcnow())
+            self._record(decisions)
             self._enqueue(messages)
 
     def _enqueue(self, messages: list[OutgoingMessage]) -> None:
@@ -403,7 +423,7 @@ class Engine:
                     decisions.append(d)
                     self.stats.count(d)
                 store.update(self.con, updated)
-                record(self.con, decisions, utcnow())
+                self._record(decisions)
 
     def _wait_events(self, waiting: Sequence[Enrolment], b: datetime) -> dict[str, datetime]:
         out: dict[str, datetime] = {}

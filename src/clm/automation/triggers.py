@@ -17,6 +17,7 @@ enrols once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -127,6 +128,25 @@ def where_sql(where: Mapping[str, Any], alias: str = "e") -> tuple[str, list[Any
         parts.append(f" AND {column} IN ({', '.join('?' for _ in cast)})")
         params += cast
     return "".join(parts), params
+
+
+def event_matches(where: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """The Python twin of :func:`where_sql` for one event (a mapping with the events
+    table's columns; ``properties`` a mapping or JSON text)."""
+    props = event.get("properties") or {}
+    if isinstance(props, str):
+        props = json.loads(props)
+    for key, value in where.items():
+        wanted = value if isinstance(value, list) else [value]
+        actual = event.get(key) if key in EVENT_COLUMNS else props.get(key)
+        if actual is None:
+            return False
+        if key == "amount":
+            if float(actual) not in [float(w) for w in wanted]:
+                return False
+        elif _json_text(actual) not in [_json_text(w) for w in wanted]:
+            return False
+    return True
 
 
 def json_key(key: str) -> str:
