@@ -85,6 +85,15 @@ def test_the_schema_is_published_and_valid(ws: Workspace) -> None:
         (("r_score:", "r_scor:"), 23, "unknown profile field 'r_scor'"),
         (("Cannot-lose Customers]", "Cannot lose]"), 5, "unknown segment 'Cannot lose'"),
         (("priority: 5", "priority: high"), 3, "priority: 'high' is not of type 'integer'"),
+        (("duration: 3d", "duration: 0h"), 20, "duration must be longer than 0"),
+        (
+            (
+                "segment_entered: {segments: [At Risk Customers, Cannot-lose Customers]}",
+                "score_crossing: {score: r_score, category: beauty, above: 4}",
+            ),
+            5,
+            "r_score has no categories",
+        ),
         (("  - {id: done, type: exit}\n", ""), 24, "then: no step with id 'done'"),
     ],
 )

@@ -62,7 +62,7 @@ def test_running_again_sends_nothing_twice(shop: Workspace) -> None:
     shop.run("2024-03-02", since="2024-03-01")
     first = outbox(shop)
     again = shop.run("2024-03-02")  # the clock is already there: an empty window
-    assert outbox(shop) == first and again.messages == []
+    assert outbox(shop) == first and again.n_messages == 0
     # Wind the clock back as a crash before its update would: the same window again
     shop.con.execute("UPDATE automation_clock SET processed_until = '2024-03-01'")
     shop.run("2024-03-02")

@@ -34,6 +34,8 @@ from clm.scores.segments import PROSPECT, SEGMENTS
 AUTOMATIONS = Path("definitions") / "automations"
 TEMPLATES = Path("definitions") / "templates"
 CONSENT_CHANNELS = frozenset({"email", "sms", "push"})
+SCOPED = conditions.SCOPED_FIELDS
+SCOPED_WORDS = ", ".join(sorted(SCOPED))
 REQUIRED_FIELDS = {
     "email": ("subject",),
     "sms": ("text",),
@@ -269,6 +271,9 @@ def semantic_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
                 out.append((["steps", i, key], f"{key}: no step with id {target!r}"))
         if step["type"] == "branch":
             out += _field_problems(step["condition"], ["steps", i, "condition"])
+        for key in ("duration", "timeout"):
+            if key in step and parse_duration(step[key]) <= timedelta(0):
+                out.append((["steps", i, key], f"{key} must be longer than 0"))
         names = [v["name"] for v in step.get("variants", [])]
         if len(set(names)) != len(names):
             out.append((["steps", i, "variants"], "variant names must be unique"))
@@ -294,6 +299,13 @@ def _trigger_problems(trigger: dict[str, Any]) -> list[tuple[Where, str]]:
                 out.append((["trigger", kind, "segments", i], f"unknown segment {name!r}"))
     if kind == "score_crossing" and body.get("rearm_below", body["above"]) > body["above"]:
         out.append((["trigger", kind, "rearm_below"], "rearm_below must not exceed above"))
+    if kind == "score_crossing" and "category" in body and body["score"] not in SCOPED:
+        out.append(
+            (
+                ["trigger", kind, "category"],
+                f"{body['score']} has no categories (only {SCOPED_WORDS})",
+            )
+        )
     return out
 
 

@@ -40,6 +40,7 @@ def on_event(
     if not customer or not isinstance(at, datetime):
         return []
     engine = Engine(con, root, settings, dry_run=False)
+    engine.keep = True
     engine.load(at)
     occurrence = triggers.Occurrence(
         str(customer),

@@ -61,18 +61,16 @@ class RunStats:
     versions: list[tuple[str, int]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # dry runs: each message
     delivered: dict[str, Any] | None = None
+    n_messages: int = 0
+    total_cost: float = 0.0
 
     def count(self, decision: Decision) -> None:
         key = decision.kind
         if decision.kind in ("enrolled", "skipped", "ended"):
             key = f"{decision.kind}:{decision.reason}"
         self.counts[decision.automation][key] += 1
-
-    @property
-    def cost(self) -> float:
-        return float(sum(m["cost"] for m in self.messages))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,9 +80,9 @@ class RunStats:
             "new_versions": [{"automation": a, "version": v} for a, v in self.versions],
             "problems": self.problems,
             "automations": {a: dict(sorted(c.items())) for a, c in sorted(self.counts.items())},
-            "messages": len(self.messages),
-            "cost": round(self.cost, 4),
-            "would_send": self.messages if self.dry_run else [],
+            "messages": self.n_messages,
+            "cost": round(self.total_cost, 4),
+            "would_send": self.messages,
             "delivered": self.delivered,
         }
 
@@ -200,6 +198,7 @@ class Engine:
         self.paused: set[str] = set()
         self.why: dict[str, str] = {}
         self.recorded: list[Decision] = []
+        self.keep = False  # keep the decisions made (the live path returns them)
         self.stats = RunStats(datetime.min, datetime.min, dry_run)
 
     def tx(self) -> AbstractContextManager[None]:
@@ -282,7 +281,8 @@ class Engine:
 
     def _record(self, decisions: list[Decision]) -> None:
         record(self.con, decisions, utcnow())
-        self.recorded += decisions
+        if self.keep:
+            self.recorded += decisions
 
     def _facts_at(self, wanted: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], Any]:
         by_time: dict[datetime, list[str]] = defaultdict(list)
@@ -364,6 +364,12 @@ class Engine:
             self._enqueue(messages)
 
     def _enqueue(self, messages: list[OutgoingMessage]) -> None:
+        self.stats.n_messages += len(messages)
+        self.stats.total_cost += sum(m.cost for m in messages)
+        if not self.dry:
+            if messages:
+                outbox.enqueue(self.con, messages)
+            return
         for m in messages:
             self.stats.messages.append(
                 {
@@ -377,8 +383,6 @@ class Engine:
                     "message_id": m.message_id,
                 }
             )
-        if not self.dry and messages:
-            outbox.enqueue(self.con, messages)
 
     # -- goals --------------------------------------------------------------------------------
 
