@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -296,3 +297,19 @@ def test_a_live_event_enrols_at_once_and_the_next_tick_adds_nothing(shop: Worksp
     assert [m[1] for m in outbox(shop)] == ["a"]  # the tick finds the enrolment made live
     other = dict(event, type="visit")
     assert on_event(shop.con, shop.root, shop.settings, other) == []
+
+
+def test_templates_see_profile_fields_even_when_empty(shop: Workspace) -> None:
+    text = SIGNUP.replace(
+        'text: "Hello"', 'text: "{{ offer }}{% if next_best_category %}!{% endif %} {{ email }}"'
+    ).replace("name: welcome", "name: welcome\noffer: ten percent")
+    automation(shop, "welcome", text)
+    signups(shop, "a")
+    shop.run("2024-03-02", since="2024-03-01")
+    from clm.automation import outbox as box
+
+    [message] = box.messages(shop.con)
+    content = message["content"]
+    content = json.loads(content) if isinstance(content, str) else content
+    assert content["text"] == "ten percent a@example.com"
+    assert content["subject"] == "Welcome a" and content["to"] == "a@example.com"

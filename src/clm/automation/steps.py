@@ -425,7 +425,8 @@ def context(facts: Facts, automation: Automation, variant: str | None, mid: str)
     """What a template sees: profile fields, the offer, ids for tracking links."""
     attributes = {k.split(".", 1)[1]: v for k, v in facts.items() if k.startswith("attributes.")}
     name = attributes.get("first_name") or attributes.get("name") or ""
-    plain = {k: _plain(v) for k, v in facts.items() if "." not in k}
+    plain = {k: None for k in conditions.PLAIN_FIELDS}  # every field defined, maybe empty
+    plain |= {k: _plain(v) for k, v in facts.items() if "." not in k}
     scoped = {k: _plain(v) for k, v in facts.items() if "." in k and not k.startswith("attr")}
     return {
         **plain,
