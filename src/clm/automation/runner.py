@@ -242,7 +242,13 @@ class Engine:
     # -- enrolment ----------------------------------------------------------------------------
 
     def enrol(self, automation: Automation, a: datetime, b: datetime) -> int:
-        with self.tx():
+        if automation.trigger_kind != "score_crossing":  # a read: no transaction yet
+            found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
+            if not found:
+                return 0
+            with self.tx():
+                return len(self.enrol_found(automation, found))
+        with self.tx():  # crossings store their state with the enrolments
             found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
             return len(self.enrol_found(automation, found))
 
@@ -399,15 +405,17 @@ class Engine:
         ).fetchall()
         for name, version in pairs:
             automation = self.definition(str(name), int(version))
+            found = conversions(self.con, automation, b)
+            open_ = store.select(
+                self.con,
+                "automation = ? AND version = ? AND state IN ('active', 'waiting', "
+                "'completed') AND (enrolment_id IN (SELECT unnest(?::VARCHAR[])) "
+                "OR (state = 'completed' AND goal_until <= ?))",
+                [name, version, list(found), b],
+            )
+            if not open_:
+                continue
             with self.tx():
-                found = conversions(self.con, automation, b)
-                open_ = store.select(
-                    self.con,
-                    "automation = ? AND version = ? AND state IN ('active', 'waiting', "
-                    "'completed') AND (enrolment_id IN (SELECT unnest(?::VARCHAR[])) "
-                    "OR (state = 'completed' AND goal_until <= ?))",
-                    [name, version, list(found), b],
-                )
                 updated: list[Enrolment] = []
                 decisions: list[Decision] = []
                 for e in open_:
