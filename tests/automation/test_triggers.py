@@ -206,3 +206,21 @@ def test_cross_fires_once_per_rise_through_the_band(values: list[float]) -> None
             waiting_for_low = False
         expected.append(hit)
     assert fired == expected
+
+
+def test_a_scoring_run_stored_late_is_still_evaluated(ws: Workspace) -> None:
+    people(ws)
+    quiet_settings(ws)
+    purchases(ws, [("a", "2024-01-10", 50), ("b", "2023-03-01", 10), ("c", "2023-06-01", 20)])
+    ws.score("2024-01-31")
+    automation(
+        ws,
+        "recent",
+        "name: recent\ntrigger: {segment_entered: {segments: [Recent Customers]}}\n" + SEND,
+    )
+    ws.run("2024-03-05", since="2024-02-25")  # the run of 01-31 is history: nothing
+    assert enrolled(ws, "recent") == []
+    purchases(ws, [("b", "2024-02-10", 100)])
+    ws.score("2024-02-29")  # known from 03-01, stored after the clock passed 03-05
+    ws.run("2024-03-06")
+    assert enrolled(ws, "recent") == [("b", datetime(2024, 3, 5))]  # news when it was seen

@@ -45,7 +45,11 @@ from clm.store.database import transaction
 CLOCK = "batch"
 BATCH = 500
 MAX_ROUNDS = 1000
-NOISY = ("audience", "re_entry")  # skips not logged for schedule triggers (every tick)
+NOISY = ("audience", "re_entry")
+RUN_TRIGGERS = (
+    "score_crossing",
+    "segment_entered",
+)  # skips not logged for schedule triggers (every tick)
 
 
 RunError = AutomationError  # a window that goes backwards, ``--since`` on a running clock
@@ -242,13 +246,13 @@ class Engine:
     # -- enrolment ----------------------------------------------------------------------------
 
     def enrol(self, automation: Automation, a: datetime, b: datetime) -> int:
-        if automation.trigger_kind != "score_crossing":  # a read: no transaction yet
+        if automation.trigger_kind not in RUN_TRIGGERS:  # a read: no transaction yet
             found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
             if not found:
                 return 0
             with self.tx():
                 return len(self.enrol_found(automation, found))
-        with self.tx():  # crossings store their state with the enrolments
+        with self.tx():  # triggers on scoring runs store what they saw with the enrolments
             found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
             return len(self.enrol_found(automation, found))
 

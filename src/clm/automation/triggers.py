@@ -72,12 +72,13 @@ def find(
 ) -> list[Occurrence]:
     """Occurrences of the automation's trigger in ``(start, end]``, oldest first.
 
-    Score crossings update their stored hysteresis state: call this inside the
-    transaction that enrols what it returns.
+    Triggers on scoring runs (segments, crossings) record the runs they evaluated (and
+    crossings their hysteresis state): call this inside the transaction that enrols
+    what it returns.
     """
     kind, body = automation.trigger_kind, automation.trigger
     if kind == "segment_entered":
-        found = segment_entered(con, body["segments"], start, end)
+        found = segment_entered(con, automation.name, body["segments"], start, end, runs)
     elif kind == "event":
         found = events(con, body["type"], body.get("where") or {}, start, end)
     elif kind == "schedule":
@@ -90,26 +91,70 @@ def find(
 
 
 def segment_entered(
-    con: duckdb.DuckDBPyConnection, segments: Sequence[str], start: datetime, end: datetime
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    segments: Sequence[str],
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
 ) -> list[Occurrence]:
-    rows = con.execute(
-        """
-        SELECT DISTINCT customer_id, segment, previous_segment, segment_since FROM scores
-        WHERE customer_id IS NOT NULL AND segment IN (SELECT unnest($segments))
-          AND segment_since = as_of
-          AND segment_since + INTERVAL 1 DAY > $start AND segment_since + INTERVAL 1 DAY <= $end
-        """,
-        {"segments": list(segments), "start": start, "end": end},
-    ).fetchall()
+    found: list[Occurrence] = []
+    if not seen_runs(con, name):
+        history = [r for r in runs if knowledge_time(r[1]) <= start]
+        if history:  # what was known before the first window is history, not news
+            mark_run(con, name, history[-1][1])
+    for run_id, as_of in pending_runs(con, name, start, end, runs):
+        rows = con.execute(
+            """
+            SELECT customer_id, segment, previous_segment FROM scores
+            WHERE run_id = $run AND customer_id IS NOT NULL AND segment_since = as_of
+              AND segment IN (SELECT unnest($segments))
+            """,
+            {"run": run_id, "segments": list(segments)},
+        ).fetchall()
+        found += [
+            Occurrence(
+                str(cid),
+                max(knowledge_time(as_of), start),  # a run stored late is news when seen
+                f"segment:{segment}:{as_of}",
+                f"entered {segment} on {as_of}" + (f" (from {prev})" if prev else ""),
+            )
+            for cid, segment, prev in rows
+        ]
+        mark_run(con, name, as_of)
+    return found
+
+
+def pending_runs(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> list[tuple[int, date]]:
+    """Scoring runs this automation has yet to evaluate, known by ``end``.
+
+    Runs are taken by a watermark (the latest as-of date evaluated), not by the window
+    alone, so a scoring run stored after the run window passed its knowledge time is
+    still evaluated; before the first evaluation, only runs known inside the window count.
+    """
+    seen = seen_runs(con, name)
+    latest = max(seen) if seen else None
     return [
-        Occurrence(
-            str(cid),
-            knowledge_time(since),
-            f"segment:{segment}:{since}",
-            f"entered {segment} on {since}" + (f" (from {prev})" if prev else ""),
-        )
-        for cid, segment, prev, since in rows
+        r
+        for r in runs
+        if knowledge_time(r[1]) <= end
+        and (r[1] > latest if latest is not None else knowledge_time(r[1]) > start)
     ]
+
+
+def seen_runs(con: duckdb.DuckDBPyConnection, name: str) -> set[date]:
+    rows = con.execute("SELECT as_of FROM crossing_runs WHERE automation = ?", [name]).fetchall()
+    return {r[0] for r in rows}
+
+
+def mark_run(con: duckdb.DuckDBPyConnection, name: str, as_of: date) -> None:
+    con.execute("INSERT OR IGNORE INTO crossing_runs VALUES (?, ?)", [name, as_of])
 
 
 def where_sql(where: Mapping[str, Any], alias: str = "e") -> tuple[str, list[Any]]:
@@ -277,21 +322,17 @@ def crossings(
     score, scope = body["score"], body.get("category") or "all"
     above = float(body["above"])
     rearm = float(body.get("rearm_below", above))
-    seen = {
-        r[0]
-        for r in con.execute(
-            "SELECT as_of FROM crossing_runs WHERE automation = ?", [automation.name]
-        ).fetchall()
-    }
+    seen = seen_runs(con, automation.name)
     states = _states(con, automation.name, scope)
     found: list[Occurrence] = []
-    todo = [r for r in runs if start < knowledge_time(r[1]) <= end and r[1] not in seen]
-    if todo and not seen:
+    todo = pending_runs(con, automation.name, start, end, runs)
+    if not seen:
         before = [r for r in runs if knowledge_time(r[1]) <= start]
-        baseline = before[-1] if before else todo.pop(0)
-        _evaluate(con, automation.name, baseline, score, scope, above, rearm, states, True)
+        baseline = before[-1] if before else (todo.pop(0) if todo else None)
+        if baseline is not None:
+            _evaluate(con, automation.name, baseline, score, scope, above, rearm, states, None)
     for run in todo:
-        found += _evaluate(con, automation.name, run, score, scope, above, rearm, states, False)
+        found += _evaluate(con, automation.name, run, score, scope, above, rearm, states, start)
     return found
 
 
@@ -312,8 +353,10 @@ def _evaluate(
     above: float,
     rearm: float,
     states: dict[str, bool],
-    baseline: bool,
+    start: datetime | None,
 ) -> list[Occurrence]:
+    """One run against the states; ``start`` None evaluates a baseline (fires nothing)."""
+    baseline = start is None
     run_id, as_of = run
     values = score_values(con, run_id, score, scope)
     found: list[Occurrence] = []
@@ -326,7 +369,7 @@ def _evaluate(
             found.append(
                 Occurrence(
                     cid,
-                    knowledge_time(as_of),
+                    max(knowledge_time(as_of), start or knowledge_time(as_of)),
                     f"crossing:{scope}:{as_of}",
                     f"{label} rose to {value:.4g} (≥ {above:g}) as of {as_of}",
                 )
@@ -335,7 +378,7 @@ def _evaluate(
             changed.append((cid, armed, value))
         states[cid] = armed
     _store_states(con, name, scope, as_of, changed)
-    con.execute("INSERT OR IGNORE INTO crossing_runs VALUES (?, ?)", [name, as_of])
+    mark_run(con, name, as_of)
     return found
 
 
