@@ -32,12 +32,13 @@ from typing import Any
 import duckdb
 
 from clm.automation import enrolments as store
-from clm.automation import outbox, steps, templates, triggers, versions
+from clm.automation import goals, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
 from clm.automation.enrolments import Enrolment
 from clm.automation.facts import FactsCache
 from clm.automation.outbox import OutgoingMessage
+from clm.automation.sendlog import SendLog
 from clm.config import Settings
 from clm.errors import AutomationError
 from clm.store.database import transaction
@@ -329,7 +330,7 @@ class Engine:
     def _due(self, b: datetime) -> list[Enrolment]:
         rows = store.due(self.con, b, sorted(self.paused))
         waiting = [e for e in rows if e.state == "waiting"]
-        events = self._wait_events(waiting, b)
+        events = goals.wait_events(self.con, waiting, self.definition, b)
         ready: list[Enrolment] = []
         for e in rows:
             if e.state == "waiting":
@@ -399,7 +400,7 @@ class Engine:
     def _conversions(self, due: Sequence[Enrolment], b: datetime) -> dict[str, datetime]:
         out: dict[str, datetime] = {}
         for name, version in sorted({(e.automation, e.version) for e in due}):
-            out |= conversions(self.con, self.definition(name, version), b)
+            out |= goals.conversions(self.con, self.definition(name, version), b)
         return out
 
     def goals(self, b: datetime) -> None:
@@ -409,7 +410,7 @@ class Engine:
         ).fetchall()
         for name, version in pairs:
             automation = self.definition(str(name), int(version))
-            found = conversions(self.con, automation, b)
+            found = goals.conversions(self.con, automation, b)
             open_ = store.select(
                 self.con,
                 "automation = ? AND version = ? AND state IN ('active', 'waiting', "
@@ -441,51 +442,6 @@ class Engine:
                 store.update(self.con, updated)
                 self._record(decisions)
 
-    def _wait_events(self, waiting: Sequence[Enrolment], b: datetime) -> dict[str, datetime]:
-        out: dict[str, datetime] = {}
-        for name, version, step_id in sorted(
-            {(e.automation, e.version, e.step_id or "") for e in waiting}
-        ):
-            step = self.definition(name, version).step(step_id)
-            spec = step["until_event"]
-            filter_sql, params = triggers.where_sql(spec.get("where") or {})
-            rows = self.con.execute(
-                f"""
-                SELECT en.enrolment_id, min(e.ts) FROM enrolments en
-                JOIN events e ON e.customer_id = en.customer_id AND e.type = ?
-                 AND e.ts > en.wait_since AND e.ts <= least(en.due_at, ?) {filter_sql}
-                WHERE en.automation = ? AND en.version = ? AND en.state = 'waiting'
-                  AND en.step_id = ?
-                GROUP BY en.enrolment_id
-                """,
-                [spec["type"], b, *params, name, version, step_id],
-            ).fetchall()
-            out |= {str(eid): ts for eid, ts in rows}
-        return out
-
-
-def conversions(
-    con: duckdb.DuckDBPyConnection, automation: Automation, b: datetime
-) -> dict[str, datetime]:
-    """The first goal event (after enrolment, within the window, by ``b``) of each open
-    enrolment of this automation version."""
-    goal = automation.goal
-    if goal is None:
-        return {}
-    filter_sql, params = triggers.where_sql(goal.get("where") or {})
-    rows = con.execute(
-        f"""
-        SELECT en.enrolment_id, min(e.ts) FROM enrolments en
-        JOIN events e ON e.customer_id = en.customer_id AND e.type = ?
-         AND e.ts > en.enrolled_at AND e.ts <= least(en.goal_until, ?) {filter_sql}
-        WHERE en.automation = ? AND en.version = ? AND en.converted_at IS NULL
-          AND en.state IN ('active', 'waiting', 'completed')
-        GROUP BY en.enrolment_id
-        """,
-        [goal["event"], b, *params, automation.name, automation.version],
-    ).fetchall()
-    return {str(eid): ts for eid, ts in rows}
-
 
 def _due(e: Enrolment) -> datetime:
     assert e.due_at is not None
@@ -507,43 +463,6 @@ def _decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
         enrolment_id=e.enrolment_id,
         **fields,
     )
-
-
-class SendLog:
-    """Queued sends per (customer, channel), read once per customer, for the frequency cap."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, period: timedelta) -> None:
-        self.con = con
-        self.period = period
-        self.times: dict[tuple[str, str], list[datetime]] = {}
-        self.loaded: set[str] = set()
-
-    def preload(self, customers: Sequence[str]) -> None:
-        """Read the queued sends of customers not read yet, in one query."""
-        todo = sorted({c for c in customers if c not in self.loaded})
-        if not todo:
-            return
-        rows = self.con.execute(
-            "SELECT customer_id, channel, not_before FROM decisions WHERE kind = 'sent' "
-            "AND customer_id IN (SELECT unnest(?::VARCHAR[]))",
-            [todo],
-        ).fetchall()
-        for cid, channel, at in rows:
-            self.times.setdefault((str(cid), str(channel)), []).append(at)
-        self.loaded.update(todo)
-
-    def _load(self, customer_id: str, channel: str) -> list[datetime]:
-        self.preload([customer_id])
-        return self.times.setdefault((customer_id, channel), [])
-
-    def count(self, customer_id: str, channel: str, t: datetime) -> int:
-        """Sends within one period of ``t``, on both sides: sends moved by quiet hours can
-        lie ahead, and counting both sides makes the cap hold for every window of that
-        length (when a send is let through, fewer than the cap lie within a period of it)."""
-        return sum(1 for s in self._load(customer_id, channel) if abs(s - t) < self.period)
-
-    def add(self, customer_id: str, channel: str, t: datetime) -> None:
-        self._load(customer_id, channel).append(t)
 
 
 def slices(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[datetime, datetime]]:
