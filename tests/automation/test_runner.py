@@ -313,3 +313,18 @@ def test_templates_see_profile_fields_even_when_empty(shop: Workspace) -> None:
     content = json.loads(content) if isinstance(content, str) else content
     assert content["text"] == "ten percent a@example.com"
     assert content["subject"] == "Welcome a" and content["to"] == "a@example.com"
+
+
+def test_the_live_path_sees_a_changed_file(shop: Workspace) -> None:
+    from clm.automation.live import on_event
+
+    path = automation(shop, "welcome", SIGNUP)
+    base = {"customer_id": "a", "type": "signup", "properties": None, "amount": None,
+            "category": None, "order_id": None}  # fmt: skip
+    first = on_event(shop.con, shop.root, shop.settings,
+                     {**base, "event_id": "e1", "ts": datetime(2024, 3, 1, 10)})  # fmt: skip
+    path.write_text(SIGNUP.replace("Still there?", "Still here?"), encoding="utf-8")
+    second = on_event(shop.con, shop.root, shop.settings,
+                      {**base, "event_id": "e2", "customer_id": "b",
+                       "ts": datetime(2024, 3, 9, 10)})  # fmt: skip
+    assert [d.version for d in first] == [1, 1] and [d.version for d in second] == [2, 2]

@@ -19,6 +19,7 @@ import duckdb
 
 from clm.automation import triggers
 from clm.automation.decisions import Decision
+from clm.automation.definitions import AUTOMATIONS, TEMPLATES, Automation
 from clm.automation.runner import Engine
 from clm.config import Settings
 from clm.store.database import transaction
@@ -41,7 +42,7 @@ def on_event(
         return []
     engine = Engine(con, root, settings, dry_run=False)
     engine.keep = True
-    engine.load(at)
+    _load(engine, root, at)
     occurrence = triggers.Occurrence(
         str(customer),
         at,
@@ -62,3 +63,27 @@ def on_event(
         if due:
             engine.advance_these(due)
     return engine.recorded
+
+
+# The files' names, sizes and times -> the versions they were stored as (per workspace), so
+# a stream of events reads and validates the definitions only when a file changed.
+_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], list[Automation]]] = {}
+
+
+def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    files = []
+    for folder in (AUTOMATIONS, TEMPLATES):
+        path = root / folder
+        if path.exists():
+            files += [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in path.iterdir()]
+    return tuple(sorted(files))
+
+
+def _load(engine: Engine, root: Path, at: datetime) -> None:
+    key, signature = root.resolve(), _signature(root)
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] == signature:
+        engine.use(cached[1])
+        return
+    engine.load(at)
+    _LOADED[key] = (signature, list(engine.current))

@@ -217,7 +217,12 @@ class Engine:
             loaded = versions.sync(self.con, self.root, now)
         self.stats.versions = loaded.created
         self.stats.problems = [str(p) for p in loaded.problems]
-        self.current = sorted(loaded.automations, key=lambda a: (-a.priority, a.name))
+        self.use(loaded.automations)
+
+    def use(self, automations: Sequence[Automation]) -> None:
+        """Work with these current versions (their paused status read now)."""
+        self.current = sorted(automations, key=lambda a: (-a.priority, a.name))
+        self.paused = set()
         for automation in self.current:
             self.definitions[(automation.name, automation.version)] = automation
             if versions.status(self.con, automation) == "paused":
