@@ -365,13 +365,12 @@ def _evaluate(
         before = states.get(cid, value < above if baseline else True)
         armed, fired = cross(before, value, above, rearm)
         if fired and not baseline:
-            label = score if scope == "all" else f"{score} in {scope}"
             found.append(
                 Occurrence(
                     cid,
                     max(knowledge_time(as_of), start or knowledge_time(as_of)),
                     f"crossing:{scope}:{as_of}",
-                    f"{label} rose to {value:.4g} (≥ {above:g}) as of {as_of}",
+                    _crossed(score, scope, value, above, as_of),
                 )
             )
         if states.get(cid) != armed:
@@ -380,6 +379,14 @@ def _evaluate(
     _store_states(con, name, scope, as_of, changed)
     mark_run(con, name, as_of)
     return found
+
+
+def _crossed(score: str, scope: str, value: float, above: float, as_of: date) -> str:
+    """What a crossing means, in words."""
+    where = "" if scope == "all" else f" in {scope}"
+    if score == "rising":
+        return f"interest{where} started rising as of {as_of}"
+    return f"{score}{where} rose to {value:.4g} (≥ {above:g}) as of {as_of}"
 
 
 def _store_states(
