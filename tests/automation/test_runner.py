@@ -328,3 +328,19 @@ def test_the_live_path_sees_a_changed_file(shop: Workspace) -> None:
                       {**base, "event_id": "e2", "customer_id": "b",
                        "ts": datetime(2024, 3, 9, 10)})  # fmt: skip
     assert [d.version for d in first] == [1, 1] and [d.version for d in second] == [2, 2]
+
+
+def test_a_loop_without_a_wait_stops_and_sends_once(shop: Workspace) -> None:
+    text = """
+name: loop
+trigger: {event: {type: ping}}
+steps:
+  - {id: mail, type: send, channel: email, template: {subject: x, text: y}}
+  - {id: again, type: branch, condition: {email: {exists: true}}, then: mail, else: mail}
+"""
+    automation(shop, "loop", text)
+    events(shop, [("a", "ping", "2024-03-01T10:00:00")])
+    shop.run("2024-03-02", since="2024-03-01")
+    assert len(outbox(shop)) == 1  # one message per (automation, enrolment, step)
+    ended = decisions(shop, "ended")
+    assert [(r[0], r[3]) for r in ended] == [("a", "loop")]
