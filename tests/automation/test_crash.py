@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from clm import Workspace
+from clm.automation import outbox
 from tests.automation.world import automation, events, people, quiet_settings
 
 SERIES = """
@@ -70,7 +71,7 @@ def test_kill_and_rerun_gives_the_clean_runs_messages(tmp_path: Path) -> None:
     assert clm_run(root, "--since", "2024-03-01", "--until", "2024-03-12").wait() == 0
     assert clm_run(root, "--until", "2024-03-12").wait() == 0  # and once more: nothing new
     with Workspace.open(root) as ws:
-        got = ws.con.execute("SELECT message_id FROM outbox_standin ORDER BY 1").fetchall()
+        got = sorted((m["message_id"],) for m in outbox.messages(ws.con, limit=10_000))
         sent = ws.con.execute(
             "SELECT message_id, count(*) FROM decisions WHERE kind = 'sent' GROUP BY 1 "
             "HAVING count(*) > 1"
