@@ -10,8 +10,10 @@ import clm
 def test_all_names_exist_and_are_exactly_the_public_api() -> None:
     assert sorted(clm.__all__) == sorted(
         [
+            "AutomationError",
             "ClmError",
             "ClvFit",
+            "DefinitionError",
             "ConfigError",
             "ImportFailed",
             "ImportSummary",

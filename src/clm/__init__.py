@@ -4,8 +4,10 @@ The public API is :class:`Workspace`; everything else is reached through it.
 """
 
 from clm.errors import (
+    AutomationError,
     ClmError,
     ConfigError,
+    DefinitionError,
     ImportFailed,
     NotFound,
     ScoringError,
@@ -21,9 +23,11 @@ from clm.workspace import Workspace
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutomationError",
     "ClmError",
     "ClvFit",
     "ConfigError",
+    "DefinitionError",
     "ImportFailed",
     "ImportSummary",
     "NotFound",

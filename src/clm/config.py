@@ -200,12 +200,39 @@ class ChannelsSection(_Section):
 # Settings that are free-form tables: ``clm config set`` may add new keys to them.
 OPEN_TABLES = (
     "activity.weights",
+    "automation.frequency_caps",
     *(
         f"channels.{channel}.{table}"
         for channel in ("sms", "push", "webhook")
         for table in ("headers", "headers_env", "body")
     ),
 )
+# "HH:MM-HH:MM", or empty for no quiet hours.
+QUIET_HOURS = r"^(([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)?$"
+
+
+class AutomationSection(_Section):
+    """SPEC §6–7: the global control group, the default holdout, and the guards.
+
+    ``global_control_share`` of all customers (by a hash of their id) is touched by no
+    automation; ``holdout_share`` is each automation's control share unless its file
+    says otherwise. ``frequency_caps`` allows at most N messages per customer and
+    channel in ``frequency_period_days`` (a channel not listed is not capped).
+    ``quiet_hours`` is a ``HH:MM-HH:MM`` local-time window (in the profile's time
+    zone, else ``default_timezone``) in which sends on ``quiet_channels`` wait.
+    """
+
+    global_control_share: float = Field(0.05, ge=0, lt=1)
+    global_control_key: str = "global-control"
+    holdout_share: float = Field(0.1, ge=0, lt=1)
+    frequency_caps: dict[str, int] = Field(
+        default_factory=lambda: {"email": 3, "sms": 2, "push": 5}
+    )
+    frequency_period_days: int = Field(7, ge=1, le=365)
+    quiet_hours: str = Field("21:00-08:00", pattern=QUIET_HOURS)
+    quiet_channels: list[str] = Field(default_factory=lambda: ["email", "sms", "push"])
+    default_timezone: str = "UTC"
+    slice_hours: int = Field(24, ge=1, le=24 * 31)
 
 
 class Settings(_Section):
@@ -219,6 +246,7 @@ class Settings(_Section):
     clv: ClvSection = Field(default_factory=ClvSection)
     server: ServerSection = Field(default_factory=ServerSection)
     channels: ChannelsSection = Field(default_factory=ChannelsSection)
+    automation: AutomationSection = Field(default_factory=AutomationSection)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

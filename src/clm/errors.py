@@ -14,7 +14,9 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── ExperimentInputError      an experiment file, column or control arm is unusable
     ├── ScoringError              scoring cannot run (no data, no calibration)
     ├── InvalidMessage            a tracking message the event API cannot take (names the field)
-    └── TemplateError             a message template that does not render (names channel, field)
+    ├── TemplateError             a message template that does not render (names channel, field)
+    └── AutomationError           an automation cannot run (unknown name, a bad window)
+        └── DefinitionError       automation files break their schema (file:line each)
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -101,3 +103,28 @@ class ServedElsewhere(WorkspaceError):
 class TemplateError(ClmError):
     """A message template fails to render: a syntax error, an undefined value, or an
     access the sandbox refuses. The message names the channel and the field."""
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One problem in a definition file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}"
+
+
+class AutomationError(ClmError):
+    """An automation command cannot run: an unknown automation, a window going back."""
+
+
+class DefinitionError(AutomationError):
+    """Automation definitions are invalid; ``problems`` name each file and line."""
+
+    def __init__(self, problems: list[DefinitionProblem]):
+        self.problems = problems
+        super().__init__("invalid automation definitions:" + "".join(f"\n  {p}" for p in problems))

@@ -23,6 +23,7 @@ import pyarrow as pa
 from clm import config
 from clm.config import Settings
 from clm.errors import (
+    AutomationError,
     NotFound,
     ScoringError,
     ServedElsewhere,
@@ -731,3 +732,93 @@ class Workspace:
             event_id, customer_id, None, kind, tracking.micros(when), properties=props
         )
         return self._live().accept([record]) > 0
+    # -- automations -------------------------------------------------------------------------
+
+    def automations_validate(self) -> list[dict[str, Any]]:
+        """Check every automation file; raise DefinitionError naming file and line of each
+        problem, else describe the valid automations."""
+        from clm.automation import definitions
+
+        return [_describe(a) for a in definitions.validate(self.root)]
+
+    def automations_schema(self) -> dict[str, Any]:
+        """The published JSON Schema of an automation file."""
+        from clm.automation import definitions
+
+        return definitions.schema()
+
+    def automations(self) -> dict[str, Any]:
+        """Every automation: status, current version, counts; and the files with problems."""
+        from clm.automation import listing
+
+        return listing.overview(self.con, self.root)
+
+    def automation_pause(self, name: str) -> None:
+        """Pause an automation: no new enrolments, no steps, until resumed."""
+        from clm.automation import listing
+
+        listing.set_status(self.con, self.root, name, "paused")
+
+    def automation_resume(self, name: str) -> None:
+        """Resume a paused automation; steps that fell due meanwhile go on at the next run."""
+        from clm.automation import listing
+
+        listing.set_status(self.con, self.root, name, "active")
+
+    def run(
+        self,
+        until: datetime | str | None = None,
+        *,
+        since: datetime | str | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """Process every automation up to ``until`` (default now, UTC; a later time
+        simulates ahead), enqueue and deliver messages. ``dry_run`` with ``since``
+        backtests from a blank state and writes nothing. Returns RunStats."""
+        from clm.automation import runner
+
+        return runner.run(
+            self.con,
+            self.root,
+            self.settings,
+            until=_instant(until, "--until"),
+            since=_instant(since, "--since"),
+            dry_run=dry_run,
+            channels=self._channels(),
+        )
+
+    def why(self, customer_id: str, automation: str | None = None) -> list[dict[str, Any]]:
+        """Every automation decision about a customer, oldest first, with a sentence each."""
+        from clm.automation.why import why
+
+        return why(self.con, customer_id, automation)
+
+    def _channels(self) -> dict[str, Any]:
+        """The configured channels."""
+        from clm.automation.channels import make_channels
+
+        return dict(make_channels(self.settings.channels, self.root))
+
+
+def _describe(automation: Any) -> dict[str, Any]:
+    return {
+        "name": automation.name,
+        "path": automation.path,
+        "trigger": automation.trigger_kind,
+        "steps": len(automation.order),
+        "hash": automation.content_hash[:12],
+    }
+
+
+def _instant(value: datetime | str | None, what: str) -> datetime | None:
+    """A naive UTC datetime from a datetime or ISO text (a date means its midnight)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise AutomationError(f"{what} {value!r} is not a date or time (ISO 8601)") from exc
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value

@@ -205,4 +205,79 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        -- automations (branch automation): versions, stored status, the run clock,
+        -- enrolments, every decision, and the hysteresis state of score crossings
+        CREATE TABLE automation_versions (
+            automation VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            definition JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (automation, version)
+        );
+        CREATE TABLE automation_states (
+            automation VARCHAR PRIMARY KEY,
+            status VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE automation_clock (
+            clock VARCHAR PRIMARY KEY,
+            processed_until TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE enrolments (
+            enrolment_id VARCHAR PRIMARY KEY,
+            automation VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            customer_id VARCHAR NOT NULL,
+            occurrence VARCHAR NOT NULL,
+            arm VARCHAR NOT NULL,
+            enrolled_at TIMESTAMP NOT NULL,
+            state VARCHAR NOT NULL,
+            step_id VARCHAR,
+            due_at TIMESTAMP,
+            wait_since TIMESTAMP,
+            goal_until TIMESTAMP,
+            converted_at TIMESTAMP,
+            ended_at TIMESTAMP,
+            variant VARCHAR  -- the assigned variant of the first send step with variants
+        );
+        CREATE TABLE decisions (
+            decision_id VARCHAR PRIMARY KEY,
+            ts TIMESTAMP NOT NULL,
+            automation VARCHAR NOT NULL,
+            version INTEGER,
+            enrolment_id VARCHAR,
+            customer_id VARCHAR NOT NULL,
+            step_id VARCHAR,
+            kind VARCHAR NOT NULL,
+            reason VARCHAR,
+            channel VARCHAR,
+            message_id VARCHAR,
+            variant VARCHAR,
+            cost DOUBLE,
+            not_before TIMESTAMP,
+            detail VARCHAR,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE crossing_states (
+            automation VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL,
+            scope VARCHAR NOT NULL,
+            armed BOOLEAN NOT NULL,
+            value DOUBLE,
+            as_of DATE NOT NULL,
+            PRIMARY KEY (automation, customer_id, scope)
+        );
+        CREATE TABLE crossing_runs (
+            automation VARCHAR NOT NULL,
+            as_of DATE NOT NULL,
+            PRIMARY KEY (automation, as_of)
+        );
+        """,
+    ),
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from clm.ingest.demo import programmes
 from clm.ingest.demo.calendar import Calendar
 from clm.ingest.demo.frames import customers_frame, events_frame, transactions_frame
 from clm.ingest.demo.population import population
@@ -90,8 +91,9 @@ def build(
     as_of: date = DEFAULT_AS_OF,
 ) -> DemoWorld:
     """Generate a world, import its customers, transactions and events into ``ws``,
-    and score it as of the world's as-of date. Building the same world again
-    imports nothing new (every id is deterministic)."""
+    and score it as of the world's as-of date; copy the seed automations into its
+    definitions. Building the same world again imports nothing new (every id is
+    deterministic)."""
     report = progress or NoProgress()
     report.phase(f"generating {n_profiles:,} demo profiles")
     world = generate(n_profiles, seed, as_of)
@@ -128,4 +130,5 @@ def build(
         progress=progress,
     )
     ws.score(as_of=world.as_of, progress=progress)
+    programmes.install(ws.root)
     return world

@@ -1,0 +1,101 @@
+"""The decision log: every enrolment, skip, move, send, branch, conversion and end.
+
+Decision ids are derived from what was decided (automation, customer, enrolment or
+occurrence, step, kind, time), so recording the same decision twice keeps one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from clm.automation import bulk
+
+KINDS = ("enrolled", "skipped", "branched", "moved", "sent", "completed", "converted", "ended")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision about one customer."""
+
+    ts: datetime
+    automation: str
+    version: int | None
+    customer_id: str
+    kind: str
+    enrolment_id: str | None = None
+    step_id: str | None = None
+    reason: str | None = None
+    channel: str | None = None
+    message_id: str | None = None
+    variant: str | None = None
+    cost: float | None = None
+    not_before: datetime | None = None
+    detail: str = ""
+    scope: str = ""  # what makes two decisions of one kind distinct (an occurrence key)
+
+    @property
+    def decision_id(self) -> str:
+        key = "|".join(
+            [
+                self.automation,
+                self.customer_id,
+                self.enrolment_id or self.scope,
+                self.step_id or "",
+                self.kind,
+                self.ts.isoformat(),
+            ]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+TS = pa.timestamp("us")
+TYPES: list[tuple[str, pa.DataType]] = [
+    ("decision_id", pa.string()),
+    ("ts", TS),
+    ("automation", pa.string()),
+    ("version", pa.int32()),
+    ("enrolment_id", pa.string()),
+    ("customer_id", pa.string()),
+    ("step_id", pa.string()),
+    ("kind", pa.string()),
+    ("reason", pa.string()),
+    ("channel", pa.string()),
+    ("message_id", pa.string()),
+    ("variant", pa.string()),
+    ("cost", pa.float64()),
+    ("not_before", TS),
+    ("detail", pa.string()),
+    ("recorded_at", TS),
+]
+
+
+def record(con: duckdb.DuckDBPyConnection, decisions: Sequence[Decision], now: datetime) -> None:
+    """Store decisions; one already stored (same id) is kept as it is."""
+    rows = [
+        [
+            d.decision_id,
+            d.ts,
+            d.automation,
+            d.version,
+            d.enrolment_id,
+            d.customer_id,
+            d.step_id,
+            d.kind,
+            d.reason,
+            d.channel,
+            d.message_id,
+            d.variant,
+            d.cost,
+            d.not_before,
+            d.detail,
+            now,
+        ]
+        for d in decisions
+    ]
+    bulk.insert(con, "decisions", TYPES, rows)

@@ -1,0 +1,183 @@
+"""Profile facts as of a time: what conditions, guards and templates read.
+
+The facts of a customer at time ``t`` come from the latest scoring run known at ``t``
+(a run as of D is known from D + 1 day 00:00 UTC, SPEC §1), the profile's traits and
+attributes, and its current consent per channel (the latest record, whatever its time:
+a withdrawn consent stops every later send, also in simulated runs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from clm.automation.conditions import SCOPED_FIELDS
+
+Facts = dict[str, Any]
+SCORE_FIELDS = (
+    "segment",
+    "phase",
+    "previous_segment",
+    "segment_since",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "n_orders_life",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+CLV_FIELDS = ("p_alive", "clv", "churn_risk", "expected_purchases", "expected_spend")
+ACTIVITY_FIELDS = (
+    "activity",
+    "trend",
+    "affinity",
+    "rising",
+    "s_short",
+    "s_long",
+    "v_short",
+    "v_long",
+)
+assert set(ACTIVITY_FIELDS) == SCOPED_FIELDS
+
+
+def knowledge_time(as_of: date) -> datetime:
+    """When the scores of a run as of ``as_of`` are known: ``as_of + 1 day`` 00:00."""
+    return datetime.combine(as_of + timedelta(days=1), datetime.min.time())
+
+
+def runs(con: duckdb.DuckDBPyConnection) -> list[tuple[int, date]]:
+    """Every scoring run as ``(run_id, as_of)``, oldest first (one run per date)."""
+    rows = con.execute("SELECT run_id, as_of FROM scoring_runs ORDER BY as_of, run_id").fetchall()
+    return [(int(r), d) for r, d in rows]
+
+
+def run_at(all_runs: Sequence[tuple[int, date]], t: datetime) -> tuple[int, date] | None:
+    """The latest run known at ``t``."""
+    known = [r for r in all_runs if knowledge_time(r[1]) <= t]
+    return known[-1] if known else None
+
+
+class FactsCache:
+    """Facts per (scoring run, customer), loaded in bulk and kept for one run of the engine."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.all_runs = runs(con)
+        self._cache: dict[tuple[int | None, str], Facts] = {}
+
+    def get(self, customer_id: str, t: datetime) -> Facts:
+        return self.many([customer_id], t)[customer_id]
+
+    def many(self, customers: Sequence[str], t: datetime) -> dict[str, Facts]:
+        run = run_at(self.all_runs, t)
+        run_id = run[0] if run else None
+        missing = [c for c in dict.fromkeys(customers) if (run_id, c) not in self._cache]
+        if missing:
+            for cid, facts in load_facts(self.con, run_id, missing).items():
+                self._cache[(run_id, cid)] = facts
+        out = {c: dict(self._cache[(run_id, c)]) for c in customers}
+        for facts in out.values():
+            _add_time_facts(facts, t)
+        return out
+
+
+def _add_time_facts(facts: Facts, t: datetime) -> None:
+    signup = facts.get("signup_at")
+    facts["days_since_signup"] = (t - signup).days if isinstance(signup, datetime) else None
+    since = facts.get("segment_since")
+    facts["days_in_segment"] = (t.date() - since).days if isinstance(since, date) else None
+
+
+def load_facts(
+    con: duckdb.DuckDBPyConnection, run_id: int | None, customers: Sequence[str]
+) -> dict[str, Facts]:
+    """Facts of ``customers`` from run ``run_id`` (None: traits and consent only)."""
+    ids = list(customers)
+    out: dict[str, Facts] = {c: {"customer_id": c} for c in ids}
+    if not ids:
+        return out
+    for row in _rows(
+        con,
+        """
+        SELECT customer_id, email, phone, timezone, signup_at, attributes
+        FROM profiles WHERE customer_id IN (SELECT unnest($ids))
+        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY updated_at DESC) = 1
+        """,
+        ids,
+    ):
+        attributes = json.loads(row.pop("attributes") or "{}")
+        out[row["customer_id"]].update(row)
+        out[row["customer_id"]].update({f"attributes.{k}": v for k, v in attributes.items()})
+    for row in _rows(
+        con,
+        """
+        SELECT DISTINCT ON (customer_id, channel) customer_id, channel, granted FROM consents
+        WHERE customer_id IN (SELECT unnest($ids)) ORDER BY customer_id, channel, ts DESC
+        """,
+        ids,
+    ):
+        out[row["customer_id"]][f"consent.{row['channel']}"] = bool(row["granted"])
+    if run_id is not None:
+        _run_facts(con, run_id, ids, out)
+    return out
+
+
+def _run_facts(
+    con: duckdb.DuckDBPyConnection, run_id: int, ids: list[str], out: dict[str, Facts]
+) -> None:
+    cols = ", ".join(SCORE_FIELDS)
+    for row in _rows(
+        con,
+        f"SELECT customer_id, {cols} FROM scores WHERE run_id = $run "
+        "AND customer_id IN (SELECT unnest($ids))",
+        ids,
+        run_id,
+    ):
+        out[row["customer_id"]].update(row)
+    for row in _rows(
+        con,
+        f"SELECT customer_id, {', '.join(CLV_FIELDS)} FROM clv WHERE run_id = $run "
+        "AND customer_id IN (SELECT unnest($ids))",
+        ids,
+        run_id,
+    ):
+        out[row["customer_id"]].update(row)
+    best: dict[str, tuple[float, str]] = {}
+    for row in _rows(
+        con,
+        f"SELECT customer_id, scope, {', '.join(ACTIVITY_FIELDS)} FROM activity "
+        "WHERE run_id = $run AND customer_id IN (SELECT unnest($ids))",
+        ids,
+        run_id,
+    ):
+        cid, scope = row.pop("customer_id"), row.pop("scope")
+        suffix = "" if scope == "all" else f".{scope}"
+        out[cid].update({f"{k}{suffix}": v for k, v in row.items()})
+        if scope != "all" and row["v_long"] > best.get(cid, (0.0, ""))[0]:
+            best[cid] = (row["v_long"], scope)
+    for cid, (_, scope) in best.items():
+        out[cid]["top_category"] = scope
+    for row in _rows(
+        con,
+        "SELECT customer_id, category FROM next_best WHERE run_id = $run AND rank = 1 "
+        "AND customer_id IN (SELECT unnest($ids))",
+        ids,
+        run_id,
+    ):
+        out[row["customer_id"]]["next_best_category"] = row["category"]
+
+
+def _rows(
+    con: duckdb.DuckDBPyConnection, sql: str, ids: list[str], run_id: int | None = None
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"ids": ids}
+    if run_id is not None:
+        params["run"] = run_id
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,445 @@
+"""The engine's decisions as pure functions: enrol or skip, and advance through the steps.
+
+Inputs are a definition, a customer's facts, the time and what the guards need (a count
+of recent sends, a template renderer); outputs are the new enrolment state, the decisions
+to log and the messages to enqueue. Nothing here touches the database, so the same code
+serves the batch runner and a live event handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from clm.automation import conditions, guards
+from clm.automation.decisions import Decision
+from clm.automation.definitions import Automation
+from clm.automation.durations import parse_duration
+from clm.automation.enrolments import Enrolment, enrolment_id, message_id
+from clm.automation.outbox import OutgoingMessage
+from clm.automation.triggers import Occurrence
+from clm.config import AutomationSection
+from clm.errors import ClmError
+from clm.experiments import assignment
+
+MAX_STEPS = 100  # steps taken at one instant; a loop of branches without a wait stops here
+
+Facts = Mapping[str, Any]
+Renderer = Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+SentCount = Callable[[str, str, datetime], int]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings the guards and the assignment read (``automation.*``)."""
+
+    global_share: float = 0.05
+    global_key: str = "global-control"
+    holdout: float = 0.1
+    caps: Mapping[str, int] = field(default_factory=dict)
+    period: timedelta = timedelta(days=7)
+    quiet: guards.QuietHours | None = None
+    quiet_channels: frozenset[str] = frozenset()
+    default_timezone: str = "UTC"
+
+    @staticmethod
+    def from_settings(section: AutomationSection) -> Policy:
+        return Policy(
+            global_share=section.global_control_share,
+            global_key=section.global_control_key,
+            holdout=section.holdout_share,
+            caps=dict(section.frequency_caps),
+            period=timedelta(days=section.frequency_period_days),
+            quiet=guards.QuietHours.parse(section.quiet_hours),
+            quiet_channels=frozenset(section.quiet_channels),
+            default_timezone=section.default_timezone,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one decision step produced."""
+
+    enrolment: Enrolment | None
+    decisions: list[Decision]
+    messages: list[OutgoingMessage] = field(default_factory=list)
+
+
+# -- enrolment ---------------------------------------------------------------------------------
+
+
+def decide_enrolment(
+    automation: Automation,
+    occurrence: Occurrence,
+    facts: Facts,
+    prior: tuple[datetime, bool] | None,
+    policy: Policy,
+) -> Outcome:
+    """Enrol the customer (with an arm) or say why not: re-entry, audience, consent."""
+    cid, at = occurrence.customer_id, occurrence.at
+    last, is_open = prior if prior else (None, False)
+    block = guards.reentry_block(automation.reentry, last, is_open, at)
+    if block is None and automation.audience:
+        reason = conditions.failure(automation.audience, facts)
+        block = guards.Blocked("audience", reason) if reason else None
+    if block is None:
+        block = guards.contactable(automation.channels, dict(facts))
+    if block is not None:
+        skip = Decision(
+            at,
+            automation.name,
+            automation.version,
+            cid,
+            "skipped",
+            reason=block.reason,
+            detail=f"{occurrence.detail}: {block.detail}",
+            scope=occurrence.key,
+        )
+        return Outcome(None, [skip])
+    arm = assignment.assign(
+        automation.experiment_key,
+        cid,
+        holdout=automation.holdout(policy.holdout),
+        global_share=policy.global_share,
+        global_key=policy.global_key,
+    )
+    eid = enrolment_id(automation.name, cid, occurrence.key)
+    window = automation.goal_window
+    goal_until = at + window if window else None
+    if arm == "treatment":
+        enrolment = Enrolment(
+            eid,
+            automation.name,
+            automation.version,
+            cid,
+            occurrence.key,
+            arm,
+            at,
+            "active",
+            automation.order[0],
+            at,
+            None,
+            goal_until,
+            variant=assigned_variant(automation, cid),
+        )
+    else:
+        state = "completed" if goal_until else "ended"
+        enrolment = Enrolment(
+            eid,
+            automation.name,
+            automation.version,
+            cid,
+            occurrence.key,
+            arm,
+            at,
+            state,
+            None,
+            None,
+            None,
+            goal_until,
+            ended_at=None if goal_until else at,
+        )
+    enrolled = Decision(
+        at,
+        automation.name,
+        automation.version,
+        cid,
+        "enrolled",
+        enrolment_id=eid,
+        reason=arm,
+        detail=occurrence.detail,
+    )
+    return Outcome(enrolment, [enrolled])
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Env:
+    """What advancing needs besides the definition and the facts."""
+
+    policy: Policy
+    sent_count: SentCount
+    render: Renderer
+
+
+def advance(automation: Automation, e: Enrolment, facts: Facts, env: Env) -> Outcome:
+    """Take every step due at ``e.due_at`` until a wait or the end."""
+    assert e.due_at is not None
+    t = e.due_at
+    decisions: list[Decision] = []
+    messages: list[OutgoingMessage] = []
+    pending: dict[str, int] = {}
+    for _ in range(MAX_STEPS):
+        if e.state != "active" or e.due_at is None or e.due_at > t:
+            break
+        if e.step_id is None:  # a wait was the last step
+            e = _finish(e, t, "completed", decisions)
+            break
+        step = automation.step(e.step_id)
+        kind = step["type"]
+        if kind == "send":
+            found, message = _send(automation, e, step, t, facts, env, pending)
+            decisions += found
+            if message is not None:
+                messages.append(message)
+                pending[message.channel] = pending.get(message.channel, 0) + 1
+            e = _goto(automation, e, automation.next_step(e.step_id), t, decisions)
+        elif kind == "wait":
+            e = _wait(automation, e, step, t, decisions)
+        elif kind == "branch":
+            reason = conditions.failure(step["condition"], facts)
+            target = step["then"] if reason is None else step["else"]
+            words = conditions.describe(step["condition"])
+            decisions.append(
+                _decision(
+                    e,
+                    t,
+                    "branched",
+                    step_id=e.step_id,
+                    reason=target,
+                    detail=(f"{words}: yes" if reason is None else f"{reason}: no"),
+                )
+            )
+            e = _goto(automation, e, target, t, decisions)
+        else:
+            e = _finish(e, t, "exit", decisions)
+    else:
+        e = _finish(e, t, "loop", decisions)
+    return Outcome(e, decisions, messages)
+
+
+def after_wait(automation: Automation, e: Enrolment, event_at: datetime | None) -> Enrolment:
+    """A waiting enrolment moves on: to the next step at the event's time, or (on timeout)
+    to ``on_timeout`` (default: the next step) at the timeout."""
+    assert e.step_id is not None and e.due_at is not None
+    step = automation.step(e.step_id)
+    if event_at is not None:
+        target, at = automation.next_step(e.step_id), event_at
+    else:
+        target, at = step.get("on_timeout") or automation.next_step(e.step_id), e.due_at
+    if target is None:
+        return e.moved(state="active", step_id=None, due_at=at, wait_since=None)
+    return e.moved(state="active", step_id=target, due_at=at, wait_since=None)
+
+
+def _goto(
+    automation: Automation,
+    e: Enrolment,
+    target: str | None,
+    t: datetime,
+    decisions: list[Decision],
+) -> Enrolment:
+    if target is None:
+        return _finish(e, t, "completed", decisions)
+    del automation
+    return e.moved(step_id=target, due_at=t)
+
+
+def _wait(
+    automation: Automation,
+    e: Enrolment,
+    step: dict[str, Any],
+    t: datetime,
+    decisions: list[Decision],
+) -> Enrolment:
+    del decisions
+    if "duration" in step:
+        target = automation.next_step(str(step["id"]))
+        due = t + parse_duration(step["duration"])
+        if target is None:
+            return e.moved(step_id=None, due_at=due, state="active")
+        return e.moved(step_id=target, due_at=due)
+    return e.moved(state="waiting", wait_since=t, due_at=t + parse_duration(step["timeout"]))
+
+
+def _finish(e: Enrolment, t: datetime, how: str, decisions: list[Decision]) -> Enrolment:
+    """Steps are over: the goal window may still be open (completed), else the end."""
+    words = {
+        "exit": "reached an exit step",
+        "completed": "finished its steps",
+        "loop": f"stopped after {MAX_STEPS} steps at one instant (a loop without a wait)",
+    }
+    if e.goal_until is not None and e.goal_until > t:
+        decisions.append(
+            _decision(
+                e,
+                t,
+                "completed",
+                reason=how,
+                detail=f"{words[how]}; the goal window stays open until {e.goal_until:%Y-%m-%d}",
+            )
+        )
+        return e.moved(state="completed", step_id=None, due_at=None)
+    decisions.append(_decision(e, t, "ended", reason=how, detail=words[how]))
+    return e.moved(state="ended", step_id=None, due_at=None, ended_at=t)
+
+
+def _decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
+    return Decision(
+        ts=t,
+        automation=e.automation,
+        version=e.version,
+        customer_id=e.customer_id,
+        kind=kind,
+        enrolment_id=e.enrolment_id,
+        **fields,
+    )
+
+
+def _send(
+    automation: Automation,
+    e: Enrolment,
+    step: dict[str, Any],
+    t: datetime,
+    facts: Facts,
+    env: Env,
+    pending: dict[str, int],
+) -> tuple[list[Decision], OutgoingMessage | None]:
+    channel, sid = str(step["channel"]), str(step["id"])
+    policy = env.policy
+    block = guards.consent_block(channel, dict(facts)) or guards.address_block(channel, dict(facts))
+    if block is not None:
+        return [
+            _decision(
+                e,
+                t,
+                "skipped",
+                step_id=sid,
+                reason=block.reason,
+                channel=channel,
+                detail=block.detail,
+            )
+        ], None
+    out: list[Decision] = []
+    send_at = t
+    if channel in policy.quiet_channels:
+        tz = guards.zone(facts.get("timezone"), policy.default_timezone)
+        send_at = guards.next_allowed(t, policy.quiet, tz)
+        if send_at != t:
+            out.append(
+                _decision(
+                    e,
+                    t,
+                    "moved",
+                    step_id=sid,
+                    reason="quiet_hours",
+                    channel=channel,
+                    not_before=send_at,
+                    detail=f"quiet hours in {tz.key}: moved to {send_at:%Y-%m-%d %H:%M}",
+                )
+            )
+    cap = policy.caps.get(channel)
+    count = env.sent_count(e.customer_id, channel, send_at) + pending.get(channel, 0)
+    blocked = guards.cap_block(count, cap, channel, policy.period.days)
+    if blocked is not None:
+        out.append(
+            _decision(
+                e, t, "skipped", step_id=sid, reason="cap", channel=channel, detail=blocked.detail
+            )
+        )
+        return out, None
+    variant, template = _variant(automation, e, step)
+    mid = message_id(automation.name, e.enrolment_id, sid)
+    try:
+        content = env.render(channel, template, context(facts, automation, variant, mid))
+    except ClmError as exc:
+        out.append(
+            _decision(
+                e, t, "skipped", step_id=sid, reason="template", channel=channel, detail=str(exc)
+            )
+        )
+        return out, None
+    _address(channel, content, facts)
+    cost = automation.message_costs.get(channel, 0.0)
+    message = OutgoingMessage(
+        mid,
+        automation.name,
+        automation.version,
+        e.enrolment_id,
+        sid,
+        e.customer_id,
+        channel,
+        variant,
+        content,
+        send_at,
+        cost,
+    )
+    out.append(
+        _decision(
+            e,
+            t,
+            "sent",
+            step_id=sid,
+            channel=channel,
+            message_id=mid,
+            variant=variant,
+            cost=cost,
+            not_before=send_at,
+            detail=f"{channel} message" + (f", variant {variant}" if variant else ""),
+        )
+    )
+    return out, message
+
+
+def _variant(
+    automation: Automation, e: Enrolment, step: dict[str, Any]
+) -> tuple[str | None, dict[str, Any]]:
+    name = step_variant(automation, step, e.customer_id)
+    if name is None:
+        return None, dict(step["template"])
+    chosen = next(v for v in step["variants"] if v["name"] == name)
+    return name, dict(chosen["template"])
+
+
+def step_variant(automation: Automation, step: Mapping[str, Any], customer_id: str) -> str | None:
+    """The customer's variant of a send step (None: the step has no variants)."""
+    variants = step.get("variants")
+    if not variants:
+        return None
+    weights = [(str(v["name"]), float(v.get("weight", 1.0))) for v in variants]
+    return assignment.variant(f"{automation.experiment_key}|{step['id']}", customer_id, weights)
+
+
+def assigned_variant(automation: Automation, customer_id: str) -> str | None:
+    """The variant of the first send step with variants: the enrolment's variant in reports."""
+    for step in automation.spec["steps"]:
+        if step["type"] == "send" and step.get("variants"):
+            return step_variant(automation, step, customer_id)
+    return None
+
+
+def _address(channel: str, content: dict[str, Any], facts: Facts) -> None:
+    if channel == "email":
+        content.setdefault("to", facts.get("email"))
+    elif channel == "sms":
+        content.setdefault("to", facts.get("phone"))
+    elif channel == "push":
+        content.setdefault("to", facts.get("attributes.push_token") or facts.get("customer_id"))
+
+
+def context(facts: Facts, automation: Automation, variant: str | None, mid: str) -> dict[str, Any]:
+    """What a template sees: profile fields, the offer, ids for tracking links."""
+    attributes = {k.split(".", 1)[1]: v for k, v in facts.items() if k.startswith("attributes.")}
+    name = attributes.get("first_name") or attributes.get("name") or ""
+    plain = {k: None for k in conditions.PLAIN_FIELDS}  # every field defined, maybe empty
+    plain |= {k: _plain(v) for k, v in facts.items() if "." not in k}
+    scoped = {k: _plain(v) for k, v in facts.items() if "." in k and not k.startswith("attr")}
+    return {
+        **plain,
+        "name": name,
+        "first_name": name,
+        "attributes": attributes,
+        "scores": scoped,
+        "offer": automation.spec.get("offer", ""),
+        "automation": automation.name,
+        "variant": variant,
+        "message_id": mid,
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value

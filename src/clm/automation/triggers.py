@@ -1,0 +1,418 @@
+"""Trigger occurrences in a window ``(start, end]`` of (simulated) time (SPEC §7).
+
+Each trigger kind turns the workspace's data into occurrences: a customer and the time
+and key of what happened. The key makes the enrolment id, so finding an occurrence twice
+enrols once.
+
+- ``segment_entered``: a scores row whose segment is one of the trigger's and changed in
+  that run (``segment_since`` is the run's date); known at ``as_of + 1 day``.
+- ``score_crossing``: the score of each scoring run known in the window, compared with a
+  per (automation, customer, scope) hysteresis state (:func:`cross`).
+- ``event``: events of a type (and property filter) with ``ts`` in the window;
+  an anonymous event counts for the customer its anonymous id is linked to.
+- ``schedule``: every known customer at each tick.
+- ``no_conversion``: treated enrolments of another automation that ended without a
+  conversion in the window (the hand-off of non-responders).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from clm.automation.definitions import Automation
+from clm.automation.durations import schedule_ticks
+from clm.automation.facts import knowledge_time
+
+EVENT_COLUMNS = {
+    "category": "VARCHAR",
+    "order_id": "VARCHAR",
+    "amount": "DOUBLE",
+    "anonymous_id": "VARCHAR",
+}
+SCORE_TABLE = {
+    **{
+        k: "scores"
+        for k in (
+            "r_score",
+            "f_score",
+            "m_score",
+            "recency_days",
+            "frequency",
+            "monetary",
+            "n_orders_life",
+        )
+    },
+    **{k: "clv" for k in ("p_alive", "clv", "churn_risk", "expected_purchases", "expected_spend")},
+}
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Something that happened to a customer and may enrol them."""
+
+    customer_id: str
+    at: datetime
+    key: str
+    detail: str
+
+
+def find(
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> list[Occurrence]:
+    """Occurrences of the automation's trigger in ``(start, end]``, oldest first.
+
+    Triggers on scoring runs (segments, crossings) record the runs they evaluated (and
+    crossings their hysteresis state): call this inside the transaction that enrols
+    what it returns.
+    """
+    kind, body = automation.trigger_kind, automation.trigger
+    if kind == "segment_entered":
+        found = segment_entered(con, automation.name, body["segments"], start, end, runs)
+    elif kind == "event":
+        found = events(con, body["type"], body.get("where") or {}, start, end)
+    elif kind == "schedule":
+        found = schedule(con, body["every"], start, end)
+    elif kind == "no_conversion":
+        found = no_conversion(con, body["automation"], start, end)
+    else:
+        found = crossings(con, automation, start, end, runs)
+    return sorted(found, key=lambda o: (o.at, o.customer_id, o.key))
+
+
+def segment_entered(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    segments: Sequence[str],
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> list[Occurrence]:
+    found: list[Occurrence] = []
+    if not seen_runs(con, name):
+        history = [r for r in runs if knowledge_time(r[1]) <= start]
+        if history:  # what was known before the first window is history, not news
+            mark_run(con, name, history[-1][1])
+    for run_id, as_of in pending_runs(con, name, start, end, runs):
+        rows = con.execute(
+            """
+            SELECT customer_id, segment, previous_segment FROM scores
+            WHERE run_id = $run AND customer_id IS NOT NULL AND segment_since = as_of
+              AND segment IN (SELECT unnest($segments))
+            """,
+            {"run": run_id, "segments": list(segments)},
+        ).fetchall()
+        found += [
+            Occurrence(
+                str(cid),
+                max(knowledge_time(as_of), start),  # a run stored late is news when seen
+                f"segment:{segment}:{as_of}",
+                f"entered {segment} on {as_of}" + (f" (from {prev})" if prev else ""),
+            )
+            for cid, segment, prev in rows
+        ]
+        mark_run(con, name, as_of)
+    return found
+
+
+def pending_runs(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> list[tuple[int, date]]:
+    """Scoring runs this automation has yet to evaluate, known by ``end``.
+
+    Runs are taken by a watermark (the latest as-of date evaluated), not by the window
+    alone, so a scoring run stored after the run window passed its knowledge time is
+    still evaluated; before the first evaluation, only runs known inside the window count.
+    """
+    seen = seen_runs(con, name)
+    latest = max(seen) if seen else None
+    return [
+        r
+        for r in runs
+        if knowledge_time(r[1]) <= end
+        and (r[1] > latest if latest is not None else knowledge_time(r[1]) > start)
+    ]
+
+
+def seen_runs(con: duckdb.DuckDBPyConnection, name: str) -> set[date]:
+    rows = con.execute("SELECT as_of FROM crossing_runs WHERE automation = ?", [name]).fetchall()
+    return {r[0] for r in rows}
+
+
+def mark_run(con: duckdb.DuckDBPyConnection, name: str, as_of: date) -> None:
+    con.execute("INSERT OR IGNORE INTO crossing_runs VALUES (?, ?)", [name, as_of])
+
+
+def where_sql(where: Mapping[str, Any], alias: str = "e") -> tuple[str, list[Any]]:
+    """SQL (``AND ...``) and parameters for an event filter on columns or properties."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for key, value in where.items():
+        values = value if isinstance(value, list) else [value]
+        if key in EVENT_COLUMNS:
+            column = f"{alias}.{key}::{EVENT_COLUMNS[key]}"
+            cast = [float(v) if EVENT_COLUMNS[key] == "DOUBLE" else str(v) for v in values]
+        else:
+            column = f"json_extract_string({alias}.properties, ?)"
+            params.append(f"$.{json_key(key)}")
+            cast = [_json_text(v) for v in values]
+        parts.append(f" AND {column} IN ({', '.join('?' for _ in cast)})")
+        params += cast
+    return "".join(parts), params
+
+
+def event_matches(where: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """The Python twin of :func:`where_sql` for one event (a mapping with the events
+    table's columns; ``properties`` a mapping or JSON text)."""
+    props = event.get("properties") or {}
+    if isinstance(props, str):
+        props = json.loads(props)
+    for key, value in where.items():
+        wanted = value if isinstance(value, list) else [value]
+        actual = event.get(key) if key in EVENT_COLUMNS else props.get(key)
+        if actual is None:
+            return False
+        if key == "amount":
+            if float(actual) not in [float(w) for w in wanted]:
+                return False
+        elif _json_text(actual) not in [_json_text(w) for w in wanted]:
+            return False
+    return True
+
+
+def json_key(key: str) -> str:
+    return '"' + key.replace('"', '\\"') + '"'
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def customer_expr(alias: str = "e") -> str:
+    """The customer of an event: its own id, else the one its anonymous id is linked to."""
+    return (
+        f"coalesce({alias}.customer_id, (SELECT min(i.customer_id) FROM identities i "
+        f"WHERE i.anonymous_id = {alias}.anonymous_id))"
+    )
+
+
+def events(
+    con: duckdb.DuckDBPyConnection,
+    type_: str,
+    where: Mapping[str, Any],
+    start: datetime,
+    end: datetime,
+) -> list[Occurrence]:
+    filter_sql, params = where_sql(where)
+    rows = con.execute(
+        f"""
+        SELECT * FROM (
+            SELECT e.event_id, {customer_expr()} AS cid, e.ts FROM events e
+            WHERE e.type = ? AND e.ts > ? AND e.ts <= ? {filter_sql}
+        ) WHERE cid IS NOT NULL
+        """,
+        [type_, start, end, *params],
+    ).fetchall()
+    return [
+        Occurrence(str(cid), ts, f"event:{event_id}", f"{type_} event {event_id}")
+        for event_id, cid, ts in rows
+    ]
+
+
+def schedule(
+    con: duckdb.DuckDBPyConnection, every: str, start: datetime, end: datetime
+) -> list[Occurrence]:
+    ticks = schedule_ticks(every, start, end)
+    if not ticks:
+        return []
+    customers = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT customer_id FROM profiles UNION "
+            "SELECT customer_id FROM scores WHERE customer_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
+    return [
+        Occurrence(
+            cid, tick, f"schedule:{tick:%Y-%m-%dT%H:%M}", f"schedule at {tick:%Y-%m-%d %H:%M}"
+        )
+        for tick in ticks
+        for cid in customers
+    ]
+
+
+def no_conversion(
+    con: duckdb.DuckDBPyConnection, other: str, start: datetime, end: datetime
+) -> list[Occurrence]:
+    rows = con.execute(
+        """
+        SELECT enrolment_id, customer_id, ended_at FROM enrolments
+        WHERE automation = ? AND arm = 'treatment' AND state = 'ended'
+          AND converted_at IS NULL AND ended_at > ? AND ended_at <= ?
+        """,
+        [other, start, end],
+    ).fetchall()
+    return [
+        Occurrence(str(cid), ended, f"handoff:{eid}", f"no conversion after {other}")
+        for eid, cid, ended in rows
+    ]
+
+
+# -- score crossings with hysteresis ---------------------------------------------------------
+
+
+def cross(armed: bool, value: float, above: float, rearm_below: float) -> tuple[bool, bool]:
+    """One hysteresis step: ``(armed after, fired)``.
+
+    An armed state fires when the value reaches ``above`` and disarms; a disarmed state
+    re-arms only once the value falls below ``rearm_below``.
+    """
+    if armed and value >= above:
+        return False, True
+    if not armed and value < rearm_below:
+        return True, False
+    return armed, False
+
+
+def score_values(
+    con: duckdb.DuckDBPyConnection, run_id: int, score: str, scope: str
+) -> dict[str, float]:
+    """The score of every customer in a run (activity family per scope)."""
+    table = SCORE_TABLE.get(score, "activity")
+    extra = " AND scope = ?" if table == "activity" else ""
+    params: list[Any] = [run_id] + ([scope] if table == "activity" else [])
+    rows = con.execute(
+        f"SELECT customer_id, {score}::DOUBLE FROM {table} WHERE run_id = ? "
+        f"AND customer_id IS NOT NULL AND {score} IS NOT NULL{extra}",
+        params,
+    ).fetchall()
+    return {str(c): float(v) for c, v in rows}
+
+
+def crossings(
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> list[Occurrence]:
+    """Evaluate every scoring run known in the window that this automation has not seen.
+
+    The first evaluation starts from the latest run known before the window (a baseline
+    that fires nothing); without one, the first run itself is the baseline. Afterwards a
+    customer seen for the first time starts armed.
+    """
+    body = automation.trigger
+    score, scope = body["score"], body.get("category") or "all"
+    above = float(body["above"])
+    rearm = float(body.get("rearm_below", above))
+    seen = seen_runs(con, automation.name)
+    states = _states(con, automation.name, scope)
+    found: list[Occurrence] = []
+    todo = pending_runs(con, automation.name, start, end, runs)
+    if not seen:
+        before = [r for r in runs if knowledge_time(r[1]) <= start]
+        baseline = before[-1] if before else (todo.pop(0) if todo else None)
+        if baseline is not None:
+            _evaluate(con, automation.name, baseline, score, scope, above, rearm, states, None)
+    for run in todo:
+        found += _evaluate(con, automation.name, run, score, scope, above, rearm, states, start)
+    return found
+
+
+def _states(con: duckdb.DuckDBPyConnection, name: str, scope: str) -> dict[str, bool]:
+    rows = con.execute(
+        "SELECT customer_id, armed FROM crossing_states WHERE automation = ? AND scope = ?",
+        [name, scope],
+    ).fetchall()
+    return {str(c): bool(a) for c, a in rows}
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    run: tuple[int, date],
+    score: str,
+    scope: str,
+    above: float,
+    rearm: float,
+    states: dict[str, bool],
+    start: datetime | None,
+) -> list[Occurrence]:
+    """One run against the states; ``start`` None evaluates a baseline (fires nothing)."""
+    baseline = start is None
+    run_id, as_of = run
+    values = score_values(con, run_id, score, scope)
+    found: list[Occurrence] = []
+    changed: list[tuple[str, bool, float]] = []
+    for cid, value in values.items():
+        before = states.get(cid, value < above if baseline else True)
+        armed, fired = cross(before, value, above, rearm)
+        if fired and not baseline:
+            found.append(
+                Occurrence(
+                    cid,
+                    max(knowledge_time(as_of), start or knowledge_time(as_of)),
+                    f"crossing:{scope}:{as_of}",
+                    _crossed(score, scope, value, above, as_of),
+                )
+            )
+        if states.get(cid) != armed:
+            changed.append((cid, armed, value))
+        states[cid] = armed
+    _store_states(con, name, scope, as_of, changed)
+    mark_run(con, name, as_of)
+    return found
+
+
+def _crossed(score: str, scope: str, value: float, above: float, as_of: date) -> str:
+    """What a crossing means, in words."""
+    where = "" if scope == "all" else f" in {scope}"
+    if score == "rising":
+        return f"interest{where} started rising as of {as_of}"
+    return f"{score}{where} rose to {value:.4g} (≥ {above:g}) as of {as_of}"
+
+
+def _store_states(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    scope: str,
+    as_of: date,
+    changed: list[tuple[str, bool, float]],
+) -> None:
+    if not changed:
+        return
+    frame = pd.DataFrame(
+        {
+            "automation": name,
+            "customer_id": [c for c, _, _ in changed],
+            "scope": scope,
+            "armed": [a for _, a, _ in changed],
+            "value": [v for _, _, v in changed],
+            "as_of": as_of,
+        }
+    )
+    con.register("crossing_updates", frame)
+    try:
+        con.execute(
+            "INSERT OR REPLACE INTO crossing_states SELECT automation, customer_id, scope, "
+            "armed, value, as_of::DATE FROM crossing_updates"
+        )
+    finally:
+        con.unregister("crossing_updates")
