@@ -732,6 +732,7 @@ class Workspace:
             event_id, customer_id, None, kind, tracking.micros(when), properties=props
         )
         return self._live().accept([record]) > 0
+
     # -- automations -------------------------------------------------------------------------
 
     def automations_validate(self) -> list[dict[str, Any]]:
