@@ -11,7 +11,8 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── ImportFailed              an import that wrote nothing (bad rows, bad mapping)
     ├── NotFound                  a customer, a run or another named thing is missing
     ├── ExperimentInputError      an experiment file, column or control arm is unusable
-    └── ScoringError              scoring cannot run (no data, no calibration)
+    ├── ScoringError              scoring cannot run (no data, no calibration)
+    └── UserError                 a dashboard user name, password or users file is invalid
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -76,3 +77,7 @@ class ExperimentInputError(ClmError):
 
 class ScoringError(ClmError):
     """Scoring cannot run: no events, no calibration, or an invalid as-of date."""
+
+
+class UserError(ClmError):
+    """A dashboard user cannot be created, found or checked; the message says why."""

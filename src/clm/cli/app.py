@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clm.cli import clv, experiment, imports
+from clm.cli import clv, experiment, imports, users
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.render import (
     RichProgress,
@@ -38,6 +38,7 @@ export_app = typer.Typer(help="Export results to CSV or Parquet.", no_args_is_he
 app.add_typer(export_app, name="export")
 app.add_typer(clv.app, name="clv")
 app.add_typer(experiment.app, name="experiment")
+app.add_typer(users.app, name="users")
 
 HERE = Path(".")
 
