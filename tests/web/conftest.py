@@ -93,7 +93,7 @@ def serve(root: Path, seed_customer: str) -> Iterator[Served]:
         ws.close()
 
 
-def build_world(root: Path, n_profiles: int = 2_500) -> str:
+def build_world(root: Path, n_profiles: int = 2_000) -> str:
     """A demo world scored at three dates a month apart (oldest first, so each run's
     history refers to the one before); returns the seed customer's id."""
     with Workspace.init(root, name="dashboard-test") as ws:

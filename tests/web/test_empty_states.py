@@ -10,6 +10,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from clm import Workspace
+from clm.web.users import UserStore
 from tests.web.conftest import (
     ALL_CHARTS_DRAWN,
     PASSWORD,
@@ -20,9 +23,6 @@ from tests.web.conftest import (
     shoot,
     sign_in,
 )
-
-from clm import Workspace
-from clm.web.users import UserStore
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.web.conftest import (
     ADMIN_KEY,
     ALL_CHARTS_DRAWN,
@@ -62,6 +63,7 @@ def test_every_page_loads_without_errors_and_draws_its_charts(
     assert page.locator("[data-figure]").count() == 0  # the Data page has no chart
     assert drawn["Overview"] >= 5 and drawn["Categories"] >= 4
     page.get_by_role("link", name="Overview").click()
+    page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
     assert page.get_by_text("Migration between the last two scoring runs").is_visible()
     assert page.locator(".sankey").count() == 1
 
