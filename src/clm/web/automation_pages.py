@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from clm.charts import PALETTE
-from clm.web.charts import DASHES, GREY, _layout
+from clm.web.charts import DASHES, GREY, layout, rgba
 
 FUNNEL = ("enrolled", "sent", "delivered", "opened", "clicked", "converted")
 NOT_YET = (
@@ -115,7 +115,7 @@ def arm_funnel(arms: list[dict[str, Any]]) -> dict[str, Any]:
         )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             300, barmode="group", yaxis={"title": {"text": "customers"}, "tickformat": ",d"}
         ),
     }
@@ -140,7 +140,7 @@ def effects_chart(effects: list[dict[str, Any]]) -> dict[str, Any]:
                 "marker": {"size": 10, "color": PALETTE[0]},
             }
         ],
-        "layout": _layout(
+        "layout": layout(
             120 + 40 * len(effects),
             xaxis={"title": {"text": "difference versus control (95% CI)"}, "zeroline": True},
             yaxis={"automargin": True},
@@ -164,7 +164,7 @@ def cumulative_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
                 "x": x + x[::-1],
                 "y": [p["ci_high"] for p in part] + [p["ci_low"] for p in part][::-1],
                 "fill": "toself",
-                "fillcolor": "rgba(0,114,178,0.12)",
+                "fillcolor": rgba(colour, 0.15),
                 "line": {"width": 0},
                 "showlegend": False,
                 "hoverinfo": "skip",
@@ -182,7 +182,7 @@ def cumulative_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
         )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             300,
             xaxis={"type": "date", "title": {"text": "date"}},
             yaxis={"title": {"text": "cumulative difference"}, "zeroline": True},

@@ -38,8 +38,8 @@ def segment_colour(segment: str) -> str:
     return PHASE_COLOURS.get(phase, GREY) if phase else GREY
 
 
-def _layout(height: int = 360, **extra: Any) -> dict[str, Any]:
-    layout: dict[str, Any] = {
+def layout(height: int = 360, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
         "height": height,
         "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
         "font": FONT,
@@ -49,8 +49,8 @@ def _layout(height: int = 360, **extra: Any) -> dict[str, Any]:
         "hoverlabel": {"font": FONT},
         "legend": {"orientation": "h", "y": -0.2},
     }
-    layout.update(extra)
-    return layout
+    base.update(extra)
+    return base
 
 
 def _clean(values: Sequence[Any]) -> list[Any]:
@@ -79,7 +79,7 @@ def phase_funnel(phases: pd.DataFrame) -> Figure:
                 "hovertemplate": "%{y}: %{x:,} profiles<extra></extra>",
             }
         ],
-        "layout": _layout(320, margin={"l": 120, "r": 20, "t": 10, "b": 20}),
+        "layout": layout(320, margin={"l": 120, "r": 20, "t": 10, "b": 20}),
     }
 
 
@@ -110,7 +110,7 @@ def segment_bars(segments: pd.DataFrame) -> Figure:
                 "hovertemplate": "%{y}: %{x:,.2f} revenue<extra></extra>",
             },
         ],
-        "layout": _layout(
+        "layout": layout(
             400,
             margin={"l": 180, "r": 20, "t": 30, "b": 50},
             xaxis={"domain": [0, 0.47], "title": {"text": "profiles"}, "tickformat": ",d"},
@@ -143,7 +143,7 @@ def rf_heatmap(rf: pd.DataFrame) -> Figure:
                 "hovertemplate": "R %{y}, F %{x}: %{z:,} buyers<extra></extra>",
             }
         ],
-        "layout": _layout(
+        "layout": layout(
             360,
             xaxis={"title": {"text": "F score (frequency, 5 = best)"}, "dtick": 1},
             yaxis={"title": {"text": "R score (recency, 5 = best)"}, "dtick": 1},
@@ -160,7 +160,7 @@ def migration_sankey(flows: pd.DataFrame, before: str, after: str) -> Figure:
     colours = [segment_colour(s) for s in left + right]
     index_left = {s: i for i, s in enumerate(left)}
     index_right = {s: len(left) + i for i, s in enumerate(right)}
-    link_colours = [_rgba(segment_colour(s), 0.35) for s in flows["from_segment"]]
+    link_colours = [rgba(segment_colour(s), 0.35) for s in flows["from_segment"]]
     return {
         "data": [
             {
@@ -176,11 +176,11 @@ def migration_sankey(flows: pd.DataFrame, before: str, after: str) -> Figure:
                 },
             }
         ],
-        "layout": _layout(560, margin={"l": 10, "r": 10, "t": 10, "b": 10}),
+        "layout": layout(560, margin={"l": 10, "r": 10, "t": 10, "b": 10}),
     }
 
 
-def _rgba(hex_colour: str, alpha: float) -> str:
+def rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
@@ -210,7 +210,7 @@ def segment_lines(history: pd.DataFrame) -> Figure:
         )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             420,
             xaxis={"title": {"text": "scoring run (as of)"}, "type": "date"},
             yaxis={"title": {"text": "profiles"}, "tickformat": ",d", "rangemode": "tozero"},
@@ -236,7 +236,7 @@ def category_lines(history: pd.DataFrame, column: str, title: str, tickformat: s
         )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             380,
             xaxis={"title": {"text": "scoring run (as of)"}, "type": "date"},
             yaxis={"title": {"text": title}, "tickformat": tickformat},
@@ -260,7 +260,7 @@ def share_bars(summary: pd.DataFrame) -> Figure:
                 "hovertemplate": "%{y}: %{x:.1%} of spend<extra></extra>",
             }
         ],
-        "layout": _layout(
+        "layout": layout(
             340,
             xaxis={"title": {"text": "share of spend"}, "tickformat": ".0%"},
             yaxis={"automargin": True},
@@ -306,7 +306,7 @@ def lift_heatmap(lift: pd.DataFrame) -> Figure:
                 "hovertemplate": "active in %{y} → %{x}: lift %{text}<extra></extra>",
             }
         ],
-        "layout": _layout(
+        "layout": layout(
             460,
             xaxis={"title": {"text": "category b"}, "tickangle": -30},
             yaxis={"title": {"text": "category a"}, "autorange": "reversed"},
@@ -336,7 +336,7 @@ def timeline(events: list[dict[str, Any]]) -> Figure:
         )
     return {
         "data": traces,
-        "layout": _layout(
+        "layout": layout(
             80 + 45 * max(len(types), 2),
             xaxis={"title": {"text": "time (UTC)"}, "type": "date"},
             yaxis={"automargin": True, "type": "category"},
@@ -377,7 +377,7 @@ def activity_bars(activity: list[dict[str, Any]]) -> Figure:
                 "hovertemplate": "%{x}: trend %{y:.0f}<extra></extra>",
             },
         ],
-        "layout": _layout(
+        "layout": layout(
             320,
             barmode="group",
             yaxis={"title": {"text": "index (0-100)"}, "range": [0, 100]},
@@ -413,7 +413,7 @@ def segment_steps(history: list[dict[str, Any]]) -> Figure:
                 "hovertemplate": "%{x}: %{y}<extra></extra>",
             }
         ],
-        "layout": _layout(
+        "layout": layout(
             300,
             xaxis={"title": {"text": "scoring run (as of)"}, "type": "date"},
             yaxis={

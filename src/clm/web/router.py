@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,10 +166,26 @@ class Dashboard:
         build: Callable[[Any], dict[str, Any]],
         cache_key: str | None = None,
     ) -> Response:
-        """Check the viewer, build the context from the workspace, render the template."""
+        """Check the viewer, build the context from the workspace, render the template;
+        the ``Server-Timing`` header tells how long building and rendering took."""
         who = self.viewer(request)
         if not isinstance(who, Viewer):
             return who
+        started = time.perf_counter()
+        response = self._page(request, template, active, build, cache_key, who)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"page;dur={elapsed:.1f}"
+        return response
+
+    def _page(
+        self,
+        request: Request,
+        template: str,
+        active: str,
+        build: Callable[[Any], dict[str, Any]],
+        cache_key: str | None,
+        who: Viewer,
+    ) -> Response:
         try:
             with self.open_workspace() as ws:
                 context = self._cached(ws, cache_key, build) if cache_key else build(ws)
