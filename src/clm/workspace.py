@@ -35,7 +35,7 @@ from clm.scores.calibration import Calibration
 from clm.scores.clv import ClvFit, ModelChoice
 from clm.scores.clv import model_choice as clv_model_choice
 from clm.scores.pipeline import ScoringRun
-from clm.store import database, engines
+from clm.store import data_summary, database, engines
 from clm.store.engines import Engine
 from clm.store.status import status as workspace_status
 
@@ -517,3 +517,18 @@ class Workspace:
     def customer_segment_history(self, customer_id: str) -> list[dict[str, Any]]:
         """A profile's segment and RFM scores in every scoring run, oldest first."""
         return profile_search.segment_history(self.con, customer_id)
+
+    def data_summary(self) -> dict[str, Any]:
+        """Events by type, imports, scoring runs and the latest run's profile counts: the
+        content of :meth:`status` without its scan of every event's profile."""
+        return {
+            "workspace": {"path": str(self.root.resolve()), "name": self.settings.workspace.name},
+            "profiles": data_summary.scored_profiles(self.con),
+            "events": data_summary.events_by_type(self.con),
+            **data_summary.imports_and_runs(self.con),
+        }
+
+    def data_signature(self) -> tuple[Any, ...]:
+        """Changes whenever events, imports or scoring runs are added (cheap to compute)."""
+        runs = tuple((r["run_id"], r["finished_at"]) for r in self.runs())
+        return (*data_summary.events_signature(self.con), runs)

@@ -188,3 +188,34 @@ def test_customer_segment_history_has_one_row_per_run(ws: Workspace) -> None:
     mine = scores[scores["customer_id"] == seed].sort_values("as_of")
     assert [h["segment"] for h in history] == mine["segment"].tolist()
     assert len(history) == 3
+
+
+def test_data_summary_agrees_with_status(ws: Workspace) -> None:
+    summary, status = ws.data_summary(), ws.status()
+    assert summary["events"] == status["events"]
+    assert summary["imports"] == status["imports"]
+    assert summary["scoring_runs"] == status["scoring_runs"]
+    profiles = summary["profiles"]
+    assert profiles["as_of"] == ws.runs()[-1]["as_of"]
+    # every profile of the demo world has events up to the latest run's date
+    assert profiles["customers"] == status["profiles"]["customers"]
+    assert profiles["anonymous_visitors"] == status["profiles"]["anonymous_visitors"]
+
+
+def test_data_signature_changes_with_new_events(tmp_path: Path) -> None:
+    with Workspace.init(tmp_path / "ws") as fresh:
+        before = fresh.data_signature()
+        assert before == fresh.data_signature()
+        fresh.import_events(
+            pd.DataFrame({"customer_id": ["c1"], "ts": [pd.Timestamp("2026-10-30")]}),
+            type="visit",
+        )
+        after = fresh.data_signature()
+        assert after != before and after[0] == 1
+        fresh.score("2026-10-30")
+        assert fresh.data_signature() != after
+        assert fresh.data_summary()["profiles"] == {
+            "as_of": "2026-10-30",
+            "customers": 1,
+            "anonymous_visitors": 0,
+        }

@@ -50,41 +50,68 @@ AUTOMATION = {
         {"id": "s2", "type": "send", "label": "email: reminder", "next": ["x1"]},
         {"id": "x1", "type": "exit", "label": "done", "next": []},
     ],
-    "enrolled": 1500,
-    "updated_at": "2026-11-01T10:00:00",
 }
-ARMS = [
-    {"arm": "control", "variant": None, "enrolled": 150, "sent": 0, "delivered": 0,
-     "opened": 0, "clicked": 0, "converted": 12, "revenue": 600.0},
-    {"arm": "treatment", "variant": "A", "enrolled": 675, "sent": 670, "delivered": 660,
-     "opened": 300, "clicked": 90, "converted": 81, "revenue": 4_300.5},
-    {"arm": "treatment", "variant": "B", "enrolled": 675, "sent": 668, "delivered": 655,
-     "opened": 280, "clicked": 70, "converted": 70, "revenue": 3_900.0},
-]  # fmt: skip
-EFFECTS = [
-    {"variant": "A", "metric": "conversion", "difference": 0.04, "ci_low": 0.0047,
-     "ci_high": 0.0753, "p_value": 0.0265, "relative_lift": 0.5,
-     "chance_to_beat_control": 0.987},
-    {"variant": "B", "metric": "conversion", "difference": 0.0237, "ci_low": -0.0098,
-     "ci_high": 0.0572, "p_value": 0.165, "relative_lift": 0.296,
-     "chance_to_beat_control": 0.917},
-]  # fmt: skip
+
+
+def arm(arm: str, variant: str | None, n: int, funnel: tuple[int, ...], revenue: float) -> dict:
+    sent, delivered, opened, clicked, converted = funnel
+    return {"arm": arm, "variant": variant, "n": n, "enrolled": n, "sent": sent,
+            "delivered": delivered, "opened": opened, "clicked": clicked,
+            "converted": converted, "revenue": revenue, "cost": 0.01 * sent,
+            "profit": revenue - 0.01 * sent}  # fmt: skip
+
+
+def interval(estimate: float, low: float, high: float, p: float | None = None) -> dict:
+    return {"estimate": estimate, "ci": [low, high], "p_value": p}
+
+
+def effect(variant: str | None, metric: str, absolute: dict, chance: float) -> dict:
+    return {"arm": "treatment", "variant": variant, "metric": metric, "absolute": absolute,
+            "relative": {"estimate": 0.5, "ci": [0.06, 0.94]}, "chance_to_win": chance}  # fmt: skip
+
+
+WORTH = {
+    "treated": 1350, "control": 150, "population": 1500, "cost": 13.38,
+    "conversions": interval(43.0, 5.1, 80.9, 0.03),
+    "revenue": interval(2_150.25, 310.0, 3_990.5, 0.02),
+    "profit": {"estimate": None, "ci": [None, None], "p_value": None,
+               "reason": "the control group has no revenue variance"},
+}  # fmt: skip
 REPORT = {
-    "name": "welcome",
-    "version": 2,
-    "arms": ARMS,
-    "effects": EFFECTS,
-    "worth": {
-        "incremental_conversions": {"value": 43.0, "ci_low": 5.1, "ci_high": 80.9},
-        "incremental_revenue": {"value": 2_150.25, "ci_low": 310.0, "ci_high": 3_990.5},
-        "incremental_profit": {"value": 760.1, "ci_low": -120.0, "ci_high": 1_640.2},
-    },
-    "cumulative": [
-        {"date": f"2026-10-{d:02d}", "variant": v, "difference": 0.01 * d / 10 + (v == "A") * 0.01,
-         "ci_low": 0.01 * d / 10 - 0.05, "ci_high": 0.01 * d / 10 + 0.06}
-        for d in range(1, 29) for v in ("A", "B")
+    "automation": "welcome",
+    "margin": 0.4,
+    "holdout_share": 0.1,
+    "metrics": {"converted": "conversion", "revenue": "mean"},
+    "arms": [
+        arm("control", None, 150, (0, 0, 0, 0, 12), 600.0),
+        arm("treatment", "A", 675, (670, 660, 300, 90, 81), 4_300.5),
+        arm("treatment", "B", 675, (668, 655, 280, 70, 70), 3_900.0),
+    ],
+    "effects": [
+        effect("A", "converted", interval(0.04, 0.0047, 0.0753, 0.0265), 0.987),
+        effect("B", "converted", interval(0.0237, -0.0098, 0.0572, 0.165), 0.917),
+        effect(None, "revenue", {"estimate": None, "ci": [None, None], "p_value": None,
+                                 "reason": "zero variance in both arms"}, None),
+    ],
+    "worth": WORTH,
+    "worth_by_variant": [],
+    "srm": {"p_value": 0.64, "flag": False, "statistic": 0.2,
+            "expected": {"control": 0.1, "treatment": 0.9}},
+    "daily": [
+        {"day": f"2026-10-{d:02d}", "treated": 50 * d, "control": 5 * d,
+         "effects": {"converted": {"estimate": 0.001 * d,
+                                   "ci": [0.001 * d - 0.05, 0.001 * d + 0.05]},
+                     "revenue": {"estimate": None, "ci": [None, None], "reason": "too few"}},
+         "worth": {}}
+        for d in range(1, 29)
     ],
 }  # fmt: skip
+RANKING = {
+    "automations": [{"automation": "welcome", "rank": 1, "enrolled": 1500, "margin": 0.4,
+                     "worth": WORTH, "srm": REPORT["srm"]}],
+    "programme": {"treated_customers": 1400, "global_control_customers": 120, "worth": WORTH},
+}  # fmt: skip
+
 DECISIONS = [
     {"at": "2026-10-02T08:00:00", "automation": "welcome", "version": 2, "decision": "sent",
      "reason": None, "step_id": "s1", "arm": "treatment", "variant": "A"},
@@ -107,6 +134,9 @@ class WithAutomations(Workspace):
     def report_automation(self, name: str) -> dict[str, Any]:
         assert name == "welcome"
         return REPORT
+
+    def report_automations(self) -> dict[str, Any]:
+        return RANKING
 
     def why(self, customer_id: str) -> list[dict[str, Any]]:
         return DECISIONS if customer_id == "c1" else []
@@ -166,20 +196,23 @@ def test_automations_page_draws_flow_funnel_and_worth(
     assert card.locator("svg.main-svg").count() >= 1
     text = card.inner_text()
     assert "2,150.25 (310.00 to 3,990.50)" in text  # incremental revenue with its CI
+    assert "— (the control group has no revenue variance)" in text  # an undefined profit
     assert "4,300.50" in text  # variant A's revenue
     shoot(page, tmp_path, "automations-shape")
     assert console.errors == []
 
 
-def test_experiments_page_draws_effects_and_cumulative_effect(
+def test_experiments_page_ranks_and_draws_effects_over_time(
     served: Served, page: Any, tmp_path: Path
 ) -> None:
     console = Console(page)
     sign_in(page, served, path="/experiments")
     page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
-    assert page.locator("[data-figure]").count() == 2
+    assert page.locator("[data-figure]").count() == 2  # effects, cumulative effect
     text = page.locator("main").inner_text()
-    assert "0.0047 to 0.0753" in text and "98.7 %" in text and "50.0 %" in text
+    assert "4.00 % (0.47 % to 7.53 %)" in text and "98.7 %" in text
+    assert "— (zero variance in both arms)" in text
+    assert "1,400 treated customers, 120 in the global control group" in text
     shoot(page, tmp_path, "experiments-shape")
     assert console.errors == []
 

@@ -9,11 +9,14 @@ import duckdb
 
 from clm.store.database import records
 
-# The events of a customer (their anonymous history included) or of a visitor.
+# The events of a profile: its own (as a customer), and those of its anonymous ids (its
+# linked ones, or itself as a visitor). Equality filters in separate branches instead of
+# one OR across both columns: at 20M events the OR form took 1.1 s, this one 20 ms.
 OWN_EVENTS = """
-    (customer_id = $1 OR (customer_id IS NULL AND anonymous_id = $1)
-     OR (customer_id IS NULL AND anonymous_id IN
-         (SELECT anonymous_id FROM identities WHERE customer_id = $1)))
+    SELECT {columns} FROM events WHERE customer_id = $1
+    UNION ALL
+    SELECT {columns} FROM events WHERE customer_id IS NULL AND anonymous_id IN (
+        SELECT anonymous_id FROM identities WHERE customer_id = $1 UNION SELECT $1)
 """
 
 
@@ -31,22 +34,38 @@ def find_profiles(
     text = text.strip()
     if not text:
         return []
-    return records(
+    exact = records(
         con,
-        """
-        WITH found AS (
-            SELECT customer_id, email,
-                   (customer_id = $1 OR lower(email) = lower($1)) AS exact
-            FROM profiles
-            WHERE customer_id ILIKE $2 ESCAPE '\\' OR email ILIKE $2 ESCAPE '\\'
-            ORDER BY exact DESC, customer_id LIMIT $3
-        )
-        SELECT f.customer_id AS id, f.email, f.exact, s.segment, s.phase
-        FROM found f LEFT JOIN scores s ON s.run_id = $4 AND s.customer_id = f.customer_id
-        ORDER BY f.exact DESC, f.customer_id
-        """,
-        [text, _like_prefix(text), limit, run_id if run_id is not None else -1],
+        "SELECT customer_id AS id, email FROM profiles "
+        "WHERE customer_id = $1 OR lower(email) = lower($1) ORDER BY customer_id LIMIT $2",
+        [text, limit],
     )
+    prefix = records(
+        con,
+        "SELECT customer_id AS id, email FROM profiles "
+        "WHERE customer_id ILIKE $1 ESCAPE '\\' OR email ILIKE $1 ESCAPE '\\' "
+        "ORDER BY customer_id LIMIT $2",
+        [_like_prefix(text), limit],
+    )
+    seen = {r["id"] for r in exact}
+    found = [{**r, "exact": True} for r in exact]
+    found += [{**r, "exact": False} for r in prefix if r["id"] not in seen]
+    found = found[:limit]
+    segments = _segments(con, run_id, [r["id"] for r in found])
+    return [{**r, **segments.get(r["id"], {"segment": None, "phase": None})} for r in found]
+
+
+def _segments(
+    con: duckdb.DuckDBPyConnection, run_id: int | None, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    if run_id is None or not ids:
+        return {}
+    rows = con.execute(
+        "SELECT customer_id, segment, phase FROM scores "
+        "WHERE run_id = ? AND customer_id IN (SELECT unnest(?::VARCHAR[]))",
+        [run_id, ids],
+    ).fetchall()
+    return {str(c): {"segment": s, "phase": p} for c, s, p in rows}
 
 
 def timeline(
@@ -54,27 +73,27 @@ def timeline(
 ) -> list[dict[str, Any]]:
     """The latest ``limit`` events of a profile, newest first: time, type, category,
     amount, order id."""
+    own = OWN_EVENTS.format(
+        columns="event_id, ts, type, category, amount::DOUBLE AS amount, order_id"
+    )
     return records(
         con,
-        f"""
-        SELECT ts, type, category, amount::DOUBLE AS amount, order_id
-        FROM events WHERE {OWN_EVENTS}
-        ORDER BY ts DESC, event_id LIMIT $2
-        """,
+        f"SELECT ts, type, category, amount, order_id FROM ({own}) "
+        "ORDER BY ts DESC, event_id LIMIT $2",
         [profile_id, limit],
     )
 
 
 def segment_history(con: duckdb.DuckDBPyConnection, profile_id: str) -> list[dict[str, Any]]:
     """The profile's segment and scores in every scoring run, oldest first."""
+    columns = "as_of, run_id, segment, phase, r_score, f_score, m_score, monetary, segment_since"
     return records(
         con,
-        """
-        SELECT s.as_of, s.run_id, s.segment, s.phase, s.r_score, s.f_score, s.m_score,
-               s.monetary, s.segment_since
-        FROM scores s
-        WHERE s.customer_id = $1 OR (s.customer_id IS NULL AND s.anonymous_id = $1)
-        ORDER BY s.as_of, s.run_id
+        f"""
+        SELECT {columns} FROM scores WHERE customer_id = $1
+        UNION ALL
+        SELECT {columns} FROM scores WHERE customer_id IS NULL AND anonymous_id = $1
+        ORDER BY as_of, run_id
         """,
         [profile_id],
     )

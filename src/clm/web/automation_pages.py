@@ -1,100 +1,112 @@
-"""The Automations and Experiments pages, written against the shapes the automation
-and worth branches will provide through the facade.
+"""The Automations and Experiments pages, over the facade's automation reports.
 
-``ws.automations() -> list[dict]``, one per definition::
+Reports (``clm.experiments.report``, on main since the ``worth`` merge):
 
-    {"name": str, "version": int, "status": str ("active" | "paused" | "draft" | ...),
-     "description": str | None, "trigger": str (a one-line summary),
-     "steps": [{"id": str, "type": "send" | "wait" | "branch" | "exit",
-                "label": str, "next": [step ids]}],
-     "enrolled": int | None, "updated_at": iso time | None}
+- ``ws.report_automations()``: ``{"automations": [{"automation", "rank", "enrolled",
+  "margin", "worth", "srm"}], "programme": {"treated_customers",
+  "global_control_customers", "worth"}}``;
+- ``ws.report_automation(name)``: ``{"automation", "margin", "holdout_share", "arms":
+  [{"arm", "variant", "enrolled", "sent", "delivered", "opened", "clicked", "converted",
+  "revenue", "cost", "profit", ...}], "effects": [{"arm", "variant", "metric",
+  "absolute": {"estimate", "ci": [lo, hi], "p_value", "reason"?}, "relative": {...},
+  "chance_to_win"}], "worth": {"treated", "control", "population", "cost",
+  "conversions" | "revenue" | "profit": {"estimate", "ci", "p_value", "reason"?}},
+  "srm": {"p_value", "flag", "reason"?}, "daily": [{"day", "treated", "control",
+  "effects": {"converted" | "revenue": {"estimate", "ci"}}, "worth": {...}}]}``.
 
-``ws.report_automation(name) -> dict``::
+Definitions (the automation branch adds them): ``ws.automations() -> list[dict]``, one per
+definition: ``{"name", "version", "status", "description"?, "trigger": one-line text,
+"steps": [{"id", "type": "send" | "wait" | "branch" | "exit", "label", "next": [ids]}]}``.
 
-    {"name": str, "version": int,
-     "arms": [{"arm": "control" | "treatment" | "global_control", "variant": str | None,
-               "enrolled": int, "sent": int, "delivered": int, "opened": int,
-               "clicked": int, "converted": int, "revenue": float}],
-     "effects": [{"variant": str | None, "metric": str, "difference": float,
-                  "ci_low": float, "ci_high": float, "p_value": float,
-                  "relative_lift": float | None, "chance_to_beat_control": float}],
-     "worth": {"incremental_conversions" | "incremental_revenue" | "incremental_profit":
-               {"value": float, "ci_low": float, "ci_high": float}} | None,
-     "cumulative": [{"date": "YYYY-MM-DD", "variant": str | None, "difference": float,
-                     "ci_low": float, "ci_high": float}]}
-
-Until those methods exist the pages show an empty state.
+Until the reports can run (they need ``clm.automation.measure``) the pages show an empty
+state; a report that fails for one automation is shown as a reason, never as an error page.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from clm.charts import PALETTE
+from clm.errors import ClmError
 from clm.web.charts import DASHES, GREY, layout, rgba
 
 FUNNEL = ("enrolled", "sent", "delivered", "opened", "clicked", "converted")
+QUANTITIES = ("conversions", "revenue", "profit")
 NOT_YET = (
     "Automations arrive with definitions in `definitions/automations/*.yaml` "
-    "(the automation runner is not installed in this version of clm)."
+    "(the automation runner is not part of this installation yet)."
 )
+log = logging.getLogger(__name__)
 
 
-def _list(ws: Any) -> list[dict[str, Any]] | None:
-    func = getattr(ws, "automations", None)
-    return None if func is None else list(func())
+class Unavailable(Exception):
+    """A facade method the pages use is missing or cannot run yet; the text says why."""
 
 
-def _report(ws: Any, name: str) -> dict[str, Any] | None:
-    func = getattr(ws, "report_automation", None)
-    return None if func is None else dict(func(name))
+def _call(ws: Any, method: str, *args: Any) -> Any:
+    func: Callable[..., Any] | None = getattr(ws, method, None)
+    if func is None:
+        raise Unavailable(NOT_YET)
+    try:
+        return func(*args)
+    except ImportError as exc:  # clm.automation.measure is not installed yet
+        log.info("dashboard: ws.%s unavailable: %s", method, exc)
+        raise Unavailable(NOT_YET) from exc
+    except ClmError as exc:
+        raise Unavailable(str(exc)) from exc
+
+
+def _report(ws: Any, name: str) -> dict[str, Any]:
+    """The report of one automation with its charts, or ``{"reason": ...}``."""
+    try:
+        report = dict(_call(ws, "report_automation", name))
+    except Unavailable as exc:
+        return {"automation": name, "reason": str(exc)}
+    report["funnel_chart"] = arm_funnel(report["arms"]) if report.get("arms") else None
+    report["effects_chart"] = effects_chart(report.get("effects", []))
+    report["cumulative_chart"] = cumulative_chart(report.get("daily", []))
+    return report
 
 
 def automations(ws: Any) -> dict[str, Any]:
-    """Every automation with its flow, and its arm funnel and worth when measured."""
-    found = _list(ws)
-    if found is None:
-        return {"empty": NOT_YET}
-    if not found:
+    """Every automation: its flow (when definitions exist) and its funnel per arm."""
+    try:
+        definitions = list(_call(ws, "automations"))
+    except Unavailable:
+        definitions = None
+    if definitions is None:
+        try:
+            ranking = _call(ws, "report_automations")["automations"]
+        except Unavailable as exc:
+            return {"empty": str(exc)}
+        definitions = [{"name": row["automation"]} for row in ranking]
+    if not definitions:
         return {
             "empty": "No automations yet: add a definition under "
             "`definitions/automations/NAME.yaml`."
         }
-    items = []
-    for auto in found:
-        report = _report(ws, auto["name"])
-        items.append(
-            {
-                **auto,
-                "report": report,
-                "funnel_chart": arm_funnel(report["arms"]) if report and report["arms"] else None,
-            }
-        )
-    return {"automations": items}
+    return {"automations": [{**d, "report": _report(ws, d["name"])} for d in definitions]}
 
 
 def experiments(ws: Any) -> dict[str, Any]:
-    """Effects with confidence intervals, cumulative effects and worth per automation."""
-    found = _list(ws)
-    if found is None:
-        return {"empty": NOT_YET + " Experiments are the automations' control groups."}
-    reports = [r for r in (_report(ws, a["name"]) for a in found) if r and r.get("effects")]
-    if not reports:
+    """The automations ranked by incremental profit, the programme's worth against the
+    global control group, and each automation's effects over time."""
+    try:
+        overview = _call(ws, "report_automations")
+    except Unavailable as exc:
+        return {"empty": f"{exc} Experiments are the automations' control groups."}
+    ranking = overview["automations"]
+    if not ranking:
         return {
             "empty": "No measured experiments yet: an automation's arms appear here once "
             "customers are enrolled."
         }
     return {
-        "reports": [
-            {
-                **r,
-                "effects_chart": effects_chart(r["effects"]),
-                "cumulative_chart": cumulative_chart(r["cumulative"])
-                if r.get("cumulative")
-                else None,
-            }
-            for r in reports
-        ]
+        "ranking": ranking,
+        "programme": overview["programme"],
+        "reports": [_report(ws, row["automation"]) for row in ranking],
     }
 
 
@@ -103,7 +115,7 @@ def arm_funnel(arms: list[dict[str, Any]]) -> dict[str, Any]:
     traces = []
     for i, arm in enumerate(arms):
         name = arm["arm"] + (f" · {arm['variant']}" if arm.get("variant") else "")
-        colour = GREY if arm["arm"] != "treatment" else PALETTE[i % len(PALETTE)]
+        colour = PALETTE[i % len(PALETTE)] if arm["arm"] == "treatment" else GREY
         traces.append(
             {
                 "type": "bar",
@@ -116,75 +128,86 @@ def arm_funnel(arms: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "data": traces,
         "layout": layout(
-            300, barmode="group", yaxis={"title": {"text": "customers"}, "tickformat": ",d"}
+            300, barmode="group", yaxis={"title": {"text": "enrolments"}, "tickformat": ",d"}
         ),
     }
 
 
-def effects_chart(effects: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each effect versus control with its 95% confidence interval."""
-    labels = [f"{e['metric']} · {e.get('variant') or 'treatment'}" for e in effects]
+def effects_chart(effects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Each variant's effect on the conversion rate versus control, with its 95% CI (the
+    revenue effects, in money, stay in the table)."""
+    shown = [
+        e
+        for e in effects
+        if e["metric"] == "converted" and e["absolute"].get("estimate") is not None
+    ]
+    if not shown:
+        return None
+    x = [e["absolute"]["estimate"] for e in shown]
+    high = [e["absolute"]["ci"][1] - v for e, v in zip(shown, x, strict=True)]
+    low = [v - e["absolute"]["ci"][0] for e, v in zip(shown, x, strict=True)]
     return {
         "data": [
             {
                 "type": "scatter",
                 "mode": "markers",
-                "y": labels,
-                "x": [e["difference"] for e in effects],
-                "error_x": {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [e["ci_high"] - e["difference"] for e in effects],
-                    "arrayminus": [e["difference"] - e["ci_low"] for e in effects],
-                },
+                "y": [e.get("variant") or "all variants" for e in shown],
+                "x": x,
+                "error_x": {"type": "data", "symmetric": False, "array": high, "arrayminus": low},
                 "marker": {"size": 10, "color": PALETTE[0]},
+                "hovertemplate": "%{y}: %{x:.2%}<extra></extra>",
             }
         ],
         "layout": layout(
-            120 + 40 * len(effects),
-            xaxis={"title": {"text": "difference versus control (95% CI)"}, "zeroline": True},
-            yaxis={"automargin": True},
-            margin={"l": 160, "r": 20, "t": 10, "b": 50},
+            120 + 40 * len(shown),
+            xaxis={
+                "title": {"text": "conversion rate difference versus control (95% CI)"},
+                "tickformat": ".1%",
+                "zeroline": True,
+            },
+            yaxis={"automargin": True, "type": "category"},
+            margin={"l": 120, "r": 20, "t": 10, "b": 50},
         ),
     }
 
 
-def cumulative_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """The cumulative effect over time with its interval band, per variant."""
-    traces: list[dict[str, Any]] = []
-    variants = sorted({str(p.get("variant") or "treatment") for p in points})
-    for i, variant in enumerate(variants):
-        part = [p for p in points if str(p.get("variant") or "treatment") == variant]
-        colour = PALETTE[i % len(PALETTE)]
-        x = [p["date"] for p in part]
-        traces.append(
+def cumulative_chart(daily: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The cumulative effect on the conversion rate over enrolment days, with its band."""
+    points = [p for p in daily if p["effects"]["converted"].get("estimate") is not None]
+    if len(points) < 2:
+        return None
+    x = [p["day"] for p in points]
+    effect = [p["effects"]["converted"] for p in points]
+    colour = PALETTE[0]
+    return {
+        "data": [
             {
                 "type": "scatter",
                 "mode": "lines",
                 "x": x + x[::-1],
-                "y": [p["ci_high"] for p in part] + [p["ci_low"] for p in part][::-1],
+                "y": [e["ci"][1] for e in effect] + [e["ci"][0] for e in effect][::-1],
                 "fill": "toself",
                 "fillcolor": rgba(colour, 0.15),
                 "line": {"width": 0},
-                "showlegend": False,
+                "name": "95% CI",
                 "hoverinfo": "skip",
-            }
-        )
-        traces.append(
+            },
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": variant,
                 "x": x,
-                "y": [p["difference"] for p in part],
-                "line": {"color": colour, "dash": DASHES[i % 4]},
-            }
-        )
-    return {
-        "data": traces,
+                "name": "difference",
+                "y": [e["estimate"] for e in effect],
+                "line": {"color": colour, "dash": DASHES[0]},
+            },
+        ],
         "layout": layout(
             300,
-            xaxis={"type": "date", "title": {"text": "date"}},
-            yaxis={"title": {"text": "cumulative difference"}, "zeroline": True},
+            xaxis={"type": "date", "title": {"text": "enrolled up to"}},
+            yaxis={
+                "title": {"text": "conversion rate difference"},
+                "tickformat": ".1%",
+                "zeroline": True,
+            },
         ),
     }

@@ -121,7 +121,7 @@ def customers(ws: Any, query: str | None) -> dict[str, Any]:
 
 def data(ws: Any, server_stats: dict[str, Any] | None) -> dict[str, Any]:
     """Imports, scoring runs, the latest calibration and the event API's health."""
-    info = ws.status()
+    info = ws.data_summary()
     calibration = None
     if info["scoring_runs"]:
         cal = ws.calibration()

@@ -202,8 +202,12 @@ class Dashboard:
         return self.render(request, template, who, active=active, **context)
 
     def _cached(self, ws: Any, key: str, build: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        """``build(ws)`` once per set of scoring runs (stored runs never change)."""
-        signature = tuple((r["run_id"], r["finished_at"]) for r in ws.runs())
+        """``build(ws)`` once per set of scoring runs (stored runs never change); the Data
+        page once per state of the events, imports and runs."""
+        if key == "data":
+            signature: tuple[Any, ...] = ws.data_signature()
+        else:
+            signature = tuple((r["run_id"], r["finished_at"]) for r in ws.runs())
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == signature:
@@ -281,12 +285,12 @@ def create_router(
     @router.get("/data", name="dash_data")
     def data(request: Request) -> Response:
         stats = dash.server_stats
-        return dash.page(
-            request,
-            "data.html",
-            "dash_data",
-            lambda ws: pages.data(ws, stats() if stats else None),
-        )
+
+        def build(ws: Any) -> dict[str, Any]:
+            cached = dash._cached(ws, "data", lambda w: pages.data(w, None))
+            return {**cached, "server": stats() if stats else None}  # health is always fresh
+
+        return dash.page(request, "data.html", "dash_data", build)
 
     _auth_routes(router, dash)
 
