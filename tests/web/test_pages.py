@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.web.conftest import (
     ADMIN_KEY,
@@ -22,6 +23,9 @@ from tests.web.conftest import (
     shoot,
     sign_in,
 )
+
+# A demo world scored three times takes about 25 s to build, the browser a few seconds per test.
+pytestmark = pytest.mark.slow
 
 PAGES = ("Overview", "Categories", "Customers", "Automations", "Experiments", "Data")
 

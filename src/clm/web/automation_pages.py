@@ -30,7 +30,7 @@ from typing import Any
 
 from clm.charts import PALETTE
 from clm.errors import ClmError
-from clm.web.charts import DASHES, GREY, layout, rgba
+from clm.web.charts import DASHES, GREY, LINES, layout, rgba
 
 FUNNEL = ("enrolled", "sent", "delivered", "opened", "clicked", "converted")
 QUANTITIES = ("conversions", "revenue", "profit")
@@ -115,7 +115,7 @@ def arm_funnel(arms: list[dict[str, Any]]) -> dict[str, Any]:
     traces = []
     for i, arm in enumerate(arms):
         name = arm["arm"] + (f" · {arm['variant']}" if arm.get("variant") else "")
-        colour = PALETTE[i % len(PALETTE)] if arm["arm"] == "treatment" else GREY
+        colour = LINES[i % len(LINES)] if arm["arm"] == "treatment" else GREY
         traces.append(
             {
                 "type": "bar",

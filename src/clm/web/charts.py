@@ -29,6 +29,8 @@ PHASE_COLOURS = {
     "Reactivation": "#D55E00",
 }
 GREY = "#8C8C8C"
+# Okabe & Ito without its yellow (too pale for lines on white), with black instead.
+LINES = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 DASHES = ("solid", "dash", "dot", "dashdot")
 FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13}
 
@@ -45,7 +47,7 @@ def layout(height: int = 360, **extra: Any) -> dict[str, Any]:
         "font": FONT,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "colorway": list(PALETTE),
+        "colorway": list(LINES),
         "hoverlabel": {"font": FONT},
         "legend": {"orientation": "h", "y": -0.2},
     }
@@ -231,7 +233,7 @@ def category_lines(history: pd.DataFrame, column: str, title: str, tickformat: s
                 "name": str(category),
                 "x": [str(d) for d in part["as_of"]],
                 "y": _clean(part[column]),
-                "line": {"color": PALETTE[i % len(PALETTE)], "dash": DASHES[i // len(PALETTE) % 4]},
+                "line": {"color": LINES[i % len(LINES)], "dash": DASHES[i // len(LINES) % 4]},
             }
         )
     return {
@@ -329,7 +331,7 @@ def timeline(events: list[dict[str, Any]]) -> Figure:
                 "name": kind,
                 "x": [e["ts"] for e in part],
                 "y": [kind] * len(part),
-                "marker": {"size": sizes, "color": PALETTE[i % len(PALETTE)], "opacity": 0.75},
+                "marker": {"size": sizes, "color": LINES[i % len(LINES)], "opacity": 0.75},
                 "text": [_event_text(e) for e in part],
                 "hovertemplate": "%{x}<br>%{text}<extra></extra>",
             }
