@@ -24,7 +24,10 @@ def number(value: Any, digits: int = 0) -> str:
 
 def money(value: Any) -> str:
     """Two decimals with thousands separators: ``1234.5`` → ``1,234.50``."""
-    return DASH if _missing(value) else f"{float(value):,.2f}"
+    if _missing(value):
+        return DASH
+    cents = round(float(value), 2)
+    return f"{cents + 0.0:,.2f}"  # + 0.0 turns -0.0 into 0.0: no "-0.00"
 
 
 def percent(value: Any, digits: int = 1) -> str:

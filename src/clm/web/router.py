@@ -48,6 +48,7 @@ NAV = (
     ("dash_experiments", "Experiments"),
     ("dash_data", "Data"),
 )
+CACHE_ENTRIES = 64  # pages kept per router (a category page per category, the Data page...)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -214,7 +215,10 @@ class Dashboard:
             return hit[1]
         value = build(ws)
         with self._lock:
+            self._cache.pop(key, None)
             self._cache[key] = (signature, value)
+            while len(self._cache) > CACHE_ENTRIES:  # the oldest first: dicts keep order
+                del self._cache[next(iter(self._cache))]
         return value
 
 
