@@ -219,3 +219,31 @@ def test_data_signature_changes_with_new_events(tmp_path: Path) -> None:
             "customers": 1,
             "anonymous_visitors": 0,
         }
+
+
+def test_customer_view_reads_a_visitors_and_a_customers_rows(ws: Workspace) -> None:
+    run_id = ws.latest_run()[0]
+    events, activity = table(ws, "events"), table(ws, "activity")
+    next_best, clv = table(ws, "next_best"), table(ws, "clv")
+    visitor = str(
+        activity[(activity["run_id"] == run_id) & activity["customer_id"].isna()]
+        .sort_values("anonymous_id")["anonymous_id"]
+        .iloc[0]
+    )
+    view = ws.customer(visitor)
+    own = events[events["customer_id"].isna() & (events["anonymous_id"] == visitor)]
+    assert view["kind"] == "visitor"
+    assert view["events"] == own.groupby("type").size().to_dict()
+    mine = activity[(activity["run_id"] == run_id) & (activity["anonymous_id"] == visitor)]
+    assert sorted(a["scope"] for a in view["activity"]) == sorted(mine["scope"])
+    seed = demo.SEED_CUSTOMER_ID
+    seed_view = ws.customer(seed)
+    best = next_best[(next_best["run_id"] == run_id) & (next_best["customer_id"] == seed)]
+    assert [n["category"] for n in seed_view["next_best_categories"]] == list(
+        best.sort_values("rank")["category"]
+    )
+    value = clv[(clv["run_id"] == run_id) & (clv["customer_id"] == seed)].iloc[0]
+    assert seed_view["lifetime_value"]["clv"] == pytest.approx(value["clv"], rel=1e-12)
+    orders = events[(events["customer_id"] == seed) & (events["type"] == "purchase")]
+    assert sum(o["lines"] for o in seed_view["latest_purchases"]) <= len(orders)
+    assert seed_view["latest_purchases"][0]["ts"] == orders["ts"].max().isoformat()
