@@ -114,6 +114,8 @@ def customers(ws: Any, query: str | None) -> dict[str, Any]:
         return context
     try:
         context["top"] = _records(ws.top_lifetime_value(15))
+        fit = ws.calibration().clv or {}
+        context["horizon"] = fit.get("settings", {}).get("horizon_days")
     except ScoringError:
         context["top"] = []
     return context
