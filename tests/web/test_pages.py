@@ -99,7 +99,10 @@ def test_search_finds_a_customer_and_their_page_shows_the_story(
     ):
         assert page.get_by_role("heading", name=section).is_visible()
     assert page.get_by_text("Automations are not available").is_visible()
-    assert re.search(r"P\(alive\)\s*\d+\.\d %", page.locator("main").inner_text())
+    text = page.locator("main").inner_text()
+    assert re.search(r"P\(alive\)\s*\d+\.\d %", text)
+    total = sum(int(n) for n in re.findall(r"(?:visit|purchase|product_view) (\d+)", text))
+    assert f"All {total} events" in text and total > 0
     assert page.locator("[data-figure] svg.main-svg").count() >= 3
     shoot(page, tmp_path, "customer")
     assert console.errors == []

@@ -37,6 +37,7 @@ def customer(ws: Any, customer_id: str) -> dict[str, Any]:
         "scores": view["scores"],
         "value": view["lifetime_value"],
         "events": events[:TABLE_EVENTS],
+        "n_timeline": len(events),
         "n_events": sum(view["events"].values()),
         "timeline_chart": charts.timeline(events) if events else None,
         "activity_chart": charts.activity_bars(activity) if activity else None,
