@@ -67,7 +67,7 @@ def test_an_empty_workspace_says_what_to_do_next(empty: Served, page: Any, tmp_p
     for path, text in EMPTY_TEXTS.items():
         page.goto(empty.url + path)
         assert page.get_by_text(text).first.is_visible(), path
-        shoot(page, tmp_path, "empty" + path.replace("/", "-"))
+        shoot(page, tmp_path, "empty-" + (path.strip("/") or "overview"))
     assert console.errors == []
 
 
