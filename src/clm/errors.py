@@ -15,8 +15,9 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── ScoringError              scoring cannot run (no data, no calibration)
     ├── InvalidMessage            a tracking message the event API cannot take (names the field)
     ├── TemplateError             a message template that does not render (names channel, field)
-    └── AutomationError           an automation cannot run (unknown name, a bad window)
-        └── DefinitionError       automation files break their schema (file:line each)
+    ├── AutomationError           an automation cannot run (unknown name, a bad window)
+    │   └── DefinitionError       automation files break their schema (file:line each)
+    └── UserError                 a dashboard user name, password or users file is invalid
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -128,3 +129,7 @@ class DefinitionError(AutomationError):
     def __init__(self, problems: list[DefinitionProblem]):
         self.problems = problems
         super().__init__("invalid automation definitions:" + "".join(f"\n  {p}" for p in problems))
+
+
+class UserError(ClmError):
+    """A dashboard user cannot be created, found or checked; the message says why."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clm.cli import automations, clv, experiment, imports, outbox, serve
+from clm.cli import automations, clv, experiment, imports, outbox, serve, users
 from clm.cli import report as report_cli
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.remote import opened_or_served
@@ -44,6 +44,7 @@ app.add_typer(serve.keys_app, name="keys")
 app.add_typer(report_cli.app, name="report")
 app.command("outbox")(outbox.outbox)
 automations.register(app)
+app.add_typer(users.app, name="users")
 
 HERE = Path(".")
 

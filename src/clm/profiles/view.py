@@ -93,32 +93,47 @@ def _consent(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any]:
 
 
 def _own_events(kind: str) -> str:
-    """SQL filter for the events of a profile, anonymous history included."""
+    """The events of a profile, anonymous history included, as a subquery.
+
+    Equality filters in ``UNION ALL`` branches (the branches are disjoint) rather than one
+    ``OR`` across both id columns: at 20M events the ``OR`` form took 0.4 s per query.
+    """
     if kind == "visitor":
-        return "customer_id IS NULL AND anonymous_id = $1"
+        return "(SELECT * FROM events WHERE customer_id IS NULL AND anonymous_id = $1)"
     return (
-        "(customer_id = $1 OR (customer_id IS NULL AND anonymous_id IN "
-        "(SELECT anonymous_id FROM identities WHERE customer_id = $1)))"
+        "(SELECT * FROM events WHERE customer_id = $1 UNION ALL "
+        "SELECT * FROM events WHERE customer_id IS NULL AND anonymous_id IN "
+        "(SELECT anonymous_id FROM identities WHERE customer_id = $1))"
+    )
+
+
+def _own_rows(table: str, run: str = "", pid: str = "$2") -> str:
+    """The rows of ``table`` whose profile is parameter ``pid`` (a customer id, else an
+    anonymous id) as a subquery, ``run`` an extra filter; two equality branches, as in
+    :func:`_own_events`."""
+    return (
+        f"(SELECT * FROM {table} WHERE {run} customer_id = {pid} UNION ALL "
+        f"SELECT * FROM {table} WHERE {run} customer_id IS NULL AND anonymous_id = {pid})"
     )
 
 
 def _event_counts(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> dict[str, int]:
-    where = _own_events(kind)
+    own = _own_events(kind)
     rows = con.execute(
-        f"SELECT type, count(*) FROM events WHERE {where} GROUP BY type ORDER BY type", [pid]
+        f"SELECT type, count(*) FROM {own} e GROUP BY type ORDER BY type", [pid]
     ).fetchall()
     return {str(t): int(n) for t, n in rows}
 
 
 def _latest_orders(con: duckdb.DuckDBPyConnection, kind: str, pid: str) -> list[dict[str, Any]]:
-    where = _own_events(kind)
+    own = _own_events(kind)
     return records(
         con,
         f"""
         SELECT coalesce(order_id, event_id) AS order_id, min(ts) AS ts,
                sum(amount)::DOUBLE AS amount, count(*) AS lines,
                string_agg(DISTINCT category, ', ' ORDER BY category) AS categories
-        FROM events WHERE type = 'purchase' AND {where}
+        FROM {own} e WHERE type = 'purchase'
         GROUP BY coalesce(order_id, event_id) ORDER BY min(ts) DESC LIMIT {LATEST_ORDERS}
         """,
         [pid],
@@ -139,10 +154,9 @@ def _activity(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]:
         return []
     return records(
         con,
-        """
+        f"""
         SELECT scope, activity, trend, affinity, rising, s_short, s_long, v_short, v_long
-        FROM activity WHERE run_id = $1
-          AND (customer_id = $2 OR (customer_id IS NULL AND anonymous_id = $2))
+        FROM {_own_rows("activity", "run_id = $1 AND")} a
         ORDER BY scope = 'all' DESC, activity DESC, scope
         """,
         [run_id, pid],
@@ -155,8 +169,8 @@ def _next_best(con: duckdb.DuckDBPyConnection, pid: str) -> list[dict[str, Any]]
         return []
     return records(
         con,
-        "SELECT rank, category, score FROM next_best WHERE run_id = $1 AND "
-        "(customer_id = $2 OR (customer_id IS NULL AND anonymous_id = $2)) ORDER BY rank",
+        f"SELECT rank, category, score FROM {_own_rows('next_best', 'run_id = $1 AND')} n "
+        "ORDER BY rank",
         [run_id, pid],
     )
 
@@ -165,13 +179,13 @@ def lifetime_value(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any] |
     """SPEC §5 outputs of the latest run that scored the profile's lifetime value."""
     rows = records(
         con,
-        """
+        f"""
         SELECT r.as_of, v.x AS repeat_purchase_days, v.p_alive, v.expected_purchases,
                v.expected_spend, v.clv, v.churn_risk,
                (c.payload->>'$.clv.settings.horizon_days')::INTEGER AS horizon_days,
                c.payload->>'$.clv.settings.model' AS model
-        FROM clv v JOIN scoring_runs r USING (run_id) JOIN calibrations c USING (run_id)
-        WHERE coalesce(v.customer_id, v.anonymous_id) = ?
+        FROM {_own_rows("clv", pid="$1")} v JOIN scoring_runs r USING (run_id)
+             JOIN calibrations c USING (run_id)
         ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1
         """,
         [pid],

@@ -1,0 +1,174 @@
+"""Server time of every dashboard page on a large workspace (issue 8: under 300 ms at 1M).
+
+A demo world (``--base`` profiles, scored at three dates a month apart) is copied
+``--copies`` times inside DuckDB (every id gets a ``~k`` suffix, so each copy is a new
+set of profiles with the same history); 500 copies of 2,000 profiles are 1M profiles
+with about 26M events and three scoring runs. The pages are then requested through the
+dashboard router in process (Starlette's TestClient, admin Bearer key) and the
+``Server-Timing`` header read: the first request after start (cold: nothing cached) and
+the median of ``--repeat`` more (warm: population pages come from the per-run cache).
+
+    .venv/bin/python benchmarks/dashboard_pages.py --copies 500          # 1M profiles
+    .venv/bin/python benchmarks/dashboard_pages.py --copies 5 --no-append  # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import shutil
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from benchmarks import machine
+from clm import Workspace
+from clm.ingest import demo
+
+KEY = "bench-key"
+# Tables holding profile ids, and the id columns each copy suffixes.
+COPIED = {
+    "profiles": ("customer_id",),
+    "consents": ("customer_id",),
+    "identities": ("customer_id", "anonymous_id"),
+    "events": ("event_id", "customer_id", "anonymous_id", "order_id"),
+    "scores": ("customer_id", "anonymous_id"),
+    "activity": ("customer_id", "anonymous_id"),
+    "next_best": ("customer_id", "anonymous_id"),
+    "clv": ("customer_id", "anonymous_id"),
+}
+ORDER = {"scores": "run_id", "activity": "run_id", "next_best": "run_id", "clv": "run_id"}
+
+
+def build_base(root: Path, n_profiles: int) -> str:
+    with Workspace.init(root, name="bench") as ws:
+        world = demo.build(ws, n_profiles, seed=5)
+        for days in (60, 30):
+            ws.score(world.as_of - timedelta(days=days))
+        ws.score(world.as_of)
+        return world.seed_customer_id
+
+
+def scale(root: Path, copies: int) -> None:
+    """Replace every profile table by ``copies`` suffixed copies of itself (copy 0 keeps
+    the original ids), clustered by run as scoring writes them."""
+    with Workspace.open(root) as ws:
+        for table, columns in COPIED.items():
+            names = [d[0] for d in ws.con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+            select = ", ".join(
+                f"CASE WHEN k = 0 THEN {c} ELSE {c} || '~' || k END AS {c}" if c in columns else c
+                for c in names
+            )
+            order = f"ORDER BY {ORDER[table]}" if table in ORDER else ""
+            ws.con.execute(
+                f"CREATE TABLE scaled AS SELECT {select} FROM {table}, range({copies}) r(k) {order}"
+            )
+            ws.con.execute(f"DROP TABLE {table}")
+            ws.con.execute(f"ALTER TABLE scaled RENAME TO {table}")
+        ws.con.execute(
+            "UPDATE scoring_runs SET n_profiles = n_profiles * ?, n_buyers = n_buyers * ?",
+            [copies, copies],
+        )
+        ws.con.execute("CHECKPOINT")
+
+
+@contextlib.contextmanager
+def client(root: Path) -> Iterator[TestClient]:
+    from clm.web import create_router
+
+    ws = Workspace.open(root)
+
+    @contextlib.contextmanager
+    def open_workspace() -> Iterator[Workspace]:
+        cursor = ws.con.cursor()
+        try:
+            yield Workspace(ws.root, ws.settings, cursor)
+        finally:
+            cursor.close()
+
+    app = FastAPI()
+    app.include_router(create_router(open_workspace, lambda k: k == KEY))
+    try:
+        with TestClient(app, headers={"Authorization": f"Bearer {KEY}"}) as test_client:
+            yield test_client
+    finally:
+        ws.close()
+
+
+def server_ms(response: Any) -> float:
+    match = re.search(r"dur=([\d.]+)", response.headers.get("server-timing", ""))
+    if response.status_code != 200 or match is None:
+        raise RuntimeError(f"{response.request.url}: {response.status_code}")
+    return float(match.group(1))
+
+
+def measure(root: Path, pages: list[str], repeat: int) -> list[tuple[str, float, float]]:
+    rows = []
+    with client(root) as http:
+        for path in pages:
+            cold = server_ms(http.get(path))
+            warm = statistics.median(server_ms(http.get(path)) for _ in range(repeat))
+            rows.append((path, cold, warm))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=int, default=2_000, help="profiles of the demo world")
+    parser.add_argument("--copies", type=int, default=500, help="copies of the world")
+    parser.add_argument("--repeat", type=int, default=5, help="warm requests per page")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/clm-bench-dashboard"))
+    parser.add_argument("--no-append", action="store_true", help="print only")
+    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    args = parser.parse_args()
+
+    base = args.workdir / f"base-{args.base}"
+    seed_file = base / "seed.txt"
+    if not seed_file.exists():
+        shutil.rmtree(base, ignore_errors=True)
+        seed_file.parent.mkdir(parents=True, exist_ok=True)
+        seed_file.write_text(build_base(base, args.base))
+    seed = seed_file.read_text().strip()
+    scaled = args.workdir / f"scaled-{args.base}x{args.copies}"
+    if not (scaled / "done").exists():
+        shutil.rmtree(scaled, ignore_errors=True)
+        shutil.copytree(base, scaled)
+        started = time.perf_counter()
+        scale(scaled, args.copies)
+        (scaled / "done").write_text(f"{time.perf_counter() - started:.1f} s\n")
+    with Workspace.open(scaled) as ws:
+        status = ws.status()
+    pages = [
+        "/", "/categories", "/categories?category=beauty", "/customers",
+        f"/customers?q={seed[:6]}", f"/customers/{seed}", f"/customers/{seed}~{args.copies - 1}",
+        "/automations", "/experiments", "/data",
+    ]
+    rows = measure(scaled, pages, args.repeat)
+    profiles = status["profiles"]["total"]
+    lines = [
+        f"## Dashboard pages: server time at {profiles:,} profiles",
+        "",
+        f"`benchmarks/dashboard_pages.py --base {args.base} --copies {args.copies} "
+        f"--repeat {args.repeat}`: {profiles:,} profiles, {status['events']['total']:,} events, "
+        f"{len(status['scoring_runs'])} scoring runs; in-process requests with the admin key, "
+        "time from the `Server-Timing` header (building the page's data and rendering it).",
+        "",
+        "| page | first request (ms) | median of the next (ms) |",
+        "|---|--:|--:|",
+        *[f"| `{p}` | {c:,.0f} | {w:,.0f} |" for p, c, w in rows],
+        "",
+        machine.summary(),
+        "",
+    ]
+    machine.publish("\n".join(lines), args.results, not args.no_append)
+
+
+if __name__ == "__main__":
+    main()

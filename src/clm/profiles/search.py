@@ -1,0 +1,99 @@
+"""Finding profiles and reading one profile's history: search by id or email, the
+event timeline, the segment in every scoring run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from clm.store.database import records
+
+# The events of a profile: its own (as a customer), and those of its anonymous ids (its
+# linked ones, or itself as a visitor). Equality filters in separate branches instead of
+# one OR across both columns: at 20M events the OR form took 1.1 s, this one 20 ms.
+OWN_EVENTS = """
+    SELECT {columns} FROM events WHERE customer_id = $1
+    UNION ALL
+    SELECT {columns} FROM events WHERE customer_id IS NULL AND anonymous_id IN (
+        SELECT anonymous_id FROM identities WHERE customer_id = $1 UNION SELECT $1)
+"""
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching values that start with ``text`` (wildcards escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def find_profiles(
+    con: duckdb.DuckDBPyConnection, text: str, run_id: int | None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Customers whose id or email starts with ``text`` (case-insensitive), exact
+    matches first, with their segment in run ``run_id``."""
+    text = text.strip()
+    if not text:
+        return []
+    exact = records(
+        con,
+        "SELECT customer_id AS id, email FROM profiles "
+        "WHERE customer_id = $1 OR lower(email) = lower($1) ORDER BY customer_id LIMIT $2",
+        [text, limit],
+    )
+    prefix = records(
+        con,
+        "SELECT customer_id AS id, email FROM profiles "
+        "WHERE customer_id ILIKE $1 ESCAPE '\\' OR email ILIKE $1 ESCAPE '\\' "
+        "ORDER BY customer_id LIMIT $2",
+        [_like_prefix(text), limit],
+    )
+    seen = {r["id"] for r in exact}
+    found = [{**r, "exact": True} for r in exact]
+    found += [{**r, "exact": False} for r in prefix if r["id"] not in seen]
+    found = found[:limit]
+    segments = _segments(con, run_id, [r["id"] for r in found])
+    return [{**r, **segments.get(r["id"], {"segment": None, "phase": None})} for r in found]
+
+
+def _segments(
+    con: duckdb.DuckDBPyConnection, run_id: int | None, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    if run_id is None or not ids:
+        return {}
+    rows = con.execute(
+        "SELECT customer_id, segment, phase FROM scores "
+        "WHERE run_id = ? AND customer_id IN (SELECT unnest(?::VARCHAR[]))",
+        [run_id, ids],
+    ).fetchall()
+    return {str(c): {"segment": s, "phase": p} for c, s, p in rows}
+
+
+def timeline(
+    con: duckdb.DuckDBPyConnection, profile_id: str, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The latest ``limit`` events of a profile, newest first: time, type, category,
+    amount, order id."""
+    own = OWN_EVENTS.format(
+        columns="event_id, ts, type, category, amount::DOUBLE AS amount, order_id"
+    )
+    return records(
+        con,
+        f"SELECT ts, type, category, amount, order_id FROM ({own}) "
+        "ORDER BY ts DESC, event_id LIMIT $2",
+        [profile_id, limit],
+    )
+
+
+def segment_history(con: duckdb.DuckDBPyConnection, profile_id: str) -> list[dict[str, Any]]:
+    """The profile's segment and scores in every scoring run, oldest first."""
+    columns = "as_of, run_id, segment, phase, r_score, f_score, m_score, monetary, segment_since"
+    return records(
+        con,
+        f"""
+        SELECT {columns} FROM scores WHERE customer_id = $1
+        UNION ALL
+        SELECT {columns} FROM scores WHERE customer_id IS NULL AND anonymous_id = $1
+        ORDER BY as_of, run_id
+        """,
+        [profile_id],
+    )
