@@ -1,5 +1,6 @@
-"""The FastAPI application of ``clm serve``: routes, errors as 4xx, a log without
-personal data, CORS for the browser SDKs, and OpenAPI docs at ``/docs``."""
+"""The FastAPI application of ``clm serve``: the API routes, the web dashboard (at ``/``),
+errors as 4xx, a log without personal data, CORS for the browser SDKs, and OpenAPI docs
+at ``/docs``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from clm import __version__
 from clm.api import messages, profiles, tracking
 from clm.api.deps import ServerState
 from clm.errors import ClmError, InvalidMessage, NotFound, WorkspaceError
+from clm.web import create_router
 
 log = logging.getLogger("clm.http")
 
@@ -36,6 +38,13 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(profiles.router)
     app.include_router(profiles.admin)
     app.include_router(messages.router)
+    app.include_router(
+        create_router(
+            lambda: state.ws.reader(),
+            lambda token: (key := state.verify(token)) is not None and key.allows("admin"),
+            lambda: profiles.server_stats(state),
+        )
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=state.settings.cors_origins,
