@@ -220,6 +220,7 @@ class AutomationSection(_Section):
     channel in ``frequency_period_days`` (a channel not listed is not capped).
     ``quiet_hours`` is a ``HH:MM-HH:MM`` local-time window (in the profile's time
     zone, else ``default_timezone``) in which sends on ``quiet_channels`` wait.
+    Under ``clm serve`` the scheduler runs what is due every ``serve_tick_seconds``.
     """
 
     global_control_share: float = Field(0.05, ge=0, lt=1)
@@ -233,6 +234,7 @@ class AutomationSection(_Section):
     quiet_channels: list[str] = Field(default_factory=lambda: ["email", "sms", "push"])
     default_timezone: str = "UTC"
     slice_hours: int = Field(24, ge=1, le=24 * 31)
+    serve_tick_seconds: float = Field(30.0, ge=1.0, le=3600.0)
 
 
 class Settings(_Section):

@@ -13,7 +13,7 @@ import binascii
 import hmac
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
@@ -32,6 +32,7 @@ class ServerState:
     settings: ServerSection
     local_token: str  # the admin token of the local CLI (in .clm/serve.json, 0600)
     limiter: RateLimiter
+    scheduler: Any = None  # clm.automation.scheduler.Scheduler, when automations run here
     responses: Counter[int] = field(default_factory=Counter)
 
     def verify(self, token: str) -> ApiKey | None:

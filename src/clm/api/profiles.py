@@ -132,4 +132,5 @@ def server_stats(state: State) -> dict[str, Any]:
         "write_errors": stats.write_errors if stats else 0,
         "last_write_seconds": stats.last_write_seconds if stats else 0.0,
         "responses": {str(k): v for k, v in sorted(state.responses.items())},
+        "automations": state.scheduler.stats() if state.scheduler is not None else None,
     }

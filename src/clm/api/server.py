@@ -18,11 +18,12 @@ from clm.api.app import create_app
 from clm.api.deps import ServerState
 from clm.api.keys import KeyStore, state_dir, write_private
 from clm.api.limits import RateLimiter
+from clm.automation.scheduler import Scheduler
 from clm.store.serving import SERVE_FILE
 from clm.workspace import Workspace
 
 
-def build(ws: Workspace) -> tuple[ServerState, object]:
+def build(ws: Workspace, scheduler: Scheduler | None = None) -> tuple[ServerState, object]:
     """The server state and the application over an opened workspace with its stream."""
     settings = ws.settings.server
     state = ServerState(
@@ -31,6 +32,7 @@ def build(ws: Workspace) -> tuple[ServerState, object]:
         settings=settings,
         local_token=secrets.token_urlsafe(32),
         limiter=RateLimiter(settings.rate_limits.burst_seconds),
+        scheduler=scheduler,
     )
     return state, create_app(state)
 
@@ -54,7 +56,11 @@ def serve(
         ws.start_stream(
             flush_interval=settings.flush_interval_ms / 1000, fsync=settings.fsync, progress=say
         )
-        state, app = build(ws)
+        scheduler = Scheduler(ws, ws.settings.automation.serve_tick_seconds)
+        assert ws.stream is not None
+        ws.stream.listeners.append(scheduler.stored)
+        scheduler.start()
+        state, app = build(ws, scheduler)
         url = f"http://{host}:{port}"
         path = state_dir(root) / SERVE_FILE
         write_private(
@@ -79,6 +85,7 @@ def serve(
             )
         finally:
             path.unlink(missing_ok=True)
+            scheduler.stop()
     finally:
         ws.stop_stream()
         ws.close()

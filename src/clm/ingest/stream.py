@@ -74,6 +74,8 @@ class EventStream:
         self.flush_interval = flush_interval
         self.fsync = fsync
         self.stats = StreamStats()
+        # Called with each batch once it is stored (the automation scheduler listens).
+        self.listeners: list[Callable[[list[Record]], None]] = []
         self.profiles: LiveProfiles | None = None
         self._journal: Journal | None = None
         self._queue: list[Record] = []
@@ -195,6 +197,8 @@ class EventStream:
                     self._queue = batch + self._queue
                 return
             self.stats.written += len(batch)
+            for listener in self.listeners:
+                listener(batch)
             self.stats.last_write_seconds = time.perf_counter() - clock
             if self._journal is not None:
                 self._journal.drop_before(Position(end.segment, 0))
