@@ -21,7 +21,10 @@ name: welcome
 trigger: {event: {type: signup}}
 goal: {event: purchase, window: 14d}
 steps:
-  - {id: hello, type: send, channel: email, template: {subject: "Welcome {{ customer_id }}", text: Hello}}
+  - id: hello
+    type: send
+    channel: email
+    template: {subject: "Welcome {{ customer_id }}", text: Hello}
 """
 
 
