@@ -150,6 +150,7 @@ class EmailChannelSection(_Section):
     retries: int = Field(5, ge=0, le=100)
     backoff_seconds: float = Field(60.0, ge=0)
     track_base_url: str = ""
+    folder: str = ""  # deliver into this folder instead (demos, staging): see channels/folder.py
 
 
 class HttpChannelSection(_Section):
@@ -170,6 +171,7 @@ class HttpChannelSection(_Section):
     retries: int = Field(5, ge=0, le=100)
     backoff_seconds: float = Field(60.0, ge=0)
     timeout: float = Field(10.0, gt=0)
+    folder: str = ""  # deliver into this folder instead (demos, staging): see channels/folder.py
 
     @field_validator("url")
     @classmethod

@@ -1,6 +1,7 @@
 """Channels: one module per way out, behind the narrow :class:`Channel` interface.
 
-:func:`make_channels` builds every channel whose settings are complete;
+:func:`make_channels` builds every channel whose settings are complete (a channel with
+a ``folder`` delivers into it: :mod:`clm.automation.channels.folder`);
 :func:`missing_settings` says, per channel left out, which setting it lacks (the
 outbox keeps such messages queued and shows that reason).
 """
@@ -19,6 +20,7 @@ from clm.automation.channels.base import (
     SendResult,
     StagedChannel,
 )
+from clm.automation.channels.folder import FolderChannel
 from clm.automation.channels.smtp import SmtpChannel
 from clm.automation.channels.webhook import WebhookChannel
 from clm.automation.templates import render_string
@@ -29,6 +31,7 @@ from clm.errors import TemplateError
 __all__ = [
     "BannerChannel",
     "Channel",
+    "FolderChannel",
     "MemoryChannel",
     "OutgoingMessage",
     "RetryPolicy",
@@ -46,11 +49,12 @@ HTTP_CHANNELS = ("sms", "push", "webhook")
 def missing_settings(settings: ChannelsSection) -> dict[str, str]:
     """Per unusable channel, the setting it lacks (channels absent here are usable)."""
     out: dict[str, str] = {}
-    email = _email_missing(settings.email)
+    email = "" if settings.email.folder else _email_missing(settings.email)
     if email:
         out["email"] = email
     for name in HTTP_CHANNELS:
-        problem = _http_missing(name, getattr(settings, name))
+        section = getattr(settings, name)
+        problem = "" if section.folder else _http_missing(name, section)
         if problem:
             out[name] = problem
     return out
@@ -60,11 +64,18 @@ def make_channels(settings: ChannelsSection, root: Path) -> dict[str, Channel]:
     """Every channel whose settings are complete (the banner channel always)."""
     missing = missing_settings(settings)
     channels: dict[str, Channel] = {"banner": BannerChannel()}
-    if "email" not in missing:
+    if settings.email.folder:
+        channels["email"] = FolderChannel(
+            "email", root / settings.email.folder, settings.email.sender
+        )
+    elif "email" not in missing:
         channels["email"] = _smtp(settings.email, root)
     for name in HTTP_CHANNELS:
-        if name not in missing:
-            channels[name] = _webhook(name, getattr(settings, name))
+        section = getattr(settings, name)
+        if section.folder:
+            channels[name] = FolderChannel(name, root / section.folder)
+        elif name not in missing:
+            channels[name] = _webhook(name, section)
     return channels
 
 
