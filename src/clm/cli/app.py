@@ -415,9 +415,17 @@ def demo(
         int, typer.Option("--customers", min=100, help="Number of profiles.")
     ] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    automate: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the seed programmes over simulated weeks (messages go into "
+            "sent/ in the workspace) and measure them against their control groups."
+        ),
+    ] = True,
 ) -> None:
-    """Build the demo world: generate a population, import it, score it, summarize it."""
+    """Build the demo world: generate, import, score, automate, measure, summarize."""
     from clm.ingest import demo as demo_world
+    from clm.ingest.demo import story
 
     ws = (
         Workspace.open(directory)
@@ -425,13 +433,23 @@ def demo(
         else Workspace.init(directory, name="demo")
     )
     with ws, RichProgress() as progress:
-        world = demo_world.build(ws, n_profiles=customers, seed=seed, progress=progress)
+        history = story.HISTORY_DAYS if automate else ()
+        world = demo_world.build(
+            ws, n_profiles=customers, seed=seed, progress=progress, history=history
+        )
         frame = ws.segments()
+        if automate:
+            story.use_folder_channels(ws)
+            story.run_programmes(ws, world.as_of, say=progress.phase)
+            ranking = ws.report_automations()
     _print_segments(frame, world.as_of)
+    if automate:
+        report_cli.print_automations(ranking)
     console.print(f"Demo workspace: {directory}")
     console.print(
         f"Seed customer (rising beauty interest): [bold]{world.seed_customer_id}[/]; "
         f"try: clm customer {world.seed_customer_id} -w {directory}"
+        + (f" and clm why {world.seed_customer_id} -w {directory}" if automate else "")
     )
 
 

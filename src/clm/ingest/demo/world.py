@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -89,11 +89,13 @@ def build(
     progress: Progress | None = None,
     *,
     as_of: date = DEFAULT_AS_OF,
+    history: tuple[int, ...] = (),
 ) -> DemoWorld:
     """Generate a world, import its customers, transactions and events into ``ws``,
-    and score it as of the world's as-of date; copy the seed automations into its
-    definitions. Building the same world again imports nothing new (every id is
-    deterministic)."""
+    and score it as of the world's as-of date (first as of each of ``history`` days
+    before it, oldest first, so segment history and score crossings exist); copy the
+    seed automations into its definitions. Building the same world again imports
+    nothing new (every id is deterministic)."""
     report = progress or NoProgress()
     report.phase(f"generating {n_profiles:,} demo profiles")
     world = generate(n_profiles, seed, as_of)
@@ -129,6 +131,8 @@ def build(
         event_id="event_id",
         progress=progress,
     )
+    for days in sorted(history, reverse=True):
+        ws.score(as_of=world.as_of - timedelta(days=days), progress=progress)
     ws.score(as_of=world.as_of, progress=progress)
     programmes.install(ws.root)
     return world
