@@ -25,10 +25,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks import machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from benchmarks import machine
 from clm import Workspace
 from clm.ingest import demo
 
