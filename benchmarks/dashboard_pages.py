@@ -146,9 +146,16 @@ def main() -> None:
     with Workspace.open(scaled) as ws:
         status = ws.status()
     pages = [
-        "/", "/categories", "/categories?category=beauty", "/customers",
-        f"/customers?q={seed[:6]}", f"/customers/{seed}", f"/customers/{seed}~{args.copies - 1}",
-        "/automations", "/experiments", "/data",
+        "/",
+        "/categories",
+        "/categories?category=beauty",
+        "/customers",
+        f"/customers?q={seed[:6]}",
+        f"/customers/{seed}",
+        f"/customers/{seed}~{args.copies - 1}",
+        "/automations",
+        "/experiments",
+        "/data",
     ]
     rows = measure(scaled, pages, args.repeat)
     profiles = status["profiles"]["total"]
