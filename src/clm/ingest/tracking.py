@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clm.errors import InvalidMessage
 
 AMOUNT_SCALE = 10_000
+MAX_UNITS = 10**18  # DECIMAL(18, 4) holds |amount| < 10^14, i.e. < 10^18 ten-thousandths
 MAX_ID = 256
 MAX_FUTURE = timedelta(days=1)
 CONSENT_CHANNELS = ("email", "sms", "push")
@@ -322,8 +323,8 @@ def _properties(message: _Common, props: dict[str, Any] | None) -> dict[str, Any
     return out
 
 
-def amount_units(value: Any, field_path: str) -> int:
-    """A money amount in ten-thousandths; numbers and numeric strings are accepted."""
+def _number(value: Any, field_path: str) -> float:
+    """A finite number; numbers and numeric strings are accepted (not booleans)."""
     if isinstance(value, bool):
         raise TrackingError(field_path, "not a number")
     if isinstance(value, str):
@@ -331,12 +332,23 @@ def amount_units(value: Any, field_path: str) -> int:
             value = float(value)
         except ValueError:
             raise TrackingError(field_path, "not a number") from None
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    if not isinstance(value, int | float):
         raise TrackingError(field_path, "not a number")
-    units = round(value * AMOUNT_SCALE)
-    if abs(units) >= 10**18:
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        raise TrackingError(field_path, "too large") from None
+    if not math.isfinite(number):
+        raise TrackingError(field_path, "not a finite number")
+    return number
+
+
+def amount_units(value: Any, field_path: str) -> int:
+    """A money amount in ten-thousandths; numbers and numeric strings are accepted."""
+    number = _number(value, field_path) * AMOUNT_SCALE
+    if not math.isfinite(number) or abs(number) >= MAX_UNITS:
         raise TrackingError(field_path, "too large for money (18 digits)")
-    return units
+    return round(number)
 
 
 def _track(
@@ -398,9 +410,10 @@ def _product_line(
     if product.get("price") is None:
         raise TrackingError(f"{path}.price", "a product needs a price")
     price = amount_units(product["price"], f"{path}.price")
-    quantity = product.get("quantity", 1)
-    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
-        raise TrackingError(f"{path}.quantity", "not a number")
+    quantity = _number(product.get("quantity", 1), f"{path}.quantity")
+    total = price * quantity
+    if abs(total) >= MAX_UNITS:
+        raise TrackingError(f"{path}.quantity", "price × quantity too large for money (18 digits)")
     return EventRecord(
         f"{message_id}:{i}",
         customer,
@@ -408,7 +421,7 @@ def _product_line(
         "purchase",
         ts,
         _text(product.get("category")),
-        round(price * quantity),
+        round(total),
         order,
         dict(product),
     )
@@ -453,6 +466,15 @@ def _consent(value: Any, path: str) -> dict[str, bool]:
             raise TrackingError(f"{path}.{channel}", "true or false")
         out[channel] = granted
     return out
+
+
+def check_record(record: Record) -> None:
+    """Refuse a record the live state or the database could not hold, before it is
+    journaled (records also come from other paths than :func:`records`, e.g. tracked
+    opens and clicks). Raises :class:`TrackingError` naming the field."""
+    amount = record.amount if isinstance(record, EventRecord) else None
+    if amount is not None and (not isinstance(amount, int) or abs(amount) >= MAX_UNITS):
+        raise TrackingError("amount", "too large for money (18 digits)")
 
 
 # -- journal form ----------------------------------------------------------------------------

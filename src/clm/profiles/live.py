@@ -29,6 +29,7 @@ PURCHASE = "purchase"
 VISIT = "visit"
 EMAIL_SIGNUP = "email_signup"
 MICROS_PER_DAY = 86_400_000_000
+_INT64 = (-(2**63), 2**63)
 
 #: A profile key: ("c", customer id) or ("a", anonymous id of an unlinked visitor).
 Key = tuple[str, str]
@@ -113,7 +114,6 @@ class LiveState:
         marker = hash(e.event_id)
         if marker in self.seen:
             return False
-        self.seen.add(marker)
         if e.customer_id is not None:
             facts = self.customers.get(e.customer_id)
             if facts is None:
@@ -126,6 +126,7 @@ class LiveState:
             if facts is None:
                 facts = self.visitors[e.anonymous_id] = Facts()
         add_event(facts, e, self.weights, self.half_life_short, self.half_life_long)
+        self.seen.add(marker)  # only once applied: a failed apply leaves the id unseen
         if self.latest_ts is None or e.ts > self.latest_ts:
             self.latest_ts = e.ts
         self.dirty.add(self.profile_of(e.customer_id, e.anonymous_id))
@@ -212,14 +213,18 @@ class LiveState:
 def add_event(
     facts: Facts, e: EventRecord, weights: dict[str, float], h_short: float, h_long: float
 ) -> None:
-    """The event's contribution to one id's facts."""
+    """The event's contribution to one id's facts: whatever can fail (the activity sums,
+    the 64-bit line arrays' range) is checked before anything changes."""
     amount = None if e.amount is None else e.amount / 10_000
-    facts.activity = activity_state.apply_event(
+    units = e.amount or 0
+    if e.type == PURCHASE and not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
+        raise OverflowError("a purchase line's time or amount is beyond 64 bits")
+    activity = activity_state.apply_event(
         facts.activity, e.ts, e.type, e.category, amount, weights, h_short, h_long
     )
+    facts.activity = activity
     facts.counts[e.type] += 1
     if e.type == PURCHASE:
-        units = e.amount or 0
         facts.line_ts.append(e.ts)
         facts.line_amounts.append(units)
         key = e.order_id if e.order_id is not None else "\0" + e.event_id
