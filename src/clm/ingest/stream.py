@@ -7,7 +7,9 @@ the database. A background thread writes the queue to the workspace database eve
 ``flush_interval`` seconds (:mod:`clm.ingest.live_writer`), with the journal position,
 in one transaction. On start the stream first writes what the journal holds beyond the
 database's position (what a crash left unwritten), then builds the live state from the
-database.
+database. A record the database refuses, there or in the writer thread, is kept with
+the reason in ``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the
+stats; the writer thread survives every error and retries what it could not write.
 
 Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
 writer thread only touches the queue (under its own lock) and its own database cursor.
@@ -139,6 +141,12 @@ class EventStream:
         rejected = self.stats.quarantined
         for position, data in journal.replay(self.folder, end):
             end = position
+            if data is None:
+                self._reject(
+                    {"journal_line_ending_at": list(position)},
+                    ValueError("a damaged journal line (checksum mismatch); its record is lost"),
+                )
+                continue
             try:
                 batch.append(from_journal(data))
             except live_writer.RECORD_ERRORS as exc:
