@@ -97,3 +97,28 @@ def test_a_restart_quarantines_a_journaled_record_it_cannot_store(tmp_path: Path
         ws.start_stream()
         ws.stop_stream()
     assert len((folder / QUARANTINE).read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        ("track", {"event": "visit", "timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
+        ("page", {"timestamp": "1899-12-31T23:59:59Z"}, "timestamp"),
+        ("identify", {"traits": {"signup_at": "0001-01-01T00:00:00+01:00"}}, "traits.signup_at"),
+    ],
+)
+def test_times_before_1900_are_refused_naming_the_field(
+    ws: Workspace, kind: str, body: dict[str, Any], field: str
+) -> None:
+    ws.start_stream()
+    try:
+        with pytest.raises(InvalidMessage) as err:
+            ws.track(kind, {"userId": "c-1", **body}, NOW)
+        assert err.value.field == field
+        with pytest.raises(InvalidMessage) as err:
+            ws.track("batch", {"batch": [{"type": kind, "userId": "c-1", **body}]}, NOW)
+        assert err.value.field == f"batch[0].{field}"
+        assert ws.track("page", {"userId": "c-1", "timestamp": "1900-01-01T00:00:00Z"}, NOW)
+        assert ws.live_segments() == {"Engaged Visitors": 1}  # scoring still works
+    finally:
+        ws.stop_stream()

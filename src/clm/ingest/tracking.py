@@ -56,6 +56,8 @@ TRACK_TYPES = {
     "Offer Accepted": "offer_accepted",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # earlier times are refused (no shop data is)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # the live state's dates end in year 9999
 
 
 TrackingError = InvalidMessage
@@ -311,6 +313,8 @@ def _time(ts: datetime | None, received: datetime, where: str) -> int:
     aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
     if aware > received + MAX_FUTURE:
         raise TrackingError(f"{where}timestamp", "more than a day in the future")
+    if aware < EARLIEST:
+        raise TrackingError(f"{where}timestamp", "before 1900-01-01")
     return micros(aware)
 
 
@@ -448,7 +452,10 @@ def _signup(value: Any, path: str) -> int:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise TrackingError(path, "not an ISO 8601 time") from None
-    return micros(parsed)
+    aware = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < _LATEST:
+        raise TrackingError(path, "before 1900-01-01 or after 9998")
+    return micros(aware)
 
 
 def _consent(value: Any, path: str) -> dict[str, bool]:
@@ -472,6 +479,8 @@ def check_record(record: Record) -> None:
     """Refuse a record the live state or the database could not hold, before it is
     journaled (records also come from other paths than :func:`records`, e.g. tracked
     opens and clicks). Raises :class:`TrackingError` naming the field."""
+    if not micros(EARLIEST) <= record.ts < micros(_LATEST):
+        raise TrackingError("timestamp", "before 1900-01-01 or after 9998")
     amount = record.amount if isinstance(record, EventRecord) else None
     if amount is not None and (not isinstance(amount, int) or abs(amount) >= MAX_UNITS):
         raise TrackingError("amount", "too large for money (18 digits)")

@@ -111,18 +111,19 @@ class LiveProfiles:
         day = self.as_of()
         version = self.calibration.run_id if self.calibration else 0
         if self._scored_for != (day, version):
-            keys = list(self.state.keys())
+            # Done only once every profile is scored: an error leaves it to do again.
+            self._scored_for = None
             self.segment_of.clear()
             self.counts.clear()
             self.changes.clear()
+            for key in list(self.state.keys()):
+                self._rescore(key, day, track=False)
             self._scored_for = (day, version)
             self.state.dirty.clear()
-            for key in keys:
-                self._rescore(key, day, track=False)
             return
-        dirty, self.state.dirty = self.state.dirty, set()
-        for key in dirty:
+        for key in list(self.state.dirty):  # a key leaves the dirty set once re-scored
             self._rescore(key, day, track=True)
+            self.state.dirty.discard(key)
 
     def _rescore(self, key: Key, day: date, *, track: bool) -> None:
         row = self.scores(key, day)
