@@ -10,8 +10,9 @@ same events and calibration give the batch's numbers whatever order the events
 arrived in.
 
 A visitor's facts stay under its anonymous id; a customer's profile is its own facts
-plus those of the visitors linked to it, so a link, or a later link of the visitor
-to another customer (SPEC §1: the newer link wins), moves the history with it.
+plus those of the visitors linked to it by the end of the as-of date (a link counts
+from its time on, as in the batch), so a link, or a later link of the visitor to
+another customer (SPEC §1: the newer link wins), moves the history with it.
 """
 
 from __future__ import annotations
@@ -129,7 +130,14 @@ class LiveState:
         self.seen.add(marker)  # only once applied: a failed apply leaves the id unseen
         if self.latest_ts is None or e.ts > self.latest_ts:
             self.latest_ts = e.ts
-        self.dirty.add(self.profile_of(e.customer_id, e.anonymous_id))
+        if e.customer_id is not None:
+            self.dirty.add(("c", e.customer_id))
+        elif e.anonymous_id is not None:
+            # the visitor's own profile, and its customer's once the link is in effect
+            self.dirty.add(("a", e.anonymous_id))
+            linked = self.links.get(e.anonymous_id)
+            if linked is not None:
+                self.dirty.add(("c", linked[0]))
         return True
 
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
@@ -171,24 +179,39 @@ class LiveState:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def profile_of(self, customer_id: str | None, anonymous_id: str | None) -> Key:
-        """The profile an event of these ids belongs to now."""
+    def linked_by(self, anonymous_id: str, end: int | None) -> str | None:
+        """The customer a visitor belongs to as of ``end`` (µs; the first instant after the
+        as-of date): its link counts from its time on, a link without a time always, as
+        the batch resolves it (:func:`clm.scores.rfm.resolved_events`); ``end`` None: now,
+        whatever the link's time."""
+        linked = self.links.get(anonymous_id)
+        if linked is None:
+            return None
+        customer_id, ts = linked
+        return customer_id if end is None or ts is None or ts < end else None
+
+    def profile_of(
+        self, customer_id: str | None, anonymous_id: str | None, end: int | None = None
+    ) -> Key:
+        """The profile an event of these ids belongs to (as of ``end``, see :meth:`linked_by`)."""
         if customer_id is not None:
             return ("c", customer_id)
         assert anonymous_id is not None
-        linked = self.links.get(anonymous_id)
-        return ("c", linked[0]) if linked else ("a", anonymous_id)
+        linked = self.linked_by(anonymous_id, end)
+        return ("c", linked) if linked is not None else ("a", anonymous_id)
 
-    def key_of(self, profile_id: str) -> Key | None:
-        """The profile of a customer id, or of an anonymous id (its customer's if linked)."""
+    def key_of(self, profile_id: str, end: int | None = None) -> Key | None:
+        """The profile of a customer id, or of an anonymous id (its customer's if linked by
+        ``end``)."""
         if profile_id in self.customers or profile_id in self.traits:
             return ("c", profile_id)
         if profile_id in self.visitors or profile_id in self.links:
-            return self.profile_of(None, profile_id)
+            return self.profile_of(None, profile_id, end)
         return None
 
-    def facts_of(self, key: Key) -> list[Facts]:
-        """The facts that make up a profile: a customer's own and its visitors'."""
+    def facts_of(self, key: Key, end: int | None = None) -> list[Facts]:
+        """The facts that make up a profile as of ``end``: a customer's own and those of its
+        visitors linked by then (:meth:`linked_by`)."""
         kind, pid = key
         if kind == "a":
             facts = self.visitors.get(pid)
@@ -197,16 +220,16 @@ class LiveState:
         parts = [own] if own is not None else []
         for anonymous_id in sorted(self.members.get(pid, ())):
             visitor = self.visitors.get(anonymous_id)
-            if visitor is not None:
+            if visitor is not None and self.linked_by(anonymous_id, end) == pid:
                 parts.append(visitor)
         return parts
 
-    def keys(self) -> Iterator[Key]:
-        """Every profile: customers, and visitors not linked to one."""
+    def keys(self, end: int | None = None) -> Iterator[Key]:
+        """Every profile as of ``end``: customers, and visitors not linked to one by then."""
         for customer_id in self.customers.keys() | self.traits.keys():
             yield ("c", customer_id)
         for anonymous_id in self.visitors:
-            if anonymous_id not in self.links:
+            if self.linked_by(anonymous_id, end) is None:
                 yield ("a", anonymous_id)
 
 
