@@ -287,7 +287,7 @@ def _consents(con: duckdb.DuckDBPyConnection, merged: dict[str, dict[str, Any]])
 
 
 def _link(con: duckdb.DuckDBPyConnection, links: list[LinkRecord]) -> int:
-    """Identity links; of two links of one visitor the later (by time) wins."""
+    """Identity links, resolved by the rule of :func:`clm.ingest.identity.resolve`."""
     table = pa.table(
         {
             "anonymous_id": [r.anonymous_id for r in links],
@@ -297,14 +297,6 @@ def _link(con: duckdb.DuckDBPyConnection, links: list[LinkRecord]) -> int:
     )
     con.register(_LINKS, table)
     try:
-        return identity.link(
-            con,
-            f"""
-            SELECT l.anonymous_id, l.customer_id, l.linked_at FROM {_LINKS} l
-            LEFT JOIN identities i USING (anonymous_id)
-            WHERE i.anonymous_id IS NULL OR (i.linked_at IS NOT NULL
-                  AND l.linked_at >= i.linked_at)
-            """,
-        )
+        return identity.link(con, f"SELECT anonymous_id, customer_id, linked_at FROM {_LINKS}")
     finally:
         _unregister(con, _LINKS)

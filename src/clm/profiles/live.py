@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from clm.ingest import identity
 from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
 from clm.profiles import activity_state
 from clm.profiles.activity_state import ActivityState
@@ -78,6 +79,7 @@ class Traits:
 
     has_email: bool = False
     signup_at: int | None = None  # µs; None = no signup time (always counts)
+    signup_from: int | None = field(default=None, compare=False)  # µs of the identify
 
 
 @dataclass
@@ -91,6 +93,7 @@ class LiveState:
     visitors: dict[str, Facts] = field(default_factory=dict)
     traits: dict[str, Traits] = field(default_factory=dict)
     links: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    link_times: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     consent: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
@@ -141,32 +144,43 @@ class LiveState:
         return True
 
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
-        """Link a visitor to a customer; of two timed links the later wins, and a link
-        without a time (a customer import) always holds (SPEC §1)."""
+        """Link a visitor to a customer. A link without a time (a customer import) holds
+        and replaces the visitor's link; of timed links, :func:`clm.ingest.identity.resolve`
+        picks the one that holds, from every timed link of the visitor seen so far (SPEC
+        §1), so the order links arrive in does not matter."""
+        if ts is None:
+            self.set_link(anonymous_id, customer_id, None)
+            return
+        times = self.link_times.setdefault(anonymous_id, {})
+        first, last = times.get(customer_id, (ts, ts))
+        times[customer_id] = (min(first, ts), max(last, ts))
         known = self.links.get(anonymous_id)
-        if known is not None:
-            old_customer, old_ts = known
-            if old_customer == customer_id:
-                if ts is not None and old_ts is not None and ts < old_ts:
-                    self.links[anonymous_id] = (customer_id, ts)
-                return
-            if old_ts is None or (ts is not None and ts < old_ts):
-                return
-            self.members[old_customer].discard(anonymous_id)
-            self.dirty.add(("c", old_customer))
+        if known is not None and known[1] is None:
+            return  # a link without a time holds
+        self.set_link(anonymous_id, *identity.resolve(times))
+
+    def set_link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
+        """Make ``customer_id`` (from ``ts``) the visitor's link that holds, as resolved."""
+        known = self.links.get(anonymous_id)
+        if known == (customer_id, ts):
+            return
+        if known is not None and known[0] != customer_id:
+            self.members[known[0]].discard(anonymous_id)
+            self.dirty.add(("c", known[0]))
         self.links[anonymous_id] = (customer_id, ts)
         self.members.setdefault(customer_id, set()).add(anonymous_id)
         self.customers.setdefault(customer_id, Facts())
         self.dirty.update({("a", anonymous_id), ("c", customer_id)})
 
     def set_traits(self, customer_id: str, traits: dict[str, object], ts: int) -> None:
-        """An identify call's traits that segments read (an email, a signup time)."""
+        """An identify call's traits that segments read (an email, a signup time); of two
+        identify calls naming a signup time, the newer (by time) wins, whatever came first."""
         known = self.traits.setdefault(customer_id, Traits())
         if traits.get("email"):
             known.has_email = True
         signup = traits.get("signup_at")
-        if isinstance(signup, int):
-            known.signup_at = signup
+        if isinstance(signup, int) and (known.signup_from is None or ts >= known.signup_from):
+            known.signup_at, known.signup_from = signup, ts  # the newest identify's value
         self.customers.setdefault(customer_id, Facts())
         self.dirty.add(("c", customer_id))
 
