@@ -122,3 +122,17 @@ def test_times_before_1900_are_refused_naming_the_field(
         assert ws.live_segments() == {"Engaged Visitors": 1}  # scoring still works
     finally:
         ws.stop_stream()
+
+
+def test_a_blank_email_is_no_email_live_in_the_database_and_in_the_batch(ws: Workspace) -> None:
+    stream = ws.start_stream()
+    try:
+        ws.track("page", {"userId": "c-1", "timestamp": "2026-10-30T10:00:00Z"}, NOW)
+        ws.track("identify", {"userId": "c-1", "traits": {"email": "  ", "phone": ""}}, NOW)
+        ws.score()
+        live = stream.live.scores(("c", "c-1"))
+        assert live is not None and live["segment"] == "Engaged Visitors"
+    finally:
+        ws.stop_stream()
+    assert ws.con.execute("SELECT email, phone FROM profiles").fetchall() == [(None, None)]
+    assert ws.scores().set_index("customer_id").loc["c-1", "segment"] == "Engaged Visitors"

@@ -439,7 +439,8 @@ def _identify(m: Identify, message_id: str, customer: str, ts: int, where: str) 
         if value is not None:
             if not isinstance(value, str):
                 raise TrackingError(f"{where}traits.{name}", "must be text")
-            known[name] = value.strip()
+            if value.strip():  # a blank value is no value (null), live and stored alike
+                known[name] = value.strip()
     signup = traits.pop("signup_at", None) or traits.pop("createdAt", None)
     if signup is not None:
         known["signup_at"] = _signup(signup, f"{where}traits.signup_at")
