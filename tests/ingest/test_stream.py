@@ -136,3 +136,24 @@ def test_a_blank_email_is_no_email_live_in_the_database_and_in_the_batch(ws: Wor
         ws.stop_stream()
     assert ws.con.execute("SELECT email, phone FROM profiles").fetchall() == [(None, None)]
     assert ws.scores().set_index("customer_id").loc["c-1", "segment"] == "Engaged Visitors"
+
+
+def test_flush_makes_its_cursor_under_the_workspace_cursor_lock(ws: Workspace) -> None:
+    import threading
+
+    from clm.store import database
+
+    stream = ws.start_stream(flush_interval=60)
+    try:
+        stream.accept([EventRecord("e-1", "c-1", None, "visit", 1_700_000_000_000_000)])
+        flushing = threading.Thread(target=stream.flush)
+        with database.CURSORS:  # as Workspace.reader holds it while making its cursor
+            flushing.start()
+            flushing.join(0.5)
+            assert flushing.is_alive()  # waits for the lock: no cursor made beside another
+            assert stored(ws) == {}
+        flushing.join(10)
+        assert not flushing.is_alive()
+        assert set(stored(ws)) == {"e-1"}
+    finally:
+        ws.stop_stream()

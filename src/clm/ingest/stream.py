@@ -39,6 +39,7 @@ from clm.ingest.journal import Journal, Position
 from clm.ingest.tracking import EventRecord, Record, check_record, from_journal, to_journal
 from clm.profiles.live_load import load_calibration, load_state
 from clm.profiles.live_profiles import LiveProfiles
+from clm.store import database
 
 log = logging.getLogger("clm.stream")
 REPLAY_BATCH = 50_000
@@ -116,7 +117,7 @@ class EventStream:
         """Write what the journal holds beyond the database, build the live state, start
         the writer thread; return the live profiles."""
         say = progress or (lambda _m: None)
-        cursor = self.con.cursor()
+        cursor = database.cursor(self.con)
         replayed = self._replay(cursor, say)
         if replayed:
             say(f"wrote {replayed:,} journaled records the last run had not stored")
@@ -276,7 +277,11 @@ class EventStream:
 
     def flush(self) -> None:
         """Write everything accepted so far to the database now (before a scoring run)."""
-        self._write_queued(self.con.cursor())
+        cursor = database.cursor(self.con)
+        try:
+            self._write_queued(cursor)
+        finally:
+            cursor.close()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
