@@ -38,7 +38,7 @@ SegmentName = Literal[
 assert set(SegmentName.__args__) == {*SEGMENTS, PROSPECT}  # type: ignore[attr-defined]
 
 
-@router.get("/profiles/{customer_id}", summary="The live single customer view")
+@router.get("/profiles/{customer_id:path}", summary="The live single customer view")
 def profile(customer_id: str, state: State, _key: ReadKey) -> dict[str, Any]:
     """Everything ``clm customer --json`` shows, with scores and segment as of now."""
     with state.ws.reader() as ws:
