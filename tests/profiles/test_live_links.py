@@ -66,3 +66,38 @@ def test_a_link_dated_after_the_as_of_date_does_not_merge_the_visitor_yet(
         assert live.key_of("a-1") == ("c", "c-1")
     finally:
         ws.stop_stream()
+
+
+def test_an_anonymous_identify_with_an_email_makes_a_loyal_visitor_live_and_in_the_batch(
+    ws: Workspace,
+) -> None:
+    stream = ws.start_stream()
+    try:
+        visit = {"anonymousId": "a-9", "messageId": "p-9", "timestamp": "2011-12-05T09:00:00Z"}
+        ws.track("page", visit, NOW)
+        anonymous = {
+            "anonymousId": "a-9",
+            "messageId": "i-9",
+            "timestamp": "2011-12-05T09:01:00Z",
+            "traits": {"email": "v9@example.com"},
+        }
+        ws.track("identify", anonymous, NOW)
+        ws.track("identify", anonymous, NOW)  # a repeat adds nothing
+        live = stream.live
+        seen = live.scores(("a", "a-9"))
+        assert seen is not None and seen["segment"] == "Loyal Visitors"
+        ws.track("track", purchase("o-1", "2011-12-01T10:00:00Z", 30.0, userId="c-1"), NOW)
+        ws.score()
+        assert_same_as_batch(ws, live)
+        # linked later the same day: the visitor's email counts for the customer
+        ws.track(
+            "identify",
+            {"userId": "c-9", "anonymousId": "a-9", "timestamp": "2011-12-05T09:02:00Z"},
+            NOW,
+        )
+        linked = live.scores(("c", "c-9"))
+        assert linked is not None and linked["segment"] == "Loyal Visitors"
+        ws.score()
+        assert_same_as_batch(ws, live)
+    finally:
+        ws.stop_stream()

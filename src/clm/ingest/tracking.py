@@ -19,6 +19,8 @@ What each call becomes (SPEC §1):
 - ``identify``: traits (``email``, ``phone``, ``timezone``, ``signup_at``/``createdAt``,
   ``consent``: ``{"email": true, "sms": false}``) and free attributes (every other
   trait); with an ``anonymousId`` it links the visitor's history to the customer.
+  Without a ``userId`` it is kept as an ``identify`` event of the visitor, plus an
+  ``email_signup`` event when the traits carry an email.
 - ``alias``: links ``previousId`` (a visitor id) to ``userId``.
 - ``group``: an event of type ``group`` (kept, available to triggers).
 
@@ -219,8 +221,10 @@ def records(message: _Common, received: datetime, where: str = "") -> list[Recor
         )
     elif isinstance(message, Identify):
         if customer is None:
-            # An anonymous identify records nothing but traits we cannot attach; keep it as
-            # an event so that nothing sent is lost.
+            # A visitor has no profile row for traits: keep the call as an event so that
+            # nothing sent is lost, and an email as an email signup of the visitor, which
+            # makes it has_email live and in the batch, and counts for its customer once
+            # it is linked (SPEC §3).
             out.append(
                 EventRecord(
                     message_id,
@@ -234,6 +238,17 @@ def records(message: _Common, received: datetime, where: str = "") -> list[Recor
                     _properties(message, {"traits": message.traits or {}}),
                 )
             )
+            if _anonymous_email(message.traits or {}, where):
+                out.append(
+                    EventRecord(
+                        f"{message_id}:email_signup",
+                        None,
+                        anonymous,
+                        "email_signup",
+                        ts,
+                        properties={"from": "identify"},
+                    )
+                )
         else:
             out.append(_identify(message, message_id, customer, ts, where))
     elif isinstance(message, Alias):
@@ -446,6 +461,14 @@ def _identify(m: Identify, message_id: str, customer: str, ts: int, where: str) 
         known["signup_at"] = _signup(signup, f"{where}traits.signup_at")
     consent = _consent(traits.pop("consent", None), f"{where}traits.consent")
     return ProfileRecord(message_id, customer, ts, known, consent, traits)
+
+
+def _anonymous_email(traits: dict[str, Any], where: str) -> bool:
+    """Whether an anonymous identify's traits carry an email (text, not blank)."""
+    email = traits.get("email")
+    if email is not None and not isinstance(email, str):
+        raise TrackingError(f"{where}traits.email", "must be text")
+    return bool(email and email.strip())
 
 
 def _signup(value: Any, path: str) -> int:
