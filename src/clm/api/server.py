@@ -18,7 +18,7 @@ from clm.api.app import create_app
 from clm.api.deps import ServerState
 from clm.api.keys import KeyStore, state_dir, write_private
 from clm.api.limits import RateLimiter
-from clm.store.serving import SERVE_FILE
+from clm.store.serving import SERVE_FILE, local_url
 from clm.workspace import Workspace
 
 
@@ -55,7 +55,7 @@ def serve(
             flush_interval=settings.flush_interval_ms / 1000, fsync=settings.fsync, progress=say
         )
         state, app = build(ws)
-        url = f"http://{host}:{port}"
+        url = local_url(host, port)  # a wildcard address is reached on loopback
         path = state_dir(root) / SERVE_FILE
         write_private(
             path, json.dumps({"pid": os.getpid(), "url": url, "token": state.local_token})
