@@ -157,3 +157,32 @@ def test_flush_makes_its_cursor_under_the_workspace_cursor_lock(ws: Workspace) -
         assert set(stored(ws)) == {"e-1"}
     finally:
         ws.stop_stream()
+
+
+def test_a_restart_skips_a_damaged_journal_line_and_stores_the_lines_after_it(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "ws"
+    Workspace.init(root).close()
+    folder = root / ".clm" / "journal"
+    lines = [
+        journal.encode(to_journal(EventRecord(f"e-{i}", "c-1", None, "visit", 1_700_000_000 + i)))
+        for i in range(3)
+    ]
+    written = journal.Journal(folder)
+    written.append(lines)
+    written.close()
+    segment = folder / f"{1:010d}{journal.SUFFIX}"
+    data = bytearray(segment.read_bytes())
+    data[len(lines[0]) + 20] ^= 0x01  # damage the middle line on disk
+    segment.write_bytes(bytes(data))
+    messages: list[str] = []
+    with Workspace.open(root) as ws:
+        stream = ws.start_stream(progress=messages.append)
+        assert stream.stats.quarantined == 1
+        ws.stop_stream()
+        assert set(stored(ws)) == {"e-0", "e-2"}
+    kept = json.loads((folder / QUARANTINE).read_text())
+    assert "damaged journal line" in kept["reason"]
+    assert kept["record"]["journal_line_ending_at"] == [1, len(lines[0]) + len(lines[1])]
+    assert any("1 journaled record could not be stored" in m for m in messages), messages

@@ -130,6 +130,8 @@ def server_stats(state: State) -> dict[str, Any]:
         "duplicates_ignored": stats.duplicates if stats else 0,
         "records_written": stats.written if stats else 0,
         "write_errors": stats.write_errors if stats else 0,
+        "records_quarantined": stats.quarantined if stats else 0,  # .clm/journal/rejected.jsonl
+        "live_apply_errors": stats.apply_errors if stats else 0,
         "last_write_seconds": stats.last_write_seconds if stats else 0.0,
         "responses": {str(k): v for k, v in sorted(state.responses.items())},
     }

@@ -158,10 +158,10 @@ class EventStream:
                 batch = []
         if batch or end != live_writer.checkpoint(cursor):
             done += self._store(cursor, batch, end)
-        if self.stats.quarantined > rejected:
+        if (n := self.stats.quarantined - rejected) > 0:
             say(
-                f"{self.stats.quarantined - rejected:,} journaled records could not be stored; "
-                f"they are kept, with the reason, in {self.folder / QUARANTINE}"
+                f"{n:,} journaled record{'s' if n > 1 else ''} could not be stored; kept, "
+                f"with the reason, in {self.folder / QUARANTINE}"
             )
         return done
 
