@@ -8,7 +8,6 @@ clm calls these methods; none of them talks to the database directly.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
     from clm.automation.outbox import DeliveryStats
 
 DEFINITIONS = "definitions"
-_CURSORS = threading.Lock()
+_CURSORS = database.CURSORS  # shared with the event stream's writer (clm.ingest.stream)
 ENV_VAR = "CLM_WORKSPACE"
 
 

@@ -4,6 +4,7 @@ the published OpenAPI schema that must find no server error (issue 5)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -210,6 +211,26 @@ def test_the_local_cli_works_through_the_server(served: Served) -> None:
     )
     assert refused.returncode == 1
     assert "served by `clm serve`" in refused.stderr and served.url in refused.stderr
+
+
+def test_a_customer_id_with_a_slash_is_reachable_over_http_and_from_the_cli(
+    served: Served,
+) -> None:
+    with served.client() as admin, served.client("ingest") as ingest:
+        visit = {"userId": "shop/17850", "timestamp": "2026-10-31T20:00:00Z"}
+        assert ingest.post("/v1/page", json=visit).status_code == 200
+        answer = admin.get("/v1/profiles/shop%2F17850")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["id"] == "shop/17850"
+        assert answer.json()["events"] == {"visit": 1}
+    shown = subprocess.run(
+        [server.clm_executable(), "customer", "shop/17850", "-w", str(served.root), "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["id"] == "shop/17850"
 
 
 def test_fuzzing_the_openapi_schema_finds_no_server_error(served: Served) -> None:

@@ -38,7 +38,7 @@ SegmentName = Literal[
 assert set(SegmentName.__args__) == {*SEGMENTS, PROSPECT}  # type: ignore[attr-defined]
 
 
-@router.get("/profiles/{customer_id}", summary="The live single customer view")
+@router.get("/profiles/{customer_id:path}", summary="The live single customer view")
 def profile(customer_id: str, state: State, _key: ReadKey) -> dict[str, Any]:
     """Everything ``clm customer --json`` shows, with scores and segment as of now."""
     with state.ws.reader() as ws:
@@ -130,6 +130,8 @@ def server_stats(state: State) -> dict[str, Any]:
         "duplicates_ignored": stats.duplicates if stats else 0,
         "records_written": stats.written if stats else 0,
         "write_errors": stats.write_errors if stats else 0,
+        "records_quarantined": stats.quarantined if stats else 0,  # .clm/journal/rejected.jsonl
+        "live_apply_errors": stats.apply_errors if stats else 0,
         "last_write_seconds": stats.last_write_seconds if stats else 0.0,
         "responses": {str(k): v for k, v in sorted(state.responses.items())},
         "automations": state.scheduler.stats() if state.scheduler is not None else None,

@@ -19,7 +19,7 @@ from clm.api.deps import ServerState
 from clm.api.keys import KeyStore, state_dir, write_private
 from clm.api.limits import RateLimiter
 from clm.automation.scheduler import Scheduler
-from clm.store.serving import SERVE_FILE
+from clm.store.serving import SERVE_FILE, local_url
 from clm.workspace import Workspace
 
 
@@ -61,7 +61,7 @@ def serve(
         ws.stream.listeners.append(scheduler.stored)
         scheduler.start()
         state, app = build(ws, scheduler)
-        url = f"http://{host}:{port}"
+        url = local_url(host, port)  # a wildcard address is reached on loopback
         path = state_dir(root) / SERVE_FILE
         write_private(
             path, json.dumps({"pid": os.getpid(), "url": url, "token": state.local_token})

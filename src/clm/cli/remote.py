@@ -50,11 +50,18 @@ class RemoteWorkspace:
         except httpx.HTTPError as exc:
             raise ClmError(f"the server at {self.server.url} did not answer: {exc}") from exc
         if answer.status_code == 404:
-            raise NotFound(answer.json().get("detail", "not found"))
+            raise NotFound(str(_detail(answer) or "not found"))
         if answer.status_code >= 400:
-            detail = answer.json().get("detail", answer.text)
+            detail = _detail(answer) or f"HTTP {answer.status_code} {answer.reason_phrase}"
             raise ClmError(f"the server at {self.server.url} refused: {detail}")
-        return answer.json()
+        try:
+            return answer.json()
+        except ValueError:
+            raise ClmError(
+                f"the server at {self.server.url} answered HTTP {answer.status_code} with "
+                f"something other than JSON ({answer.headers.get('content-type', 'no type')}); "
+                "is it a clm server?"
+            ) from None
 
     def status(self) -> dict[str, Any]:
         info: dict[str, Any] = self._call("GET", "/v1/admin/status")
@@ -100,6 +107,15 @@ class RemoteWorkspace:
     def customer(self, customer_id: str) -> dict[str, Any]:
         view: dict[str, Any] = self._call("GET", f"/v1/profiles/{quote(customer_id, safe='')}")
         return view
+
+
+def _detail(answer: httpx.Response) -> object:
+    """An error answer's ``detail`` (JSON), else the start of its text; None when empty."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text.strip()[:200] or None
+    return body.get("detail", body) if isinstance(body, dict) else body
 
 
 @contextmanager

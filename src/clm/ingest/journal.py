@@ -1,14 +1,19 @@
 """The server's write-ahead journal: an accepted message is on disk before its 2xx.
 
-Every request's records are appended to the current segment file with one
-``os.write`` on a descriptor opened with ``O_APPEND``, before the server answers.
-Once ``write`` returns, the bytes belong to the operating system: a ``kill -9`` of
-the server cannot lose them (only a crash of the machine could, which
-``fsync = true`` also covers, at the cost of one ``fsync`` per request).
+Every request's records are appended to the current segment file with ``os.write``
+on a descriptor opened with ``O_APPEND``, before the server answers. Once ``write``
+returns, the bytes belong to the operating system: a ``kill -9`` of the server cannot
+lose them (only a crash of the machine could, which ``fsync = true`` also covers, at
+the cost of one ``fsync`` per request). A write that fails part way (a full disk) is
+cut back to where it began before the error is raised, so the file never keeps half
+a request that was not acknowledged.
 
-A line is ``<crc32 of the JSON, 8 hex digits> <JSON>\\n``; replay stops at the first
-line whose checksum does not match, which can only be a line torn by a crash in
-the middle of a write (it was never acknowledged). Segments are files
+A line is ``<crc32 of the JSON, 8 hex digits> <JSON>\\n``. Only the last line of the
+last segment can be torn (a crash in the middle of a write, never acknowledged):
+replay stops there, and opening the journal cuts the last segment back to the end of
+its last valid line, so what is appended later never sits behind a torn line. A bad
+line anywhere else (damage on disk) is reported by :func:`replay` (its record is
+None) and skipped; the lines after it are replayed. Segments are files
 ``NNNNNNNNNN.jsonl`` in the journal folder; a position is ``(segment, byte offset)``.
 The workspace database stores the position up to which records were written to it,
 in the same transaction as the records (:mod:`clm.ingest.live_writer`), so replay
@@ -55,6 +60,9 @@ class Journal:
         folder.mkdir(parents=True, exist_ok=True)
         existing = segments(folder)
         self.segment = existing[-1] if existing else 1
+        path = self.folder / f"{self.segment:010d}{SUFFIX}"
+        if path.exists():
+            _cut_torn_tail(path)
         self._fd = self._open(self.segment)
         self.offset = os.fstat(self._fd).st_size
 
@@ -66,11 +74,15 @@ class Journal:
         """Write encoded lines (:func:`encode`) at once; return the position after them."""
         data = b"".join(lines)
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        if self.fsync:
-            os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, self.offset)  # nothing of an unacknowledged request stays
+            raise
         self.offset += len(data)
         position = Position(self.segment, self.offset)
         if self.offset >= self.segment_bytes:
@@ -98,9 +110,12 @@ def segments(folder: Path) -> list[int]:
     return sorted(int(p.stem) for p in folder.glob(f"*{SUFFIX}") if p.stem.isdigit())
 
 
-def replay(folder: Path, after: Position) -> Iterator[tuple[Position, dict[str, Any]]]:
-    """Every record after ``after``, with the position just past it; stops at a torn line."""
-    for segment in segments(folder):
+def replay(folder: Path, after: Position) -> Iterator[tuple[Position, dict[str, Any] | None]]:
+    """Every record after ``after``, with the position just past it. A bad line is
+    yielded with None (skipped: its record is lost, the caller reports it), except a
+    torn last line of the last segment, where replay ends (it was never acknowledged)."""
+    numbers = segments(folder)
+    for segment in numbers:
         if segment < after.segment:
             continue
         start = after.offset if segment == after.segment else 0
@@ -109,10 +124,22 @@ def replay(folder: Path, after: Position) -> Iterator[tuple[Position, dict[str, 
             offset = start
             for line in handle:
                 record = decode(line)
-                if record is None:
-                    return
                 offset += len(line)
+                if record is None and segment == numbers[-1] and not handle.peek(1):
+                    return  # torn: the last line of the journal
                 yield Position(segment, offset), record
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Cut a segment back to the end of its last valid line (a torn tail goes)."""
+    end = offset = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            offset += len(line)
+            if decode(line) is not None:
+                end = offset
+    if end < offset:
+        os.truncate(path, end)
 
 
 def decode(line: bytes) -> dict[str, Any] | None:

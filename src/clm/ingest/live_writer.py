@@ -11,7 +11,8 @@ the next start write exactly the records after the position (SPEC §1; DESIGN.md
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -68,8 +69,26 @@ def checkpoint(con: duckdb.DuckDBPyConnection) -> Position:
     return Position(int(rows[0][0]), int(rows[0][1])) if rows else Position(0, 0)
 
 
-def write(con: duckdb.DuckDBPyConnection, batch: Sequence[Record], end: Position) -> WriteStats:
-    """Store ``batch`` and the journal position ``end`` after it, all or nothing."""
+#: Errors that say a record cannot be stored (its values), not that the database is unwell.
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.ConstraintException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.TypeMismatchException,
+    pa.ArrowException,
+    ValueError,
+    OverflowError,
+    TypeError,
+    KeyError,
+)
+
+
+def write(
+    con: duckdb.DuckDBPyConnection, batch: Sequence[Record], end: Position | None
+) -> WriteStats:
+    """Store ``batch`` and the journal position ``end`` after it (None: leave the position),
+    all or nothing."""
     events = [r for r in batch if isinstance(r, EventRecord)]
     profiles = [r for r in batch if isinstance(r, ProfileRecord)]
     links = [r for r in batch if isinstance(r, LinkRecord)]
@@ -77,12 +96,42 @@ def write(con: duckdb.DuckDBPyConnection, batch: Sequence[Record], end: Position
         new = _insert_events(con, events) if events else 0
         changed = _merge_profiles(con, profiles) if profiles else 0
         linked = _link(con, links) if links else 0
-        con.execute("DELETE FROM journal_checkpoint")
-        con.execute(
-            "INSERT INTO journal_checkpoint VALUES (?, ?, now()::TIMESTAMP)",
-            [end.segment, end.offset],
-        )
+        if end is not None:
+            con.execute("DELETE FROM journal_checkpoint")
+            con.execute(
+                "INSERT INTO journal_checkpoint VALUES (?, ?, now()::TIMESTAMP)",
+                [end.segment, end.offset],
+            )
     return WriteStats(new, len(events) - new, changed, linked)
+
+
+def write_each(
+    con: duckdb.DuckDBPyConnection,
+    batch: Sequence[Record],
+    end: Position,
+    reject: Callable[[Record, BaseException], None],
+) -> int:
+    """Store ``batch`` one record at a time (after writing it whole failed): a record the
+    database cannot take (:data:`RECORD_ERRORS`) goes to ``reject``; the position moves
+    to ``end`` after the last. Any other error propagates (nothing is lost: writing a
+    record twice stores it once). Return the number of records stored."""
+    stored = 0
+    for record in batch:
+        try:
+            write(con, [record], None)
+        except RECORD_ERRORS as exc:
+            reject(record, exc)
+        else:
+            stored += 1
+    write(con, [], end)
+    return stored
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a registered table; in a transaction a failed statement aborted, leave it (the
+    next register replaces it) so that the statement's own error is the one raised."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.unregister(name)
 
 
 def _money(units: int | None) -> Decimal | None:
@@ -121,7 +170,7 @@ def _insert_events(con: duckdb.DuckDBPyConnection, events: list[EventRecord]) ->
         )
         return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0]) - before
     finally:
-        con.unregister(_EVENTS)
+        _unregister(con, _EVENTS)
 
 
 def merged_profiles(records: list[ProfileRecord]) -> dict[str, dict[str, Any]]:
@@ -162,7 +211,7 @@ def _merge_profiles(con: duckdb.DuckDBPyConnection, records: list[ProfileRecord]
         _upsert(con)
         _consents(con, merged)
     finally:
-        con.unregister(_PROFILES)
+        _unregister(con, _PROFILES)
     return len(ids)
 
 
@@ -234,11 +283,11 @@ def _consents(con: duckdb.DuckDBPyConnection, merged: dict[str, dict[str, Any]])
             """
         )
     finally:
-        con.unregister(_CONSENTS)
+        _unregister(con, _CONSENTS)
 
 
 def _link(con: duckdb.DuckDBPyConnection, links: list[LinkRecord]) -> int:
-    """Identity links; of two links of one visitor the later (by time) wins."""
+    """Identity links, resolved by the rule of :func:`clm.ingest.identity.resolve`."""
     table = pa.table(
         {
             "anonymous_id": [r.anonymous_id for r in links],
@@ -248,14 +297,6 @@ def _link(con: duckdb.DuckDBPyConnection, links: list[LinkRecord]) -> int:
     )
     con.register(_LINKS, table)
     try:
-        return identity.link(
-            con,
-            f"""
-            SELECT l.anonymous_id, l.customer_id, l.linked_at FROM {_LINKS} l
-            LEFT JOIN identities i USING (anonymous_id)
-            WHERE i.anonymous_id IS NULL OR (i.linked_at IS NOT NULL
-                  AND l.linked_at >= i.linked_at)
-            """,
-        )
+        return identity.link(con, f"SELECT anonymous_id, customer_id, linked_at FROM {_LINKS}")
     finally:
-        con.unregister(_LINKS)
+        _unregister(con, _LINKS)

@@ -7,7 +7,9 @@ the database. A background thread writes the queue to the workspace database eve
 ``flush_interval`` seconds (:mod:`clm.ingest.live_writer`), with the journal position,
 in one transaction. On start the stream first writes what the journal holds beyond the
 database's position (what a crash left unwritten), then builds the live state from the
-database.
+database. A record the database refuses, there or in the writer thread, is kept with
+the reason in ``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the
+stats; the writer thread survives every error and retries what it could not write.
 
 Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
 writer thread only touches the queue (under its own lock) and its own database cursor.
@@ -16,25 +18,41 @@ writer thread only touches the queue (under its own lock) and its own database c
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import orjson
 
 from clm.config import Settings
+from clm.errors import InvalidMessage
 from clm.ingest import journal, live_writer
 from clm.ingest.journal import Journal, Position
-from clm.ingest.tracking import EventRecord, Record, from_journal, to_journal
+from clm.ingest.tracking import EventRecord, Record, check_record, from_journal, to_journal
 from clm.profiles.live_load import load_calibration, load_state
 from clm.profiles.live_profiles import LiveProfiles
+from clm.store import database
 
 log = logging.getLogger("clm.stream")
 REPLAY_BATCH = 50_000
+QUARANTINE = "rejected.jsonl"  # in the journal folder: records the database refused
+
+
+def _kind(exc: BaseException) -> str:
+    """An error's kind for the log: its class only (messages may quote personal data)."""
+    return type(exc).__name__
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -45,7 +63,9 @@ class StreamStats:
     duplicates: int = 0
     rejected: int = 0
     written: int = 0
-    write_errors: int = 0
+    write_errors: int = 0  # failed writes of a batch (retried; see the log)
+    apply_errors: int = 0  # journaled records the live state could not take
+    quarantined: int = 0  # records the database refused, kept in QUARANTINE
     last_write_seconds: float = 0.0
     recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
 
@@ -99,8 +119,8 @@ class EventStream:
         """Write what the journal holds beyond the database, build the live state, start
         the writer thread; return the live profiles."""
         say = progress or (lambda _m: None)
-        cursor = self.con.cursor()
-        replayed = self._replay(cursor)
+        cursor = database.cursor(self.con)
+        replayed = self._replay(cursor, say)
         if replayed:
             say(f"wrote {replayed:,} journaled records the last run had not stored")
         say("building the live profiles from the stored events")
@@ -115,22 +135,64 @@ class EventStream:
         self._thread.start()
         return self.profiles
 
-    def _replay(self, cursor: duckdb.DuckDBPyConnection) -> int:
+    def _replay(self, cursor: duckdb.DuckDBPyConnection, say: Callable[[str], None]) -> int:
         if not self.folder.exists():
             return 0
         done = 0
         batch: list[Record] = []
         end = live_writer.checkpoint(cursor)
+        rejected = self.stats.quarantined
         for position, data in journal.replay(self.folder, end):
-            batch.append(from_journal(data))
             end = position
+            if data is None:
+                self._reject(
+                    {"journal_line_ending_at": list(position)},
+                    ValueError("a damaged journal line (checksum mismatch); its record is lost"),
+                )
+                continue
+            try:
+                batch.append(from_journal(data))
+            except live_writer.RECORD_ERRORS as exc:
+                self._reject(data, exc)
+                continue
             if len(batch) >= REPLAY_BATCH:
-                live_writer.write(cursor, batch, end)
-                done, batch = done + len(batch), []
-        if batch:
-            live_writer.write(cursor, batch, end)
-            done += len(batch)
+                done += self._store(cursor, batch, end)
+                batch = []
+        if batch or end != live_writer.checkpoint(cursor):
+            done += self._store(cursor, batch, end)
+        if (n := self.stats.quarantined - rejected) > 0:
+            say(
+                f"{n:,} journaled record{'s' if n > 1 else ''} could not be stored; kept, "
+                f"with the reason, in {self.folder / QUARANTINE}"
+            )
         return done
+
+    def _store(self, cursor: duckdb.DuckDBPyConnection, batch: list[Record], end: Position) -> int:
+        """Write a batch; if it fails, record by record, quarantining the records the
+        database refuses (errors of the database itself propagate)."""
+        try:
+            live_writer.write(cursor, batch, end)
+            return len(batch)
+        except Exception as exc:  # retried record by record below
+            log.warning("writing a batch failed (%s); writing it record by record", _kind(exc))
+        return live_writer.write_each(cursor, batch, end, self._reject)
+
+    def _reject(self, record: Record | dict[str, Any], exc: BaseException) -> None:
+        """Keep a record the database cannot take in the quarantine file, with the reason;
+        the log names the error's kind only (the file may hold personal data)."""
+        data = record if isinstance(record, dict) else to_journal(record)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        line = orjson.dumps(
+            {"rejected_at": datetime.now(UTC).isoformat(), "reason": _reason(exc), "record": data},
+            default=str,
+        )
+        fd = os.open(self.folder / QUARANTINE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line + b"\n")
+        finally:
+            os.close(fd)
+        self.stats.quarantined += 1
+        log.error("a record could not be stored (%s); kept in %s", _kind(exc), QUARANTINE)
 
     def stop(self) -> None:
         """Write what is queued and stop the writer thread."""
@@ -163,9 +225,20 @@ class EventStream:
             fresh.append(record)
         if not fresh:
             return 0
-        end = self._journal.append([journal.encode(to_journal(r)) for r in fresh])
+        lines = []
+        for record in fresh:  # everything is checked and encoded before anything is kept
+            check_record(record)
+            try:
+                lines.append(journal.encode(to_journal(record)))
+            except orjson.JSONEncodeError as exc:
+                raise InvalidMessage("properties", f"cannot be stored: {exc}") from None
+        end = self._journal.append(lines)
         for record in fresh:
-            state.apply(record)
+            try:
+                state.apply(record)
+            except Exception as exc:  # journaled: the database still gets it
+                self.stats.apply_errors += 1
+                log.error("applying a record to the live state failed (%s)", _kind(exc))
         with self._lock:
             self._queue.extend(fresh)
             self._queue_end = end
@@ -179,6 +252,7 @@ class EventStream:
         while not self._stop.wait(self.flush_interval):
             self._write_queued(cursor)
         self._write_queued(cursor)
+        cursor.close()
 
     def _write_queued(self, cursor: duckdb.DuckDBPyConnection) -> None:
         with self._write_lock:
@@ -189,12 +263,14 @@ class EventStream:
                 return
             clock = time.perf_counter()
             try:
-                live_writer.write(cursor, batch, end)
-            except duckdb.Error as exc:
+                self._store(cursor, batch, end)
+            except Exception as exc:  # the writer keeps running and retries
                 self.stats.write_errors += 1
-                log.error("writing %d records to the database failed: %s", len(batch), exc)
+                log.error("writing %d records to the database failed (%s)", len(batch), _kind(exc))
                 with self._lock:
                     self._queue = batch + self._queue
+                    if self._queue_end < end:
+                        self._queue_end = end
                 return
             self.stats.written += len(batch)
             for listener in self.listeners:
@@ -205,7 +281,11 @@ class EventStream:
 
     def flush(self) -> None:
         """Write everything accepted so far to the database now (before a scoring run)."""
-        self._write_queued(self.con.cursor())
+        cursor = database.cursor(self.con)
+        try:
+            self._write_queued(cursor)
+        finally:
+            cursor.close()
 
     @contextmanager
     def paused(self) -> Iterator[None]:

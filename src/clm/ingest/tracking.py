@@ -19,6 +19,8 @@ What each call becomes (SPEC §1):
 - ``identify``: traits (``email``, ``phone``, ``timezone``, ``signup_at``/``createdAt``,
   ``consent``: ``{"email": true, "sms": false}``) and free attributes (every other
   trait); with an ``anonymousId`` it links the visitor's history to the customer.
+  Without a ``userId`` it is kept as an ``identify`` event of the visitor, plus an
+  ``email_signup`` event when the traits carry an email.
 - ``alias``: links ``previousId`` (a visitor id) to ``userId``.
 - ``group``: an event of type ``group`` (kept, available to triggers).
 
@@ -40,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clm.errors import InvalidMessage
 
 AMOUNT_SCALE = 10_000
+MAX_UNITS = 10**18  # DECIMAL(18, 4) holds |amount| < 10^14, i.e. < 10^18 ten-thousandths
 MAX_ID = 256
 MAX_FUTURE = timedelta(days=1)
 CONSENT_CHANNELS = ("email", "sms", "push")
@@ -55,6 +58,8 @@ TRACK_TYPES = {
     "Offer Accepted": "offer_accepted",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # earlier times are refused (no shop data is)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # the live state's dates end in year 9999
 
 
 TrackingError = InvalidMessage
@@ -216,8 +221,10 @@ def records(message: _Common, received: datetime, where: str = "") -> list[Recor
         )
     elif isinstance(message, Identify):
         if customer is None:
-            # An anonymous identify records nothing but traits we cannot attach; keep it as
-            # an event so that nothing sent is lost.
+            # A visitor has no profile row for traits: keep the call as an event so that
+            # nothing sent is lost, and an email as an email signup of the visitor, which
+            # makes it has_email live and in the batch, and counts for its customer once
+            # it is linked (SPEC §3).
             out.append(
                 EventRecord(
                     message_id,
@@ -231,6 +238,17 @@ def records(message: _Common, received: datetime, where: str = "") -> list[Recor
                     _properties(message, {"traits": message.traits or {}}),
                 )
             )
+            if _anonymous_email(message.traits or {}, where):
+                out.append(
+                    EventRecord(
+                        f"{message_id}:email_signup",
+                        None,
+                        anonymous,
+                        "email_signup",
+                        ts,
+                        properties={"from": "identify"},
+                    )
+                )
         else:
             out.append(_identify(message, message_id, customer, ts, where))
     elif isinstance(message, Alias):
@@ -310,6 +328,8 @@ def _time(ts: datetime | None, received: datetime, where: str) -> int:
     aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
     if aware > received + MAX_FUTURE:
         raise TrackingError(f"{where}timestamp", "more than a day in the future")
+    if aware < EARLIEST:
+        raise TrackingError(f"{where}timestamp", "before 1900-01-01")
     return micros(aware)
 
 
@@ -322,8 +342,8 @@ def _properties(message: _Common, props: dict[str, Any] | None) -> dict[str, Any
     return out
 
 
-def amount_units(value: Any, field_path: str) -> int:
-    """A money amount in ten-thousandths; numbers and numeric strings are accepted."""
+def _number(value: Any, field_path: str) -> float:
+    """A finite number; numbers and numeric strings are accepted (not booleans)."""
     if isinstance(value, bool):
         raise TrackingError(field_path, "not a number")
     if isinstance(value, str):
@@ -331,12 +351,23 @@ def amount_units(value: Any, field_path: str) -> int:
             value = float(value)
         except ValueError:
             raise TrackingError(field_path, "not a number") from None
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    if not isinstance(value, int | float):
         raise TrackingError(field_path, "not a number")
-    units = round(value * AMOUNT_SCALE)
-    if abs(units) >= 10**18:
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        raise TrackingError(field_path, "too large") from None
+    if not math.isfinite(number):
+        raise TrackingError(field_path, "not a finite number")
+    return number
+
+
+def amount_units(value: Any, field_path: str) -> int:
+    """A money amount in ten-thousandths; numbers and numeric strings are accepted."""
+    number = _number(value, field_path) * AMOUNT_SCALE
+    if not math.isfinite(number) or abs(number) >= MAX_UNITS:
         raise TrackingError(field_path, "too large for money (18 digits)")
-    return units
+    return round(number)
 
 
 def _track(
@@ -398,9 +429,10 @@ def _product_line(
     if product.get("price") is None:
         raise TrackingError(f"{path}.price", "a product needs a price")
     price = amount_units(product["price"], f"{path}.price")
-    quantity = product.get("quantity", 1)
-    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
-        raise TrackingError(f"{path}.quantity", "not a number")
+    quantity = _number(product.get("quantity", 1), f"{path}.quantity")
+    total = price * quantity
+    if abs(total) >= MAX_UNITS:
+        raise TrackingError(f"{path}.quantity", "price × quantity too large for money (18 digits)")
     return EventRecord(
         f"{message_id}:{i}",
         customer,
@@ -408,7 +440,7 @@ def _product_line(
         "purchase",
         ts,
         _text(product.get("category")),
-        round(price * quantity),
+        round(total),
         order,
         dict(product),
     )
@@ -422,7 +454,8 @@ def _identify(m: Identify, message_id: str, customer: str, ts: int, where: str) 
         if value is not None:
             if not isinstance(value, str):
                 raise TrackingError(f"{where}traits.{name}", "must be text")
-            known[name] = value.strip()
+            if value.strip():  # a blank value is no value (null), live and stored alike
+                known[name] = value.strip()
     signup = traits.pop("signup_at", None) or traits.pop("createdAt", None)
     if signup is not None:
         known["signup_at"] = _signup(signup, f"{where}traits.signup_at")
@@ -430,12 +463,23 @@ def _identify(m: Identify, message_id: str, customer: str, ts: int, where: str) 
     return ProfileRecord(message_id, customer, ts, known, consent, traits)
 
 
+def _anonymous_email(traits: dict[str, Any], where: str) -> bool:
+    """Whether an anonymous identify's traits carry an email (text, not blank)."""
+    email = traits.get("email")
+    if email is not None and not isinstance(email, str):
+        raise TrackingError(f"{where}traits.email", "must be text")
+    return bool(email and email.strip())
+
+
 def _signup(value: Any, path: str) -> int:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise TrackingError(path, "not an ISO 8601 time") from None
-    return micros(parsed)
+    aware = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < _LATEST:
+        raise TrackingError(path, "before 1900-01-01 or after 9998")
+    return micros(aware)
 
 
 def _consent(value: Any, path: str) -> dict[str, bool]:
@@ -453,6 +497,17 @@ def _consent(value: Any, path: str) -> dict[str, bool]:
             raise TrackingError(f"{path}.{channel}", "true or false")
         out[channel] = granted
     return out
+
+
+def check_record(record: Record) -> None:
+    """Refuse a record the live state or the database could not hold, before it is
+    journaled (records also come from other paths than :func:`records`, e.g. tracked
+    opens and clicks). Raises :class:`TrackingError` naming the field."""
+    if not micros(EARLIEST) <= record.ts < micros(_LATEST):
+        raise TrackingError("timestamp", "before 1900-01-01 or after 9998")
+    amount = record.amount if isinstance(record, EventRecord) else None
+    if amount is not None and (not isinstance(amount, int) or abs(amount) >= MAX_UNITS):
+        raise TrackingError("amount", "too large for money (18 digits)")
 
 
 # -- journal form ----------------------------------------------------------------------------

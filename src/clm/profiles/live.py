@@ -10,8 +10,9 @@ same events and calibration give the batch's numbers whatever order the events
 arrived in.
 
 A visitor's facts stay under its anonymous id; a customer's profile is its own facts
-plus those of the visitors linked to it, so a link, or a later link of the visitor
-to another customer (SPEC §1: the newer link wins), moves the history with it.
+plus those of the visitors linked to it by the end of the as-of date (a link counts
+from its time on, as in the batch), so a link, or a later link of the visitor to
+another customer (SPEC §1: the newer link wins), moves the history with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from clm.ingest import identity
 from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
 from clm.profiles import activity_state
 from clm.profiles.activity_state import ActivityState
@@ -29,6 +31,7 @@ PURCHASE = "purchase"
 VISIT = "visit"
 EMAIL_SIGNUP = "email_signup"
 MICROS_PER_DAY = 86_400_000_000
+_INT64 = (-(2**63), 2**63)
 
 #: A profile key: ("c", customer id) or ("a", anonymous id of an unlinked visitor).
 Key = tuple[str, str]
@@ -76,6 +79,7 @@ class Traits:
 
     has_email: bool = False
     signup_at: int | None = None  # µs; None = no signup time (always counts)
+    signup_from: int | None = field(default=None, compare=False)  # µs of the identify
 
 
 @dataclass
@@ -89,6 +93,7 @@ class LiveState:
     visitors: dict[str, Facts] = field(default_factory=dict)
     traits: dict[str, Traits] = field(default_factory=dict)
     links: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    link_times: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     consent: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
@@ -113,7 +118,6 @@ class LiveState:
         marker = hash(e.event_id)
         if marker in self.seen:
             return False
-        self.seen.add(marker)
         if e.customer_id is not None:
             facts = self.customers.get(e.customer_id)
             if facts is None:
@@ -126,38 +130,57 @@ class LiveState:
             if facts is None:
                 facts = self.visitors[e.anonymous_id] = Facts()
         add_event(facts, e, self.weights, self.half_life_short, self.half_life_long)
+        self.seen.add(marker)  # only once applied: a failed apply leaves the id unseen
         if self.latest_ts is None or e.ts > self.latest_ts:
             self.latest_ts = e.ts
-        self.dirty.add(self.profile_of(e.customer_id, e.anonymous_id))
+        if e.customer_id is not None:
+            self.dirty.add(("c", e.customer_id))
+        elif e.anonymous_id is not None:
+            # the visitor's own profile, and its customer's once the link is in effect
+            self.dirty.add(("a", e.anonymous_id))
+            linked = self.links.get(e.anonymous_id)
+            if linked is not None:
+                self.dirty.add(("c", linked[0]))
         return True
 
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
-        """Link a visitor to a customer; of two timed links the later wins, and a link
-        without a time (a customer import) always holds (SPEC §1)."""
+        """Link a visitor to a customer. A link without a time (a customer import) holds
+        and replaces the visitor's link; of timed links, :func:`clm.ingest.identity.resolve`
+        picks the one that holds, from every timed link of the visitor seen so far (SPEC
+        §1), so the order links arrive in does not matter."""
+        if ts is None:
+            self.set_link(anonymous_id, customer_id, None)
+            return
+        times = self.link_times.setdefault(anonymous_id, {})
+        first, last = times.get(customer_id, (ts, ts))
+        times[customer_id] = (min(first, ts), max(last, ts))
         known = self.links.get(anonymous_id)
-        if known is not None:
-            old_customer, old_ts = known
-            if old_customer == customer_id:
-                if ts is not None and old_ts is not None and ts < old_ts:
-                    self.links[anonymous_id] = (customer_id, ts)
-                return
-            if old_ts is None or (ts is not None and ts < old_ts):
-                return
-            self.members[old_customer].discard(anonymous_id)
-            self.dirty.add(("c", old_customer))
+        if known is not None and known[1] is None:
+            return  # a link without a time holds
+        self.set_link(anonymous_id, *identity.resolve(times))
+
+    def set_link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
+        """Make ``customer_id`` (from ``ts``) the visitor's link that holds, as resolved."""
+        known = self.links.get(anonymous_id)
+        if known == (customer_id, ts):
+            return
+        if known is not None and known[0] != customer_id:
+            self.members[known[0]].discard(anonymous_id)
+            self.dirty.add(("c", known[0]))
         self.links[anonymous_id] = (customer_id, ts)
         self.members.setdefault(customer_id, set()).add(anonymous_id)
         self.customers.setdefault(customer_id, Facts())
         self.dirty.update({("a", anonymous_id), ("c", customer_id)})
 
     def set_traits(self, customer_id: str, traits: dict[str, object], ts: int) -> None:
-        """An identify call's traits that segments read (an email, a signup time)."""
+        """An identify call's traits that segments read (an email, a signup time); of two
+        identify calls naming a signup time, the newer (by time) wins, whatever came first."""
         known = self.traits.setdefault(customer_id, Traits())
         if traits.get("email"):
             known.has_email = True
         signup = traits.get("signup_at")
-        if isinstance(signup, int):
-            known.signup_at = signup
+        if isinstance(signup, int) and (known.signup_from is None or ts >= known.signup_from):
+            known.signup_at, known.signup_from = signup, ts  # the newest identify's value
         self.customers.setdefault(customer_id, Facts())
         self.dirty.add(("c", customer_id))
 
@@ -170,24 +193,39 @@ class LiveState:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def profile_of(self, customer_id: str | None, anonymous_id: str | None) -> Key:
-        """The profile an event of these ids belongs to now."""
+    def linked_by(self, anonymous_id: str, end: int | None) -> str | None:
+        """The customer a visitor belongs to as of ``end`` (µs; the first instant after the
+        as-of date): its link counts from its time on, a link without a time always, as
+        the batch resolves it (:func:`clm.scores.rfm.resolved_events`); ``end`` None: now,
+        whatever the link's time."""
+        linked = self.links.get(anonymous_id)
+        if linked is None:
+            return None
+        customer_id, ts = linked
+        return customer_id if end is None or ts is None or ts < end else None
+
+    def profile_of(
+        self, customer_id: str | None, anonymous_id: str | None, end: int | None = None
+    ) -> Key:
+        """The profile an event of these ids belongs to (as of ``end``, see :meth:`linked_by`)."""
         if customer_id is not None:
             return ("c", customer_id)
         assert anonymous_id is not None
-        linked = self.links.get(anonymous_id)
-        return ("c", linked[0]) if linked else ("a", anonymous_id)
+        linked = self.linked_by(anonymous_id, end)
+        return ("c", linked) if linked is not None else ("a", anonymous_id)
 
-    def key_of(self, profile_id: str) -> Key | None:
-        """The profile of a customer id, or of an anonymous id (its customer's if linked)."""
+    def key_of(self, profile_id: str, end: int | None = None) -> Key | None:
+        """The profile of a customer id, or of an anonymous id (its customer's if linked by
+        ``end``)."""
         if profile_id in self.customers or profile_id in self.traits:
             return ("c", profile_id)
         if profile_id in self.visitors or profile_id in self.links:
-            return self.profile_of(None, profile_id)
+            return self.profile_of(None, profile_id, end)
         return None
 
-    def facts_of(self, key: Key) -> list[Facts]:
-        """The facts that make up a profile: a customer's own and its visitors'."""
+    def facts_of(self, key: Key, end: int | None = None) -> list[Facts]:
+        """The facts that make up a profile as of ``end``: a customer's own and those of its
+        visitors linked by then (:meth:`linked_by`)."""
         kind, pid = key
         if kind == "a":
             facts = self.visitors.get(pid)
@@ -196,30 +234,34 @@ class LiveState:
         parts = [own] if own is not None else []
         for anonymous_id in sorted(self.members.get(pid, ())):
             visitor = self.visitors.get(anonymous_id)
-            if visitor is not None:
+            if visitor is not None and self.linked_by(anonymous_id, end) == pid:
                 parts.append(visitor)
         return parts
 
-    def keys(self) -> Iterator[Key]:
-        """Every profile: customers, and visitors not linked to one."""
+    def keys(self, end: int | None = None) -> Iterator[Key]:
+        """Every profile as of ``end``: customers, and visitors not linked to one by then."""
         for customer_id in self.customers.keys() | self.traits.keys():
             yield ("c", customer_id)
         for anonymous_id in self.visitors:
-            if anonymous_id not in self.links:
+            if self.linked_by(anonymous_id, end) is None:
                 yield ("a", anonymous_id)
 
 
 def add_event(
     facts: Facts, e: EventRecord, weights: dict[str, float], h_short: float, h_long: float
 ) -> None:
-    """The event's contribution to one id's facts."""
+    """The event's contribution to one id's facts: whatever can fail (the activity sums,
+    the 64-bit line arrays' range) is checked before anything changes."""
     amount = None if e.amount is None else e.amount / 10_000
-    facts.activity = activity_state.apply_event(
+    units = e.amount or 0
+    if e.type == PURCHASE and not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
+        raise OverflowError("a purchase line's time or amount is beyond 64 bits")
+    activity = activity_state.apply_event(
         facts.activity, e.ts, e.type, e.category, amount, weights, h_short, h_long
     )
+    facts.activity = activity
     facts.counts[e.type] += 1
     if e.type == PURCHASE:
-        units = e.amount or 0
         facts.line_ts.append(e.ts)
         facts.line_amounts.append(units)
         key = e.order_id if e.order_id is not None else "\0" + e.event_id

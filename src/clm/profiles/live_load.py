@@ -54,15 +54,20 @@ def replay_state(con: duckdb.DuckDBPyConnection, settings: Settings) -> LiveStat
 
 
 def _links_and_traits(con: duckdb.DuckDBPyConnection, state: LiveState) -> None:
+    for anonymous_id, customer_id, first, last in con.execute(
+        "SELECT anonymous_id, customer_id, epoch_us(first_at), epoch_us(last_at) "
+        "FROM identity_links"
+    ).fetchall():
+        state.link_times.setdefault(str(anonymous_id), {})[str(customer_id)] = (first, last)
     for anonymous_id, customer_id, linked_at in con.execute(
         "SELECT anonymous_id, customer_id, epoch_us(linked_at) FROM identities"
     ).fetchall():
-        state.link(str(anonymous_id), str(customer_id), linked_at)
-    for customer_id, email, signup in con.execute(
-        "SELECT customer_id, bool_or(email IS NOT NULL), max(epoch_us(signup_at)) "
-        "FROM profiles GROUP BY customer_id"
+        state.set_link(str(anonymous_id), str(customer_id), linked_at)
+    for customer_id, email, signup, updated in con.execute(
+        "SELECT customer_id, bool_or(email IS NOT NULL), max(epoch_us(signup_at)), "
+        "max(epoch_us(updated_at)) FROM profiles GROUP BY customer_id"
     ).fetchall():
-        state.traits[str(customer_id)] = Traits(bool(email), signup)
+        state.traits[str(customer_id)] = Traits(bool(email), signup, updated)
         state.customers.setdefault(str(customer_id), Facts())
 
 

@@ -55,9 +55,9 @@ class LiveProfiles:
 
     def scores(self, key: Key, as_of: date | None = None) -> dict[str, Any] | None:
         """RFM inputs and scores, segment and phase of a profile; None if it has no facts."""
-        parts = self.state.facts_of(key)
-        traits = self.state.traits.get(key[1]) if key[0] == "c" else None
         day = as_of or self.as_of()
+        parts = self.state.facts_of(key, live_scores.day_end(day))
+        traits = self.state.traits.get(key[1]) if key[0] == "c" else None
         if not any(f.counts for f in parts) and not _signed_up(traits, day):
             return None  # as in the batch: a profile has events, or signed up by the date
         inputs = live_scores.rfm_inputs(parts, traits, day, self.window_days)
@@ -69,8 +69,8 @@ class LiveProfiles:
         row = self.scores(key)
         if row is None:
             return None
-        parts = self.state.facts_of(key)
         day = self.as_of()
+        parts = self.state.facts_of(key, live_scores.day_end(day))
         cal = self.calibration
         merged = live_scores.merged_activity(
             parts, self.state.half_life_short, self.state.half_life_long
@@ -111,25 +111,26 @@ class LiveProfiles:
         day = self.as_of()
         version = self.calibration.run_id if self.calibration else 0
         if self._scored_for != (day, version):
-            keys = list(self.state.keys())
+            # Done only once every profile is scored: an error leaves it to do again.
+            self._scored_for = None
             self.segment_of.clear()
             self.counts.clear()
             self.changes.clear()
+            for key in list(self.state.keys(live_scores.day_end(day))):
+                self._rescore(key, day, track=False)
             self._scored_for = (day, version)
             self.state.dirty.clear()
-            for key in keys:
-                self._rescore(key, day, track=False)
             return
-        dirty, self.state.dirty = self.state.dirty, set()
-        for key in dirty:
+        for key in list(self.state.dirty):  # a key leaves the dirty set once re-scored
             self._rescore(key, day, track=True)
+            self.state.dirty.discard(key)
 
     def _rescore(self, key: Key, day: date, *, track: bool) -> None:
         row = self.scores(key, day)
         before = self.segment_of.pop(key, None)
         if before is not None:
             self.counts[before] -= 1
-        if row is None or row["segment"] is None or self._absorbed(key):
+        if row is None or row["segment"] is None or self._absorbed(key, day):
             return
         after = str(row["segment"])
         self.segment_of[key] = after
@@ -137,9 +138,14 @@ class LiveProfiles:
         if track and before is not None and before != after:
             self.changes[key] = (before, day)
 
-    def _absorbed(self, key: Key) -> bool:
-        """A visitor linked to a customer is no profile of its own any more."""
-        return key[0] == "a" and key[1] in self.state.links
+    def _absorbed(self, key: Key, day: date) -> bool:
+        """A visitor linked to a customer by the end of ``day`` is no profile of its own."""
+        end = live_scores.day_end(day)
+        return key[0] == "a" and self.state.linked_by(key[1], end) is not None
+
+    def key_of(self, profile_id: str) -> Key | None:
+        """The profile of an id as of the live as-of date (:meth:`LiveState.key_of`)."""
+        return self.state.key_of(profile_id, live_scores.day_end(self.as_of()))
 
     def segment_counts(self) -> dict[str, int]:
         self.refresh()

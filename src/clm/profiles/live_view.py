@@ -40,7 +40,7 @@ class Snapshot:
 
 def snapshot(profiles: LiveProfiles, profile_id: str) -> Snapshot:
     """The live parts of a profile's view (a customer id, or a visitor's anonymous id)."""
-    key = profiles.state.key_of(profile_id)
+    key = profiles.key_of(profile_id)
     part = profiles.live_view(key) if key is not None else None
     if key is None or part is None:
         raise NotFound(f"no customer or visitor with id {profile_id!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,8 @@ from clm.errors import WorkspaceError
 from clm.store.schema import MIGRATIONS
 
 DB_FILE = "clm.duckdb"
+#: Held while making a cursor: a connection is not safe to use from two threads at once.
+CURSORS = threading.Lock()
 DISABLED_OPTIMIZERS = "projection_pullup"
 
 
@@ -45,6 +48,13 @@ def connect(
     # tests/store/test_duckdb_workarounds.py pins the case.
     con.execute(f"SET disabled_optimizers = '{DISABLED_OPTIMIZERS}'")
     return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor of ``con`` for another thread (made under :data:`CURSORS`); close it
+    after use."""
+    with CURSORS:
+        return con.cursor()
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

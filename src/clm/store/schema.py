@@ -280,4 +280,21 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        7,
+        """
+        -- every (visitor, customer) pair ever linked with a time: the first and last time;
+        -- identities holds the link that wins (clm.ingest.identity.resolve)
+        CREATE TABLE identity_links (
+            anonymous_id VARCHAR NOT NULL,
+            customer_id VARCHAR NOT NULL,
+            first_at TIMESTAMP NOT NULL,
+            last_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (anonymous_id, customer_id)
+        );
+        INSERT INTO identity_links
+        SELECT anonymous_id, customer_id, linked_at, linked_at FROM identities
+        WHERE linked_at IS NOT NULL;
+        """,
+    ),
 ]

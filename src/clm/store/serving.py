@@ -36,3 +36,16 @@ def served(root: Path) -> Served | None:
     except (OSError, ValueError, KeyError, OverflowError):
         return None
     return Served(pid, str(data["url"]), str(data["token"]))
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a local ``clm`` reaches a server listening on ``host`` at: a wildcard
+    address (``0.0.0.0``, ``::``, empty) is reached on loopback, an IPv6 literal in
+    brackets (RFC 3986, section 3.2.2)."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
