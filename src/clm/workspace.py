@@ -755,6 +755,20 @@ class Workspace:
 
         return listing.overview(self.con, self.root)
 
+    def automation_definitions(self) -> dict[str, dict[str, Any]]:
+        """The definition of every automation by name: its valid file, else (a file that
+        stopped validating or was removed) the latest stored version, which stays in use."""
+        from clm.automation import definitions, versions
+
+        valid, _ = definitions.load(self.root)
+        found = {a.name: a.spec for a in valid}
+        for row in self.automations()["automations"]:
+            if row["name"] not in found:
+                stored = versions.latest_version(self.con, row["name"])
+                if stored is not None:
+                    found[row["name"]] = stored.spec
+        return found
+
     def automation_pause(self, name: str) -> None:
         """Pause an automation: no new enrolments, no steps, until resumed."""
         from clm.automation import listing
