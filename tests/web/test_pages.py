@@ -98,7 +98,9 @@ def test_search_finds_a_customer_and_their_page_shows_the_story(
         "Automations and why",
     ):
         assert page.get_by_role("heading", name=section).is_visible()
-    assert page.get_by_text("Automations are not available").is_visible()
+    assert page.get_by_text(
+        "No automation has decided anything about this customer yet"
+    ).is_visible()
     text = page.locator("main").inner_text()
     assert re.search(r"P\(alive\)\s*\d+\.\d %", text)
     total = sum(int(n) for n in re.findall(r"(?:visit|purchase|product_view) (\d+)", text))
