@@ -30,6 +30,7 @@ NO_FILES = (
     "(`clm automations schema` prints the format, `clm automations validate` checks it), "
     "then run `clm run`."
 )
+DARK_GREY = "#4D4D4D"
 NO_RUNS = "No enrolments yet: run `clm run` to process the automations up to now."
 log = logging.getLogger(__name__)
 
@@ -94,18 +95,29 @@ def experiments(ws: Any) -> dict[str, Any]:
 
 
 def arm_funnel(arms: list[dict[str, Any]]) -> dict[str, Any]:
-    """Enrolled → converted counts per arm (and variant), grouped bars."""
+    """Enrolled → converted counts per arm (and variant), grouped bars: the treatment
+    variants in the palette's colours, the holdout light grey, the global control group
+    dark grey (told apart by lightness, not hue)."""
     traces = []
-    for i, arm in enumerate(arms):
-        name = arm["arm"] + (f" · {arm['variant']}" if arm.get("variant") else "")
-        colour = LINES[i % len(LINES)] if arm["arm"] == "treatment" else GREY
+    treated = 0
+    for arm in arms:
+        name = arm["arm"].replace("_", " ") + (f" · {arm['variant']}" if arm.get("variant") else "")
+        marker: dict[str, Any]
+        if arm["arm"] == "treatment":
+            marker = {"color": LINES[treated % len(LINES)]}
+            treated += 1
+        elif arm["arm"] == "global_control":
+            marker = {"color": DARK_GREY}
+        else:
+            marker = {"color": GREY}
         traces.append(
             {
                 "type": "bar",
                 "name": name,
                 "x": list(FUNNEL),
                 "y": [arm.get(stage, 0) for stage in FUNNEL],
-                "marker": {"color": colour},
+                "marker": marker,
+                "hovertemplate": name + "<br>%{x}: %{y:,d}<extra></extra>",
             }
         )
     return {

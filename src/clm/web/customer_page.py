@@ -20,7 +20,7 @@ from clm.web import charts
 TIMELINE_EVENTS = 500
 TABLE_EVENTS = 50
 MESSAGES = 50
-ENDINGS = {"converted": "converted", "completed": "completed", "ended": "ended"}
+STATES = {"completed": "steps done, goal window open", "converted": "converted", "ended": "ended"}
 
 
 def customer(ws: Any, customer_id: str) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def enrolments(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The customer's enrolments, newest first: automation, version, arm, when, state.
 
     ``decisions`` are ``ws.why``'s rows, oldest first; an enrolment is active until a
-    ``converted``, ``completed`` or ``ended`` decision about it.
+    ``completed`` (its steps are done, the goal window is still open), ``converted`` or
+    ``ended`` decision about it, as ``enrolments.state`` moves; a conversion is final.
     """
     found: dict[str, dict[str, Any]] = {}
     for row in decisions:
@@ -67,6 +68,8 @@ def enrolments(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "state": "active",
                 "since": row["ts"],
             }
-        elif key in found and row["kind"] in ENDINGS and found[key]["state"] == "active":
-            found[key].update(state=ENDINGS[row["kind"]], since=row["ts"])
+        elif key in found and row["kind"] in STATES and found[key]["state"] != "converted":
+            found[key].update(state=row["kind"], since=row["ts"])
+    for enrolment in found.values():
+        enrolment["state_text"] = STATES.get(enrolment["state"], enrolment["state"])
     return sorted(found.values(), key=lambda e: str(e["enrolled_at"]), reverse=True)

@@ -17,7 +17,8 @@ from typing import Any
 from clm.charts import PALETTE
 
 END = "end"
-BOX_W, BOX_H, PITCH, LEFT, TOP, LANE = 340, 46, 74, 10, 10, 22
+BOX_W, BOX_H, PITCH, LEFT, TOP, LANE = 400, 46, 74, 10, 10, 22
+BOX_CHARS = 52  # what fits a box at 13px; the full text is in its tooltip and the list
 COLOURS = {
     "trigger": PALETTE[4],
     "send": PALETTE[0],
@@ -164,15 +165,14 @@ def flow(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     if END in row:
         boxes.append(_box(END, END, "the enrolment ends", row[END]))
     drawn = [Link("trigger", rows[1]), *edges]
-    lanes = 0
-    paths = []
-    for edge in drawn:
-        a, b = row[edge.source], row[edge.target]
-        if b == a + 1:
-            paths.append(_straight(edge, a))
-        else:
-            lanes += 1
-            paths.append(_around(edge, a, b, lanes))
+    paths = [_straight(e, row[e.source]) for e in drawn if row[e.target] == row[e.source] + 1]
+    around = [e for e in drawn if row[e.target] != row[e.source] + 1]
+    # the shortest detours nearest the boxes: a longer one never crosses a shorter one's ends
+    around.sort(key=lambda e: (abs(row[e.target] - row[e.source]), row[e.source]))
+    paths += [
+        _around(e, row[e.source], row[e.target], lane) for lane, e in enumerate(around, start=1)
+    ]
+    lanes = len(around)
     outgoing = {s: [e for e in edges if e.source == s] for s in rows}
     return {
         "id": "flow-" + "".join(c if c.isalnum() else "-" for c in name),
@@ -194,7 +194,7 @@ def flow(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _box(node: str, kind: str, text: str, i: int) -> dict[str, Any]:
-    shown = text if len(text) <= 46 else text[:45] + "…"
+    shown = text if len(text) <= BOX_CHARS else text[: BOX_CHARS - 1] + "…"
     return {
         "id": node,
         "kind": kind,
