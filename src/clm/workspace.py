@@ -762,11 +762,12 @@ class Workspace:
 
         valid, _ = definitions.load(self.root)
         found = {a.name: a.spec for a in valid}
-        for row in self.automations()["automations"]:
-            if row["name"] not in found:
-                stored = versions.latest_version(self.con, row["name"])
-                if stored is not None:
-                    found[row["name"]] = stored.spec
+        stored = self.con.execute("SELECT DISTINCT automation FROM automation_versions").fetchall()
+        for (name,) in stored:
+            if name not in found:
+                latest = versions.latest_version(self.con, str(name))
+                if latest is not None:
+                    found[latest.name] = latest.spec
         return found
 
     def automation_pause(self, name: str) -> None:

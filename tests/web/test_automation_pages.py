@@ -62,6 +62,13 @@ trigger:
 steps:
   - {id: ping, type: send, channel: email, template: {subject: "Ping", text: "Ping"}}
 """
+RETIRED = """
+name: retired
+trigger:
+  event: {type: purchase}
+steps:
+  - {id: linger, type: wait, duration: 1d}
+"""
 BROKEN = """name: broken
 trigger:
   event: {type: signup}
@@ -90,7 +97,9 @@ def build(root: Path, port: int) -> None:
         automation(ws, "welcome", WELCOME)
         automation(ws, "dormant", DORMANT)
         automation(ws, "broken", BROKEN)
+        retired = automation(ws, "retired", RETIRED)
         ws.run("2024-03-20", since="2024-03-01")
+        retired.unlink()  # its stored version stays in use
     UserStore(root).create(USER, PASSWORD)
 
 
@@ -198,6 +207,16 @@ def test_an_automation_without_enrolments_says_to_run(served: Served) -> None:
     start = html.index('id="auto-dormant"')
     section = html[start : html.index("</section>", start)]
     assert "Not measured: No enrolments yet: run <code>clm run</code>" in section
+
+
+def test_an_automation_whose_file_is_gone_keeps_its_stored_flow(served: Served) -> None:
+    html = get(served, "/automations")
+    row = cells(html, "retired")
+    assert "invalid or missing: the stored version stays in use" in row[1]
+    assert row[4] == str(len(BUYERS))  # every buyer was enrolled before the file went
+    start = html.index('id="auto-retired"')
+    section = html[start : html.index("</section>", start)]
+    assert "<strong>linger</strong> · wait 1d → end" in section
 
 
 def test_a_file_with_problems_is_named_with_its_line(served: Served) -> None:
