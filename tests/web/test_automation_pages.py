@@ -217,6 +217,7 @@ def test_an_automation_whose_file_is_gone_keeps_its_stored_flow(served: Served) 
     start = html.index('id="auto-retired"')
     section = html[start : html.index("</section>", start)]
     assert "<strong>linger</strong> · wait 1d → end" in section
+    assert "retired.yaml</code> (invalid or missing" in section
 
 
 def test_a_file_with_problems_is_named_with_its_line(served: Served) -> None:
