@@ -770,6 +770,12 @@ class Workspace:
                     found[latest.name] = latest.spec
         return found
 
+    def customer_enrolments(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's enrolments, newest first, with arm, variant and state."""
+        from clm.automation import listing
+
+        return listing.customer_enrolments(self.con, customer_id)
+
     def automation_pause(self, name: str) -> None:
         """Pause an automation: no new enrolments, no steps, until resumed."""
         from clm.automation import listing

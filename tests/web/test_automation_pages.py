@@ -323,3 +323,24 @@ def test_customer_page_shows_enrolment_decisions_and_messages(
     assert page.get_by_text("No messages to this customer.").is_visible()
     assert "control (the automation's holdout" in why.inner_text()
     assert console.errors == []
+
+
+def test_every_customers_enrolments_are_the_tables(served: Served) -> None:
+    words = {
+        "active": "active",
+        "waiting": "waiting for an event",
+        "completed": "steps done",
+        "converted": "converted",
+        "ended": "ended without a conversion",
+    }
+    with Workspace.open(served.root) as ws:
+        rows = ws.con.execute(
+            "SELECT customer_id, automation, arm, variant, state FROM enrolments "
+            "ORDER BY customer_id"
+        ).fetchall()
+    assert {r[4] for r in rows} >= {"converted", "ended"}  # the oracle covers both endings
+    for customer, name, arm, variant, state in rows:
+        html = get(served, f"/customers/{customer}")
+        row = cells(html, f"{name} v1")
+        shown_arm = arm.replace("_", " ") + (f" · {variant}" if variant else "")
+        assert row[1] == shown_arm and row[3].startswith(words[state]), (customer, row)

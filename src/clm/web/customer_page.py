@@ -3,10 +3,11 @@ outbox), segment history, charts, the automations the customer is in and why.
 
 Facade methods used:
 
+- ``ws.customer_enrolments(customer_id)``: the automations the customer is in (or was),
+  newest first, with arm, variant and state (``clm.automation.enrolments``' states);
 - ``ws.why(customer_id)``: every decision about the customer and the outcomes of the
   messages it queued, oldest first, each with ``ts``, ``automation``, ``version``,
-  ``enrolment_id``, ``kind`` and ``text`` (the sentence of ``clm why``); the page shows
-  them newest first and sums each enrolment up (arm, state);
+  ``kind`` and ``text`` (the sentence of ``clm why``); the page shows them newest first;
 - ``ws.outbox(customer_id=..., limit=...)``: the customer's messages, newest first, with
   their automation, channel, variant, status, ``not_before`` and ``sent_at``.
 """
@@ -20,7 +21,13 @@ from clm.web import charts
 TIMELINE_EVENTS = 500
 TABLE_EVENTS = 50
 MESSAGES = 50
-STATES = {"completed": "steps done, goal window open", "converted": "converted", "ended": "ended"}
+STATES = {
+    "active": "active",
+    "waiting": "waiting for an event",
+    "completed": "steps done, goal window open",
+    "converted": "converted",
+    "ended": "ended without a conversion",
+}
 
 
 def customer(ws: Any, customer_id: str) -> dict[str, Any]:
@@ -42,34 +49,9 @@ def customer(ws: Any, customer_id: str) -> dict[str, Any]:
         "activity_chart": charts.activity_bars(activity) if activity else None,
         "history": history,
         "history_chart": charts.segment_steps(history) if len(history) > 1 else None,
-        "enrolments": enrolments(decisions),
+        "enrolments": ws.customer_enrolments(customer_id),
         "decisions": decisions[::-1],
         "messages": messages,
+        "states": STATES,
         "n_messages_shown": MESSAGES,
     }
-
-
-def enrolments(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The customer's enrolments, newest first: automation, version, arm, when, state.
-
-    ``decisions`` are ``ws.why``'s rows, oldest first; an enrolment is active until a
-    ``completed`` (its steps are done, the goal window is still open), ``converted`` or
-    ``ended`` decision about it, as ``enrolments.state`` moves; a conversion is final.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for row in decisions:
-        key = row.get("enrolment_id")
-        if row["kind"] == "enrolled" and key:
-            found[key] = {
-                "automation": row["automation"],
-                "version": row["version"],
-                "arm": row.get("reason"),
-                "enrolled_at": row["ts"],
-                "state": "active",
-                "since": row["ts"],
-            }
-        elif key in found and row["kind"] in STATES and found[key]["state"] != "converted":
-            found[key].update(state=row["kind"], since=row["ts"])
-    for enrolment in found.values():
-        enrolment["state_text"] = STATES.get(enrolment["state"], enrolment["state"])
-    return sorted(found.values(), key=lambda e: str(e["enrolled_at"]), reverse=True)
