@@ -192,3 +192,18 @@ def test_plotly_is_served_locally_with_caching(served: Served) -> None:
         assert plotly.status_code == 200 and "immutable" in plotly.headers["cache-control"]
         assert plotly.headers["content-encoding"] == "gzip" and len(plotly.content) > 3_000_000
         assert client.get("/static/../clm.toml").status_code == 404
+
+
+def test_the_demo_programmes_before_a_run_are_drawn_and_say_to_run(served: Served) -> None:
+    from clm.ingest.demo import programmes
+
+    with httpx.Client(base_url=served.url) as client:
+        page = client.get("/automations", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert page.status_code == 200
+    seeds = sorted(
+        p.stem for p in (Path(programmes.__file__).parent / "automations").glob("*.yaml")
+    )
+    assert len(seeds) == 7
+    for name in seeds:
+        assert f'id="auto-{name}"' in page.text and f"Steps of {name}" in page.text
+    assert "No enrolments yet: run <code>clm run</code>" in page.text
