@@ -754,6 +754,27 @@ class Workspace:
 
         return listing.overview(self.con, self.root)
 
+    def automation_definitions(self) -> dict[str, dict[str, Any]]:
+        """The definition of every automation by name: its valid file, else (a file that
+        stopped validating or was removed) the latest stored version, which stays in use."""
+        from clm.automation import definitions, versions
+
+        valid, _ = definitions.load(self.root)
+        found = {a.name: a.spec for a in valid}
+        stored = self.con.execute("SELECT DISTINCT automation FROM automation_versions").fetchall()
+        for (name,) in stored:
+            if name not in found:
+                latest = versions.latest_version(self.con, str(name))
+                if latest is not None:
+                    found[latest.name] = latest.spec
+        return found
+
+    def customer_enrolments(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's enrolments, newest first, with arm, variant and state."""
+        from clm.automation import listing
+
+        return listing.customer_enrolments(self.con, customer_id)
+
     def automation_pause(self, name: str) -> None:
         """Pause an automation: no new enrolments, no steps, until resumed."""
         from clm.automation import listing

@@ -1,30 +1,26 @@
-"""The Automations, Experiments and customer pages against the documented shapes of
-``ws.automations()``, ``ws.report_automation(name)``, ``ws.why(id)`` and
-``ws.messages(...)``, which the automation branch adds to the facade.
+"""The Automations, Experiments and customer pages on a real small workspace: 40 customers
+sign up, one automation (send, wait, branch, send) enrols them with a holdout, ``clm run``
+delivers its emails to a real SMTP server on 127.0.0.1, some customers buy (the goal).
 
-Until that branch lands, a Workspace subclass supplies those four methods with data in
-the documented shapes (``clm.web.automation_pages``, ``clm.web.customer_page``); the
-pages, the server and the browser are the real ones.
+The pages are checked against oracles queried from the tables directly (enrolments per
+arm, outbox rows, decisions), not against the facade's own numbers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
+import re
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from clm import Workspace
-from clm.web import create_router
+from clm.web.flow import END, Link, links
 from clm.web.users import UserStore
+from tests.automation.servers import SmtpSink, smtp_server
+from tests.automation.world import automation, events, people, purchases, quiet_settings
 from tests.web.conftest import (
     ADMIN_KEY,
     ALL_CHARTS_DRAWN,
@@ -32,155 +28,233 @@ from tests.web.conftest import (
     USER,
     Console,
     Served,
-    free_port,
+    serve,
     shoot,
     sign_in,
 )
 
-AUTOMATION = {
-    "name": "welcome",
-    "version": 2,
-    "status": "active",
-    "description": "Welcome new buyers with a tip for their next category.",
-    "trigger": "segment entered: First-time Customers",
-    "steps": [
-        {"id": "s1", "type": "send", "label": "email: welcome", "next": ["w1"]},
-        {"id": "w1", "type": "wait", "label": "3 days", "next": ["b1"]},
-        {"id": "b1", "type": "branch", "label": "bought again?", "next": ["x1", "s2"]},
-        {"id": "s2", "type": "send", "label": "email: reminder", "next": ["x1"]},
-        {"id": "x1", "type": "exit", "label": "done", "next": []},
-    ],
-}
+WELCOME = """
+name: welcome
+description: Welcome new sign-ups, then an SMS to those who allow it
+trigger:
+  event: {type: signup}
+holdout: 0.5
+goal: {event: purchase, window: 14d}
+steps:
+  - id: hello
+    type: send
+    channel: email
+    variants:
+      - {name: warm, template: {subject: "Welcome {{ customer_id }}", text: "Hello"}}
+      - {name: short, template: {subject: "Hi", text: "Hello"}}
+  - {id: pause, type: wait, duration: 3d}
+  - {id: sms-ok, type: branch, condition: {consent.sms: true}, then: nudge, else: done}
+  - id: nudge
+    type: send
+    channel: email
+    template: {subject: "Still there?", text: "Ten percent off"}
+  - {id: done, type: exit}
+"""
+DORMANT = """
+name: dormant
+trigger:
+  event: {type: never_happens}
+steps:
+  - {id: ping, type: send, channel: email, template: {subject: "Ping", text: "Ping"}}
+"""
+RETIRED = """
+name: retired
+trigger:
+  event: {type: purchase}
+steps:
+  - {id: linger, type: wait, duration: 1d}
+"""
+BROKEN = """name: broken
+trigger:
+  event: {type: signup}
+steps:
+  - {id: x, type: wait}
+"""
+N = 40
+BUYERS = [f"p{i:02d}" for i in range(0, N, 3)]
 
 
-def arm(arm: str, variant: str | None, n: int, funnel: tuple[int, ...], revenue: float) -> dict:
-    sent, delivered, opened, clicked, converted = funnel
-    return {"arm": arm, "variant": variant, "n": n, "enrolled": n, "sent": sent,
-            "delivered": delivered, "opened": opened, "clicked": clicked,
-            "converted": converted, "revenue": revenue, "cost": 0.01 * sent,
-            "profit": revenue - 0.01 * sent}  # fmt: skip
-
-
-def interval(estimate: float, low: float, high: float, p: float | None = None) -> dict:
-    return {"estimate": estimate, "ci": [low, high], "p_value": p}
-
-
-def effect(variant: str | None, metric: str, absolute: dict, chance: float) -> dict:
-    return {"arm": "treatment", "variant": variant, "metric": metric, "absolute": absolute,
-            "relative": {"estimate": 0.5, "ci": [0.06, 0.94]}, "chance_to_win": chance}  # fmt: skip
-
-
-WORTH = {
-    "treated": 1350, "control": 150, "population": 1500, "cost": 13.38,
-    "conversions": interval(43.0, 5.1, 80.9, 0.03),
-    "revenue": interval(2_150.25, 310.0, 3_990.5, 0.02),
-    "profit": {"estimate": None, "ci": [None, None], "p_value": None,
-               "reason": "the control group has no revenue variance"},
-}  # fmt: skip
-REPORT = {
-    "automation": "welcome",
-    "margin": 0.4,
-    "holdout_share": 0.1,
-    "metrics": {"converted": "conversion", "revenue": "mean"},
-    "arms": [
-        arm("control", None, 150, (0, 0, 0, 0, 12), 600.0),
-        arm("treatment", "A", 675, (670, 660, 300, 90, 81), 4_300.5),
-        arm("treatment", "B", 675, (668, 655, 280, 70, 70), 3_900.0),
-    ],
-    "effects": [
-        effect("A", "converted", interval(0.04, 0.0047, 0.0753, 0.0265), 0.987),
-        effect("B", "converted", interval(0.0237, -0.0098, 0.0572, 0.165), 0.917),
-        effect(None, "revenue", {"estimate": None, "ci": [None, None], "p_value": None,
-                                 "reason": "zero variance in both arms"}, None),
-    ],
-    "worth": WORTH,
-    "worth_by_variant": [],
-    "srm": {"p_value": 0.64, "flag": False, "statistic": 0.2,
-            "expected": {"control": 0.1, "treatment": 0.9}},
-    "daily": [
-        {"day": f"2026-10-{d:02d}", "treated": 50 * d, "control": 5 * d,
-         "effects": {"converted": {"estimate": 0.001 * d,
-                                   "ci": [0.001 * d - 0.05, 0.001 * d + 0.05]},
-                     "revenue": {"estimate": None, "ci": [None, None], "reason": "too few"}},
-         "worth": {}}
-        for d in range(1, 29)
-    ],
-}  # fmt: skip
-RANKING = {
-    "automations": [{"automation": "welcome", "rank": 1, "enrolled": 1500, "margin": 0.4,
-                     "worth": WORTH, "srm": REPORT["srm"]}],
-    "programme": {"treated_customers": 1400, "global_control_customers": 120, "worth": WORTH},
-}  # fmt: skip
-
-DECISIONS = [
-    {"at": "2026-10-02T08:00:00", "automation": "welcome", "version": 2, "decision": "sent",
-     "reason": None, "step_id": "s1", "arm": "treatment", "variant": "A"},
-    {"at": "2026-10-01T08:00:00", "automation": "welcome", "version": 2,
-     "decision": "enrolled", "reason": "entered First-time Customers", "step_id": None,
-     "arm": "treatment", "variant": "A"},
-]  # fmt: skip
-MESSAGES = [
-    {"automation": "welcome", "channel": "email", "variant": "A", "status": "sent",
-     "not_before": "2026-10-02T08:00:00"},
-]  # fmt: skip
-
-
-class WithAutomations(Workspace):
-    """A workspace whose facade has the automation branch's methods (documented shapes)."""
-
-    def automations(self) -> list[dict[str, Any]]:
-        return [AUTOMATION]
-
-    def report_automation(self, name: str) -> dict[str, Any]:
-        assert name == "welcome"
-        return REPORT
-
-    def report_automations(self) -> dict[str, Any]:
-        return RANKING
-
-    def why(self, customer_id: str) -> list[dict[str, Any]]:
-        return DECISIONS if customer_id == "c1" else []
-
-    def messages(self, *, customer_id: str, limit: int) -> list[dict[str, Any]]:
-        return MESSAGES if customer_id == "c1" else []
+def build(root: Path, port: int) -> None:
+    with Workspace.init(root) as ws:
+        quiet_settings(ws, holdout=0.5)
+        ws.config_set("channels.email.smtp_host", "127.0.0.1")
+        ws.config_set("channels.email.smtp_port", str(port))
+        ws.config_set("channels.email.sender", "shop@example.com")
+        people(
+            ws,
+            [
+                (f"p{i:02d}", f"p{i:02d}@example.com", f"+49151000{i:05d}", "UTC", True, i % 2 == 0)
+                for i in range(N)
+            ],
+        )
+        events(ws, [(f"p{i:02d}", "signup", "2024-03-01T10:00:00") for i in range(N)])
+        purchases(ws, [(c, "2024-03-05T12:00:00", 25.0) for c in BUYERS])
+        automation(ws, "welcome", WELCOME)
+        automation(ws, "dormant", DORMANT)
+        automation(ws, "broken", BROKEN)
+        retired = automation(ws, "retired", RETIRED)
+        ws.run("2024-03-20", since="2024-03-01")
+        retired.unlink()  # its stored version stays in use
+    UserStore(root).create(USER, PASSWORD)
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def mail() -> Iterator[tuple[SmtpSink, int]]:
+    sink = SmtpSink()
+    with smtp_server(sink) as port:
+        yield sink, port
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, mail: tuple[SmtpSink, int]
+) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("automations") / "ws"
-    with Workspace.init(root) as ws:
-        ws.import_transactions(
-            pd.DataFrame(
-                {
-                    "customer_id": ["c1", "c2"],
-                    "ts": [datetime(2026, 10, 1)] * 2,
-                    "amount": [20.0, 30.0],
-                }
-            )
+    build(root, mail[1])
+    with serve(root, "p00") as running:
+        yield running
+
+
+def oracle(root: Path) -> dict[str, Any]:
+    """Counts straight from the tables (not through the facade's listing or reports)."""
+    with Workspace.open(root) as ws:
+        q = ws.con.execute
+        arms = dict(
+            q(
+                "SELECT arm, count(*) FROM enrolments WHERE automation = 'welcome' GROUP BY arm"
+            ).fetchall()
         )
-    UserStore(root).create(USER, PASSWORD)
-    base = Workspace.open(root)
+        sent = q("SELECT count(*) FROM outbox WHERE automation = 'welcome'").fetchall()[0][0]
+        per_variant = dict(
+            q(
+                "SELECT variant, count(*) FROM outbox WHERE automation = 'welcome' "
+                "AND step_id = 'hello' GROUP BY variant"
+            ).fetchall()
+        )
+        converted = q(
+            "SELECT count(*) FROM enrolments WHERE automation = 'welcome' "
+            "AND converted_at IS NOT NULL"
+        ).fetchall()[0][0]
+        treated = q(
+            "SELECT customer_id FROM enrolments WHERE arm = 'treatment' ORDER BY customer_id"
+        ).fetchall()
+        control = q(
+            "SELECT customer_id FROM enrolments WHERE arm = 'control' ORDER BY customer_id"
+        ).fetchall()
+    return {
+        "arms": arms,
+        "sent": sent,
+        "per_variant": per_variant,
+        "converted": converted,
+        "treated": [r[0] for r in treated],
+        "control": [r[0] for r in control],
+    }
 
-    @contextlib.contextmanager
-    def open_workspace() -> Iterator[Workspace]:
-        cursor = base.con.cursor()
-        try:
-            yield WithAutomations(base.root, base.settings, cursor)
-        finally:
-            cursor.close()
 
-    app = FastAPI()
-    app.include_router(create_router(open_workspace, lambda k: k == ADMIN_KEY))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield Served(f"http://127.0.0.1:{port}", root, "c1", [])
-    server.should_exit = True
-    thread.join(10)
-    base.close()
+def get(served: Served, path: str) -> str:
+    response = httpx.get(
+        served.url + path, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text[:500]
+    return response.text
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """The text of the data cells of every table row."""
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    ]
+
+
+def cells(html: str, row_start: str) -> list[str]:
+    """The cells of the first table row whose first cell starts with ``row_start``."""
+    for found in table_rows(html):
+        if found and found[0].startswith(row_start):
+            return found
+    raise AssertionError(f"no row starting with {row_start!r}")
+
+
+def test_the_list_shows_the_counts_of_the_tables(
+    served: Served, mail: tuple[SmtpSink, int]
+) -> None:
+    truth = oracle(served.root)
+    assert truth["arms"]["treatment"] > 5 and truth["arms"]["control"] > 5  # both arms exist
+    html = get(served, "/automations")
+    row = cells(html, "welcome")
+    enrolled = truth["arms"]["treatment"] + truth["arms"]["control"]
+    assert row[1] == "active" and row[2] == "1" and row[3] == "event"
+    assert row[4:] == [
+        str(enrolled),
+        str(truth["arms"]["treatment"]),
+        str(truth["arms"]["control"]),
+        str(truth["sent"]),
+        str(truth["converted"]),
+    ]
+    assert cells(html, "dormant")[4:] == ["0"] * 5
+    # every email the outbox holds went through the real SMTP server
+    assert len({m.recipients[0] for m in mail[0].received}) == truth["arms"]["treatment"]
+    assert len(mail[0].received) == truth["sent"]
+
+
+def test_an_automation_without_enrolments_says_to_run(served: Served) -> None:
+    html = get(served, "/automations")
+    start = html.index('id="auto-dormant"')
+    section = html[start : html.index("</section>", start)]
+    assert "Not measured: No enrolments yet: run <code>clm run</code>" in section
+
+
+def test_an_automation_whose_file_is_gone_keeps_its_stored_flow(served: Served) -> None:
+    html = get(served, "/automations")
+    row = cells(html, "retired")
+    assert "invalid or missing: the stored version stays in use" in row[1]
+    assert row[4] == str(len(BUYERS))  # every buyer was enrolled before the file went
+    start = html.index('id="auto-retired"')
+    section = html[start : html.index("</section>", start)]
+    assert "<strong>linger</strong> · wait 1d → end" in section
+    assert "retired.yaml</code> (invalid or missing" in section
+
+
+def test_a_file_with_problems_is_named_with_its_line(served: Served) -> None:
+    html = get(served, "/automations")
+    assert "Files with problems" in html
+    problems = re.findall(r"<li><code>(.*?)</code></li>", html)
+    assert any(p.startswith("definitions/automations/broken.yaml:5") for p in problems), problems
+
+
+def test_the_funnel_per_arm_and_variant_matches_the_outbox(served: Served) -> None:
+    truth = oracle(served.root)
+    html = get(served, "/automations")
+    start = html.index('id="auto-welcome"')
+    section = html[start : html.index("</section>", start)]
+    control = cells(section, "control")
+    assert control[2] == str(truth["arms"]["control"]) and control[3] == "0"  # nothing sent
+    for variant, n in truth["per_variant"].items():
+        rows = table_rows(section)
+        mine = [r for r in rows if r[:2] == ["treatment", variant]]
+        assert len(mine) == 1, (variant, rows)
+        assert int(mine[0][2]) == n  # one welcome email per treated enrolment of the variant
+    assert sum(truth["per_variant"].values()) == truth["arms"]["treatment"]
+
+
+def test_the_flow_has_every_step_and_link_of_the_definition() -> None:
+    import yaml
+
+    steps = yaml.safe_load(WELCOME)["steps"]
+    assert links(steps) == [
+        Link("hello", "pause"),
+        Link("pause", "sms-ok"),
+        Link("sms-ok", "nudge", "yes"),
+        Link("sms-ok", "done", "no"),
+        Link("nudge", "done"),
+    ]
+    tail = [{"id": "a", "type": "wait", "until_event": {"type": "x"}, "timeout": "1d"}]
+    assert links(tail) == [Link("a", END, "event"), Link("a", END, "timeout")]
 
 
 def test_automations_page_draws_flow_funnel_and_worth(
@@ -189,40 +263,84 @@ def test_automations_page_draws_flow_funnel_and_worth(
     console = Console(page)
     sign_in(page, served, path="/automations")
     page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
-    card = page.get_by_role("region", name="welcome v2 · active")
-    flow = card.get_by_role("list", name="Steps of welcome")
-    assert flow.get_by_role("listitem").count() == 5
-    assert "bought again? (→ x1 / s2)" in flow.inner_text()
-    assert card.locator("svg.main-svg").count() >= 1
-    text = card.inner_text()
-    assert "2,150.25 (310.00 to 3,990.50)" in text  # incremental revenue with its CI
-    assert "— (the control group has no revenue variance)" in text  # an undefined profit
-    assert "4,300.50" in text  # variant A's revenue
-    shoot(page, tmp_path, "automations-shape")
+    card = page.locator("#auto-welcome")
+    steps = card.get_by_role("list", name="Steps of welcome")
+    assert steps.get_by_role("listitem").count() == 5
+    assert "yes: nudge, no: done" in steps.inner_text()
+    assert card.get_by_role("img", name=re.compile("^Flow of welcome")).count() == 1
+    assert card.locator("svg.flow-svg g.flow-box").count() == 6  # trigger and 5 steps (done exits)
+    assert card.locator("svg.main-svg").count() >= 1  # the funnel chart
+    assert "Incremental revenue" in card.inner_text()
+    shoot(page, tmp_path, "automations")
     assert console.errors == []
 
 
-def test_experiments_page_ranks_and_draws_effects_over_time(
+def test_experiments_page_measures_the_automation(
     served: Served, page: Any, tmp_path: Path
 ) -> None:
+    truth = oracle(served.root)
     console = Console(page)
     sign_in(page, served, path="/experiments")
     page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
-    assert page.locator("[data-figure]").count() == 2  # effects, cumulative effect
     text = page.locator("main").inner_text()
-    assert "4.00 % (0.47 % to 7.53 %)" in text and "98.7 %" in text
-    assert "— (zero variance in both arms)" in text
-    assert "1,400 treated customers, 120 in the global control group" in text
-    shoot(page, tmp_path, "experiments-shape")
+    assert "welcome" in text and "dormant" not in text  # only measured automations
+    enrolled = truth["arms"]["treatment"] + truth["arms"]["control"]
+    row = page.get_by_role("row", name=re.compile(r"^1\s+welcome"))
+    assert f"{enrolled}" in row.inner_text()
+    shoot(page, tmp_path, "experiments")
     assert console.errors == []
 
 
-def test_customer_page_shows_decisions_and_messages(served: Served, page: Any) -> None:
-    sign_in(page, served, path="/customers/c1")
+def test_customer_page_shows_enrolment_decisions_and_messages(
+    served: Served, page: Any, tmp_path: Path
+) -> None:
+    truth = oracle(served.root)
+    treated, control = truth["treated"][0], truth["control"][0]
+    console = Console(page)
+    sign_in(page, served, path=f"/customers/{treated}")
+    page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
     why = page.get_by_role("region", name="Automations and why")
-    assert "entered First-time Customers" in why.inner_text()
-    assert why.get_by_role("row").count() == 3
-    messages = page.get_by_role("region", name="Messages")
-    assert "email" in messages.inner_text() and "sent" in messages.inner_text()
-    page.goto(served.url + "/customers/c2")
-    assert page.get_by_text("No automation has decided anything about this customer yet.")
+    enrolment = why.get_by_role("table", name="Enrolments").inner_text()
+    assert "welcome v1" in enrolment and "treatment" in enrolment
+    decisions = why.get_by_role("list", name=f"Decisions about {treated}").get_by_role("listitem")
+    with Workspace.open(served.root) as ws:
+        expected = [r["text"] for r in ws.why(treated)][::-1]  # the sentences, newest first
+        outbox = ws.con.execute(
+            "SELECT channel, status, step_id FROM outbox WHERE customer_id = ? "
+            "ORDER BY created_at DESC, not_before DESC, message_id",
+            [treated],
+        ).fetchall()
+    assert [t.split(" · ", 1)[1] for t in decisions.all_inner_texts()] == expected
+    assert expected[-1].startswith("Enrolled in welcome (v1)")
+    messages = page.get_by_role("region", name="Messages").get_by_role("row")
+    assert messages.count() == len(outbox) + 1 >= 2  # header and one row per message
+    for i, (channel, status, step) in enumerate(outbox, start=1):
+        text = messages.nth(i).inner_text()
+        assert channel in text and status in text and step in text
+    assert "messages (outbox)" in page.locator("#h-timeline + p + div").get_attribute("data-figure")
+    shoot(page, tmp_path, "customer-automations")
+    page.goto(f"{served.url}/customers/{control}")
+    assert page.get_by_text("No messages to this customer.").is_visible()
+    assert "control (the automation's holdout" in why.inner_text()
+    assert console.errors == []
+
+
+def test_every_customers_enrolments_are_the_tables(served: Served) -> None:
+    words = {
+        "active": "active",
+        "waiting": "waiting for an event",
+        "completed": "steps done",
+        "converted": "converted",
+        "ended": "ended without a conversion",
+    }
+    with Workspace.open(served.root) as ws:
+        rows = ws.con.execute(
+            "SELECT customer_id, automation, arm, variant, state FROM enrolments "
+            "ORDER BY customer_id"
+        ).fetchall()
+    assert {r[4] for r in rows} >= {"converted", "ended"}  # the oracle covers both endings
+    for customer, name, arm, variant, state in rows:
+        html = get(served, f"/customers/{customer}")
+        row = cells(html, f"{name} v1")
+        shown_arm = arm.replace("_", " ") + (f" · {variant}" if variant else "")
+        assert row[1] == shown_arm and row[3].startswith(words[state]), (customer, row)

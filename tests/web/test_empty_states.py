@@ -55,8 +55,8 @@ EMPTY_TEXTS = {
     "/": "No scoring run yet",
     "/categories": "No scoring run yet",
     "/customers": "No scoring run yet",
-    "/automations": "Automations arrive with definitions in definitions/automations/*.yaml",
-    "/experiments": "Experiments are the automations' control groups",
+    "/automations": "No automations yet: write one in definitions/automations/NAME.yaml",
+    "/experiments": "No measured experiments yet: experiments are the automations' control",
     "/data": "No imports yet",
 }
 

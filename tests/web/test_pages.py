@@ -98,7 +98,9 @@ def test_search_finds_a_customer_and_their_page_shows_the_story(
         "Automations and why",
     ):
         assert page.get_by_role("heading", name=section).is_visible()
-    assert page.get_by_text("Automations are not available").is_visible()
+    assert page.get_by_text(
+        "No automation has decided anything about this customer yet"
+    ).is_visible()
     text = page.locator("main").inner_text()
     assert re.search(r"P\(alive\)\s*\d+\.\d %", text)
     total = sum(int(n) for n in re.findall(r"(?:visit|purchase|product_view) (\d+)", text))
@@ -190,3 +192,18 @@ def test_plotly_is_served_locally_with_caching(served: Served) -> None:
         assert plotly.status_code == 200 and "immutable" in plotly.headers["cache-control"]
         assert plotly.headers["content-encoding"] == "gzip" and len(plotly.content) > 3_000_000
         assert client.get("/static/../clm.toml").status_code == 404
+
+
+def test_the_demo_programmes_before_a_run_are_drawn_and_say_to_run(served: Served) -> None:
+    from clm.ingest.demo import programmes
+
+    with httpx.Client(base_url=served.url) as client:
+        page = client.get("/automations", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert page.status_code == 200
+    seeds = sorted(
+        p.stem for p in (Path(programmes.__file__).parent / "automations").glob("*.yaml")
+    )
+    assert len(seeds) == 7
+    for name in seeds:
+        assert f'id="auto-{name}"' in page.text and f"Steps of {name}" in page.text
+    assert "No enrolments yet: run <code>clm run</code>" in page.text

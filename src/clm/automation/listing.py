@@ -10,6 +10,7 @@ import duckdb
 
 from clm.automation import definitions, versions
 from clm.errors import AutomationError
+from clm.store.database import records
 
 
 def overview(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, Any]:
@@ -100,3 +101,18 @@ def set_status(con: duckdb.DuckDBPyConnection, root: Path, name: str, status: st
             + (f" (known: {', '.join(sorted(known))})" if known else "")
         )
     versions.set_status(con, name, status, datetime.now(UTC).replace(tzinfo=None))
+
+
+def customer_enrolments(con: duckdb.DuckDBPyConnection, customer_id: str) -> list[dict[str, Any]]:
+    """A customer's enrolments, newest first: automation, version, arm, variant, state
+    (``clm.automation.enrolments``' states), current step and its times."""
+    return records(
+        con,
+        """
+        SELECT enrolment_id, automation, version, arm, variant, state, step_id, enrolled_at,
+               due_at, goal_until, converted_at, ended_at
+        FROM enrolments WHERE customer_id = ?
+        ORDER BY enrolled_at DESC, automation, enrolment_id
+        """,
+        [customer_id],
+    )

@@ -1,68 +1,46 @@
-"""The Automations and Experiments pages, over the facade's automation reports.
+"""The Automations and Experiments pages, over the facade's automation methods.
 
-Reports (``clm.experiments.report``, on main since the ``worth`` merge):
+- ``ws.automations()`` (``clm.automation.listing.overview``): ``{"automations": [{"name",
+  "path", "status", "trigger", "priority", "version", "changed", "file"?, "enrolled",
+  "treatment", "control", "sent", "converted"}], "problems": ["file:line: text"]}``;
+- ``ws.automation_definitions()``: ``{name: spec}``, the flat id-linked step lists drawn by
+  :mod:`clm.web.flow`;
+- ``ws.report_automations()`` and ``ws.report_automation(name)`` (``clm.experiments.report``):
+  the ranking with the programme's worth, and per automation its funnel per arm and
+  variant, effects against control, worth, sample-ratio check and daily series.
 
-- ``ws.report_automations()``: ``{"automations": [{"automation", "rank", "enrolled",
-  "margin", "worth", "srm"}], "programme": {"treated_customers",
-  "global_control_customers", "worth"}}``;
-- ``ws.report_automation(name)``: ``{"automation", "margin", "holdout_share", "arms":
-  [{"arm", "variant", "enrolled", "sent", "delivered", "opened", "clicked", "converted",
-  "revenue", "cost", "profit", ...}], "effects": [{"arm", "variant", "metric",
-  "absolute": {"estimate", "ci": [lo, hi], "p_value", "reason"?}, "relative": {...},
-  "chance_to_win"}], "worth": {"treated", "control", "population", "cost",
-  "conversions" | "revenue" | "profit": {"estimate", "ci", "p_value", "reason"?}},
-  "srm": {"p_value", "flag", "reason"?}, "daily": [{"day", "treated", "control",
-  "effects": {"converted" | "revenue": {"estimate", "ci"}}, "worth": {...}}]}``.
-
-Definitions (the automation branch adds them): ``ws.automations() -> list[dict]``, one per
-definition: ``{"name", "version", "status", "description"?, "trigger": one-line text,
-"steps": [{"id", "type": "send" | "wait" | "branch" | "exit", "label", "next": [ids]}]}``.
-
-Until the reports can run (they need ``clm.automation.measure``) the pages show an empty
-state; a report that fails for one automation is shown as a reason, never as an error page.
+An automation without enrolments is not measured yet ("run `clm run`"); a report that
+fails for one automation is shown as its reason, never as an error page.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from clm.charts import PALETTE
 from clm.errors import ClmError
 from clm.web.charts import DASHES, GREY, LINES, layout, rgba
+from clm.web.flow import flow
 
 FUNNEL = ("enrolled", "sent", "delivered", "opened", "clicked", "converted")
 QUANTITIES = ("conversions", "revenue", "profit")
-NOT_YET = (
-    "Automations arrive with definitions in `definitions/automations/*.yaml` "
-    "(the automation runner is not part of this installation yet)."
+NO_FILES = (
+    "No automations yet: write one in `definitions/automations/NAME.yaml` "
+    "(`clm automations schema` prints the format, `clm automations validate` checks it), "
+    "then run `clm run`."
 )
+DARK_GREY = "#4D4D4D"
+NO_RUNS = "No enrolments yet: run `clm run` to process the automations up to now."
 log = logging.getLogger(__name__)
-
-
-class Unavailable(Exception):
-    """A facade method the pages use is missing or cannot run yet; the text says why."""
-
-
-def _call(ws: Any, method: str, *args: Any) -> Any:
-    func: Callable[..., Any] | None = getattr(ws, method, None)
-    if func is None:
-        raise Unavailable(NOT_YET)
-    try:
-        return func(*args)
-    except ImportError as exc:  # clm.automation.measure is not installed yet
-        log.info("dashboard: ws.%s unavailable: %s", method, exc)
-        raise Unavailable(NOT_YET) from exc
-    except ClmError as exc:
-        raise Unavailable(str(exc)) from exc
 
 
 def _report(ws: Any, name: str) -> dict[str, Any]:
     """The report of one automation with its charts, or ``{"reason": ...}``."""
     try:
-        report = dict(_call(ws, "report_automation", name))
-    except Unavailable as exc:
+        report = dict(ws.report_automation(name))
+    except ClmError as exc:
+        log.info("dashboard: no report for automation %s: %s", name, type(exc).__name__)
         return {"automation": name, "reason": str(exc)}
     report["funnel_chart"] = arm_funnel(report["arms"]) if report.get("arms") else None
     report["effects_chart"] = effects_chart(report.get("effects", []))
@@ -71,37 +49,43 @@ def _report(ws: Any, name: str) -> dict[str, Any]:
 
 
 def automations(ws: Any) -> dict[str, Any]:
-    """Every automation: its flow (when definitions exist) and its funnel per arm."""
-    try:
-        definitions = list(_call(ws, "automations"))
-    except Unavailable:
-        definitions = None
-    if definitions is None:
-        try:
-            ranking = _call(ws, "report_automations")["automations"]
-        except Unavailable as exc:
-            return {"empty": str(exc)}
-        definitions = [{"name": row["automation"]} for row in ranking]
-    if not definitions:
-        return {
-            "empty": "No automations yet: add a definition under "
-            "`definitions/automations/NAME.yaml`."
-        }
-    return {"automations": [{**d, "report": _report(ws, d["name"])} for d in definitions]}
+    """Every automation: status, version and counts, its flow, its funnel per arm and
+    worth; and the files with problems."""
+    overview = ws.automations()
+    rows, problems = overview["automations"], overview["problems"]
+    if not rows and not problems:
+        return {"empty": NO_FILES}
+    specs = ws.automation_definitions()
+    shown = []
+    for row in rows:
+        spec = specs.get(row["name"])
+        shown.append(
+            {
+                **row,
+                "description": spec.get("description") if spec else None,
+                "flow": flow(row["name"], spec) if spec else None,
+                "report": _report(ws, row["name"])
+                if row["enrolled"]
+                else {"automation": row["name"], "reason": NO_RUNS},
+            }
+        )
+    return {
+        "automations": shown,
+        "problems": problems,
+        "never_run": bool(rows) and not any(r["enrolled"] for r in rows),
+        "no_runs": NO_RUNS,
+    }
 
 
 def experiments(ws: Any) -> dict[str, Any]:
     """The automations ranked by incremental profit, the programme's worth against the
     global control group, and each automation's effects over time."""
-    try:
-        overview = _call(ws, "report_automations")
-    except Unavailable as exc:
-        return {"empty": f"{exc} Experiments are the automations' control groups."}
+    overview = ws.report_automations()
     ranking = overview["automations"]
     if not ranking:
         return {
-            "empty": "No measured experiments yet: an automation's arms appear here once "
-            "customers are enrolled."
+            "empty": "No measured experiments yet: experiments are the automations' control "
+            "groups, measured once `clm run` has enrolled customers (see Automations)."
         }
     return {
         "ranking": ranking,
@@ -111,18 +95,29 @@ def experiments(ws: Any) -> dict[str, Any]:
 
 
 def arm_funnel(arms: list[dict[str, Any]]) -> dict[str, Any]:
-    """Enrolled → converted counts per arm (and variant), grouped bars."""
+    """Enrolled → converted counts per arm (and variant), grouped bars: the treatment
+    variants in the palette's colours, the holdout light grey, the global control group
+    dark grey (told apart by lightness, not hue)."""
     traces = []
-    for i, arm in enumerate(arms):
-        name = arm["arm"] + (f" · {arm['variant']}" if arm.get("variant") else "")
-        colour = LINES[i % len(LINES)] if arm["arm"] == "treatment" else GREY
+    treated = 0
+    for arm in arms:
+        name = arm["arm"].replace("_", " ") + (f" · {arm['variant']}" if arm.get("variant") else "")
+        marker: dict[str, Any]
+        if arm["arm"] == "treatment":
+            marker = {"color": LINES[treated % len(LINES)]}
+            treated += 1
+        elif arm["arm"] == "global_control":
+            marker = {"color": DARK_GREY}
+        else:
+            marker = {"color": GREY}
         traces.append(
             {
                 "type": "bar",
                 "name": name,
                 "x": list(FUNNEL),
                 "y": [arm.get(stage, 0) for stage in FUNNEL],
-                "marker": {"color": colour},
+                "marker": marker,
+                "hovertemplate": name + "<br>%{x}: %{y:,d}<extra></extra>",
             }
         )
     return {

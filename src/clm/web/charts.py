@@ -29,6 +29,7 @@ PHASE_COLOURS = {
     "Reactivation": "#D55E00",
 }
 GREY = "#8C8C8C"
+MESSAGE_ROW = "messages (outbox)"
 # Okabe & Ito without its yellow (too pale for lines on white), with black instead.
 LINES = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 DASHES = ("solid", "dash", "dot", "dashdot")
@@ -317,8 +318,10 @@ def lift_heatmap(lift: pd.DataFrame) -> Figure:
     }
 
 
-def timeline(events: list[dict[str, Any]]) -> Figure:
-    """A profile's events over time, one row per event type; purchases sized by amount."""
+def timeline(events: list[dict[str, Any]], messages: Sequence[dict[str, Any]] = ()) -> Figure:
+    """A profile's events over time, one row per event type; purchases sized by amount;
+    the outbox's messages (``ws.outbox`` rows) on a row of their own, at the time they
+    went out (or are due), as diamonds labelled with channel, automation and status."""
     traces = []
     types = sorted({e["type"] for e in events})
     for i, kind in enumerate(types):
@@ -333,6 +336,20 @@ def timeline(events: list[dict[str, Any]]) -> Figure:
                 "y": [kind] * len(part),
                 "marker": {"size": sizes, "color": LINES[i % len(LINES)], "opacity": 0.75},
                 "text": [_event_text(e) for e in part],
+                "hovertemplate": "%{x}<br>%{text}<extra></extra>",
+            }
+        )
+    if messages:
+        types.append(MESSAGE_ROW)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": MESSAGE_ROW,
+                "x": [m["sent_at"] or m["not_before"] for m in messages],
+                "y": [MESSAGE_ROW] * len(messages),
+                "marker": {"size": 11, "symbol": "diamond", "color": GREY, "opacity": 0.9},
+                "text": [f"{m['channel']} · {m['automation']} · {m['status']}" for m in messages],
                 "hovertemplate": "%{x}<br>%{text}<extra></extra>",
             }
         )
