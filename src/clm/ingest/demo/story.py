@@ -1,11 +1,11 @@
 """The demo's lifecycle story after the import: automate, respond, measure.
 
 :func:`run_programmes` runs the seed programmes over simulated weeks, from a little
-before the world's as-of date to a few weeks after it: each week the engine processes
+before the world's as-of date to a few weeks after it: each day the engine processes
 what is due (``clm run --until``), the messages go into folders in the workspace
 (folder channels: nothing leaves the machine), and the response simulator
 (:mod:`clm.ingest.demo.responses`) adds the conversions the known true effects
-imply, which the next week's run attributes to the enrolments. The reports then
+imply, which the next day's run attributes to the enrolments. The reports then
 measure every programme against its control group and can be checked against the
 truth (``TRUE_EFFECTS``).
 """
@@ -23,8 +23,10 @@ from clm.workspace import Workspace
 HISTORY_DAYS = (61, 30, 14)
 #: The engine's clock starts this many days before the as-of date ...
 START_DAYS = 16
-#: ... and the simulation runs this many weeks past it (goal windows close).
+#: ... and the simulation runs this many weeks past it (goal windows close) ...
 WEEKS_AFTER = 3
+#: ... one day at a time: messages go out (and are stamped sent) on the day they are due.
+STEP = timedelta(days=1)
 
 DEMO_CHANNELS = {
     "channels.email.folder": "sent/email",
@@ -43,21 +45,21 @@ def use_folder_channels(ws: Workspace) -> None:
 def run_programmes(
     ws: Workspace, as_of: date, say: Callable[[str], None] = lambda _m: None
 ) -> list[dict[str, Any]]:
-    """Run the seed programmes week by week with simulated responses; return each
-    week's run counts (enrolled, queued, sent, conversions simulated)."""
+    """Run the seed programmes day by day with simulated responses; return each step's
+    messages queued and conversions simulated."""
     start = datetime.combine(as_of - timedelta(days=START_DAYS), time())
     end = datetime.combine(as_of + timedelta(weeks=WEEKS_AFTER), time())
-    weeks: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     since: datetime | None = start
     until = start
     while until < end:
-        until = min(until + timedelta(days=7), end)
+        until = min(until + STEP, end)
         say(f"automations: running to {until:%Y-%m-%d}")
         stats = ws.run(until, since=since)
         since = None
         converted = simulate(ws)
-        weeks.append(
+        steps.append(
             {"until": until.isoformat(), "messages": stats.n_messages, "simulated": converted}
         )
-    ws.run(end)  # the conversions of the last week are attributed
-    return weeks
+    ws.run(end)  # the conversions of the last day are attributed
+    return steps
