@@ -561,6 +561,7 @@ class Workspace:
     def live_segments(self) -> dict[str, int]:
         """Profiles per segment now."""
         stream = self._live()
+        stream.live.rescore_all(stream.lock)  # a new day: re-score without stalling events
         with stream.lock:
             return stream.live.segment_counts()
 
@@ -569,6 +570,7 @@ class Workspace:
     ) -> list[dict[str, Any]]:
         """Profiles (of a segment, or all) with their live segment, ordered by id."""
         stream = self._live()
+        stream.live.rescore_all(stream.lock)
         with stream.lock:
             members = stream.live.members(segment, limit, offset)
         return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -213,3 +213,43 @@ def test_the_database_builds_the_facts_events_would_build(
                 assert a.t_ref == b.t_ref
                 for x, y in zip(a[1:], b[1:], strict=True):
                     assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-300), (rid, scope)
+
+
+class CountingLock:
+    """A lock that counts its acquisitions and can run something while it is free."""
+
+    def __init__(self, between: Callable[[int], None]) -> None:
+        self.acquired = 0
+        self.between = between
+
+    def __enter__(self) -> None:
+        self.acquired += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.between(self.acquired)
+
+
+def test_a_full_rescore_lets_events_in_between_and_misses_none(
+    built: tuple[Workspace, DemoWorld],
+) -> None:
+    ws, _ = built
+    live = live_from(ws, load_state(ws.con, ws.settings))
+    assert live.stale()  # never scored: the first read re-scores everyone
+    during = micros(pd.Timestamp(live.as_of())) + 3_600_000_000  # the same as-of date
+    arrived = []
+
+    def event(n: int) -> None:
+        if n == 3:  # while the re-score is half done, two purchases arrive
+            for i, who in enumerate(("C-SEED-0001", "brand-new")):
+                record = EventRecord(f"mid-{i}", who, None, "purchase", during, "beauty", 50_000)
+                arrived.append(live.state.apply(record))
+
+    lock = CountingLock(event)
+    live.rescore_all(lock, step=200)
+    assert lock.acquired > 5 and arrived == [True, True] and not live.stale()
+    live.refresh()  # the profiles the events touched meanwhile
+    counts = dict(live.counts)
+    fresh = live_from(ws, live.state)
+    fresh.refresh()  # one full re-score, all at once
+    assert {k: v for k, v in counts.items() if v} == {k: v for k, v in fresh.counts.items() if v}
+    assert live.segment_of == fresh.segment_of

@@ -9,7 +9,9 @@ moved or a new calibration was published, when every profile is re-scored once.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
 
@@ -37,6 +39,7 @@ class LiveProfiles:
         self.counts: Counter[str] = Counter()
         self.changes: dict[Key, tuple[str, date]] = {}
         self._scored_for: tuple[date, int] | None = None
+        self._full = threading.Lock()
 
     def as_of(self) -> date:
         """The live as-of date: the latest event's date, or the calibration's if later."""
@@ -99,11 +102,50 @@ class LiveProfiles:
 
     def change(self, key: Key) -> tuple[str, date] | None:
         """``(previous segment, date)`` of the profile's last live segment change, if it
-        changed since the calibration's run."""
+        changed since the calibration's run (None while the population awaits a full
+        re-score: a profile view never waits for one)."""
+        if self.stale():
+            return None
         self.refresh()
         return self.changes.get(key)
 
     # -- the population ----------------------------------------------------------------------
+
+    def _version(self) -> tuple[date, int]:
+        return self.as_of(), self.calibration.run_id if self.calibration else 0
+
+    def stale(self) -> bool:
+        """Whether the as-of date or the calibration moved since every profile was scored."""
+        return self._scored_for != self._version()
+
+    def rescore_all(self, lock: AbstractContextManager[Any], step: int = 2_000) -> None:
+        """Re-score every profile for a new as-of date or calibration, holding ``lock`` (the
+        stream's) for ``step`` profiles at a time, so events keep flowing in between; the
+        profiles that events touch meanwhile are dirty, and :meth:`refresh` re-scores them."""
+        with self._full:  # one full re-score at a time
+            with lock:
+                if not self.stale():
+                    return
+                version = self._version()
+                day = version[0]
+                keys = list(self.state.keys(live_scores.day_end(day)))
+                self.state.dirty.clear()  # from here on, events mark what to score again
+            segment_of: dict[Key, str] = {}
+            counts: Counter[str] = Counter()
+            for i in range(0, len(keys), step):
+                with lock:
+                    if self._version() != version:
+                        return  # moved on again: the next call starts over
+                    for key in keys[i : i + step]:
+                        segment = self._segment(key, day)
+                        if segment is not None:
+                            segment_of[key] = segment
+                            counts[segment] += 1
+            with lock:
+                if self._version() == version:
+                    self.segment_of, self.counts = segment_of, counts
+                    self.changes.clear()
+                    self._scored_for = version
 
     def refresh(self) -> None:
         """Bring every profile's segment up to date (all of them if the as-of date or the
@@ -125,14 +167,20 @@ class LiveProfiles:
             self._rescore(key, day, track=True)
             self.state.dirty.discard(key)
 
-    def _rescore(self, key: Key, day: date, *, track: bool) -> None:
+    def _segment(self, key: Key, day: date) -> str | None:
+        """The profile's segment as of ``day``; None when it is no profile of its own."""
         row = self.scores(key, day)
+        if row is None or row["segment"] is None or self._absorbed(key, day):
+            return None
+        return str(row["segment"])
+
+    def _rescore(self, key: Key, day: date, *, track: bool) -> None:
+        after = self._segment(key, day)
         before = self.segment_of.pop(key, None)
         if before is not None:
             self.counts[before] -= 1
-        if row is None or row["segment"] is None or self._absorbed(key, day):
+        if after is None:
             return
-        after = str(row["segment"])
         self.segment_of[key] = after
         self.counts[after] += 1
         if track and before is not None and before != after:
