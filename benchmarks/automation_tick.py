@@ -394,7 +394,18 @@ def report(
         rest = t["wall"] - sum(t["phases"].values())
         lines.append(f"| other (clock, channels) | | {rest:.2f} | {rest / t['wall']:.0%} |")
         kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(t["decisions"].items()))
-        lines += ["", f"The tick's decisions by kind: {kinds}.", ""]
+        idle = ", ".join(
+            f"{name} {sec:.2f} s"
+            for name, sec in sorted(i["phases"].items(), key=lambda kv: -kv[1])
+            if sec >= 0.005
+        )
+        lines += [
+            "",
+            f"The tick's decisions by kind: {kinds}.",
+            "",
+            f"The idle tick's phases: {idle}.",
+            "",
+        ]
     if send is not None:
         lines += [
             f"Send: {args.messages:,} queued messages per channel, `Workspace.deliver` to a "
