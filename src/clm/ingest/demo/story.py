@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from clm.automation import runner
 from clm.ingest.demo.responses import simulate
 from clm.workspace import Workspace
 
@@ -50,8 +51,9 @@ def run_programmes(
     start = datetime.combine(as_of - timedelta(days=START_DAYS), time())
     end = datetime.combine(as_of + timedelta(weeks=WEEKS_AFTER), time())
     steps: list[dict[str, Any]] = []
-    since: datetime | None = start
-    until = start
+    clock = runner.clock(ws.con)  # a demo built again goes on where the last one stopped
+    since: datetime | None = None if clock is not None else start
+    until = clock if clock is not None else start
     while until < end:
         until = min(until + STEP, end)
         say(f"automations: running to {until:%Y-%m-%d}")
@@ -61,5 +63,6 @@ def run_programmes(
         steps.append(
             {"until": until.isoformat(), "messages": stats.n_messages, "simulated": converted}
         )
-    ws.run(end)  # the conversions of the last day are attributed
+    if steps:
+        ws.run(end)  # the conversions of the last day are attributed
     return steps
