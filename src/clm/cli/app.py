@@ -26,8 +26,8 @@ from clm.workspace import Workspace
 app = typer.Typer(
     name="clm",
     help="clm: customer lifecycle management. Import customers, purchases and events; score "
-    "RFM, lifecycle segments, category activity and lifetime value; see where every customer "
-    "stands.",
+    "RFM, lifecycle segments, category activity and lifetime value; run automations and "
+    "measure them against control groups; serve the event API and the dashboard.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

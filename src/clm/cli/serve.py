@@ -38,11 +38,12 @@ def serve(
         typer.Option(help="Log every request: method, route template, status, time (no ids)."),
     ] = False,
 ) -> None:
-    """Serve the workspace over HTTP: event API, live profiles and segments (docs at /docs).
+    """Serve the workspace: event API, live profiles, automations, dashboard (docs: /docs).
 
     The event API follows Segment's tracking spec, so existing SDKs can send to it. An
-    accepted event is journaled before the answer and moves its profile at once.
-    Stop with Ctrl-C.
+    accepted event is journaled before the answer and moves its profile at once; the
+    automations run what is due every automation.serve_tick_seconds and react to live
+    events; the dashboard is at / (users from `clm users`, or an admin key). Ctrl-C stops.
 
     While it runs, `clm score`, `clm status`, `clm segments` and `clm customer` on the
     same workspace work through it; other commands say that it is served.

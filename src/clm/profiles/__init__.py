@@ -1,1 +1,1 @@
-"""The single customer view (and, later, its real-time state)."""
+"""The single customer view, batch (view.py) and live (live*.py: the state of `clm serve`)."""
