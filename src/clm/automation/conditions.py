@@ -20,6 +20,32 @@ from typing import Any
 
 Facts = Mapping[str, Any]
 
+#: The profile facts (:mod:`clm.automation.facts` reads them in these groups).
+SCORE_FIELDS = (
+    "segment",
+    "phase",
+    "previous_segment",
+    "segment_since",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "n_orders_life",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+CLV_FIELDS = ("p_alive", "clv", "churn_risk", "expected_purchases", "expected_spend")
+ACTIVITY_FIELDS = (
+    "activity",
+    "trend",
+    "affinity",
+    "rising",
+    "s_short",
+    "s_long",
+    "v_short",
+    "v_long",
+)
+SCOPED_FIELDS = frozenset(ACTIVITY_FIELDS)
 PLAIN_FIELDS = frozenset(
     {
         "customer_id",
@@ -28,37 +54,13 @@ PLAIN_FIELDS = frozenset(
         "timezone",
         "signup_at",
         "days_since_signup",
-        "segment",
-        "phase",
-        "previous_segment",
-        "segment_since",
         "days_in_segment",
-        "recency_days",
-        "frequency",
-        "monetary",
-        "n_orders_life",
-        "r_score",
-        "f_score",
-        "m_score",
-        "p_alive",
-        "clv",
-        "churn_risk",
-        "expected_purchases",
-        "expected_spend",
-        "activity",
-        "trend",
-        "affinity",
-        "rising",
-        "s_short",
-        "s_long",
-        "v_short",
-        "v_long",
         "top_category",
         "next_best_category",
+        *SCORE_FIELDS,
+        *CLV_FIELDS,
+        *ACTIVITY_FIELDS,
     }
-)
-SCOPED_FIELDS = frozenset(
-    {"activity", "trend", "affinity", "rising", "s_short", "s_long", "v_short", "v_long"}
 )
 PREFIXES = SCOPED_FIELDS | {"attributes", "consent"}
 LOGICAL = ("all", "any", "not")

@@ -15,34 +15,9 @@ from typing import Any
 
 import duckdb
 
-from clm.automation.conditions import SCOPED_FIELDS
+from clm.automation.conditions import ACTIVITY_FIELDS, CLV_FIELDS, SCORE_FIELDS
 
 Facts = dict[str, Any]
-SCORE_FIELDS = (
-    "segment",
-    "phase",
-    "previous_segment",
-    "segment_since",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "n_orders_life",
-    "r_score",
-    "f_score",
-    "m_score",
-)
-CLV_FIELDS = ("p_alive", "clv", "churn_risk", "expected_purchases", "expected_spend")
-ACTIVITY_FIELDS = (
-    "activity",
-    "trend",
-    "affinity",
-    "rising",
-    "s_short",
-    "s_long",
-    "v_short",
-    "v_long",
-)
-assert set(ACTIVITY_FIELDS) == SCOPED_FIELDS
 
 
 def knowledge_time(as_of: date) -> datetime:
