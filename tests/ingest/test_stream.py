@@ -14,8 +14,9 @@ import pytest
 from clm import Workspace
 from clm.errors import InvalidMessage
 from clm.ingest import journal
+from clm.ingest.journal import to_journal
 from clm.ingest.stream import QUARANTINE
-from clm.ingest.tracking import EventRecord, to_journal
+from clm.ingest.tracking import EventRecord
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

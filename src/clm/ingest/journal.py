@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
+
 SEGMENT_BYTES = 64 * 1024 * 1024
 SUFFIX = ".jsonl"
 
@@ -154,3 +156,60 @@ def decode(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return record
+
+
+# -- records in the journal ---------------------------------------------------------------
+
+
+def to_journal(record: Record) -> dict[str, Any]:
+    """A record as a JSON object for the journal (:mod:`clm.ingest.journal`)."""
+    if isinstance(record, EventRecord):
+        return {
+            "k": "e",
+            "id": record.event_id,
+            "c": record.customer_id,
+            "a": record.anonymous_id,
+            "t": record.type,
+            "ts": record.ts,
+            "cat": record.category,
+            "amt": record.amount,
+            "o": record.order_id,
+            "p": record.properties,
+        }
+    if isinstance(record, ProfileRecord):
+        return {
+            "k": "p",
+            "id": record.message_id,
+            "c": record.customer_id,
+            "ts": record.ts,
+            "tr": record.traits,
+            "cs": record.consent,
+            "at": record.attributes,
+        }
+    return {
+        "k": "l",
+        "id": record.message_id,
+        "a": record.anonymous_id,
+        "c": record.customer_id,
+        "ts": record.ts,
+    }
+
+
+def from_journal(data: dict[str, Any]) -> Record:
+    """The record of a journal object (:func:`to_journal`)."""
+    kind = data["k"]
+    if kind == "e":
+        return EventRecord(
+            data["id"],
+            data["c"],
+            data["a"],
+            data["t"],
+            data["ts"],
+            data["cat"],
+            data["amt"],
+            data["o"],
+            data["p"],
+        )
+    if kind == "p":
+        return ProfileRecord(data["id"], data["c"], data["ts"], data["tr"], data["cs"], data["at"])
+    return LinkRecord(data["id"], data["a"], data["c"], data["ts"])

@@ -35,8 +35,8 @@ import orjson
 from clm.config import Settings
 from clm.errors import InvalidMessage
 from clm.ingest import journal, live_writer
-from clm.ingest.journal import Journal, Position
-from clm.ingest.tracking import EventRecord, Record, check_record, from_journal, to_journal
+from clm.ingest.journal import Journal, Position, from_journal, to_journal
+from clm.ingest.tracking import EventRecord, Record, check_record
 from clm.profiles.live_load import load_calibration, load_state
 from clm.profiles.live_profiles import LiveProfiles
 from clm.store import database
