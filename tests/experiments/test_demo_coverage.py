@@ -17,10 +17,11 @@ in the real system and measures again with the real code:
    is enrolled and which enrolment the engine messages when it is treated (``m``). Without
    caps, an arm does not change what another customer or automation is sent, and triggers
    (segment entries, score crossings, sign-ups) do not depend on the arms, so the enrolments
-   are the same under any assignment. Two simplifications: in the real story another
-   automation's simulated conversion before a first send would stop that send (rare: a send
-   follows its enrolment within hours), and hand-offs (``no_conversion``) depend on the
-   upstream's arm and response, which step 2 redraws.
+   are the same under any assignment, except hand-offs (``no_conversion``), which depend on
+   the upstream's arm and response: step 2 redraws them. One simplification: in the real story
+   another automation's simulated conversion before a first send would stop that send (rare:
+   it takes a customer in two automations and a conversion in the gap between enrolment and
+   first send, a median of 0 to 6 hours).
 2. Per seed ``s``: the arms by :func:`clm.experiments.assignment.assign`, as the engine calls
    it, with the experiment key ``NAME|s`` and the global key ``global-control|s`` (a new
    randomization is a new key); a hand-off follow-up exists only when its upstream enrolment is
