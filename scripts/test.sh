@@ -3,7 +3,7 @@
 # Installs what it needs first. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh "spark,test"
+scripts/setup.sh "spark,test,png"
 export SPARK_LOCAL_IP=127.0.0.1
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy src

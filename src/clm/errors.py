@@ -17,7 +17,8 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── TemplateError             a message template that does not render (names channel, field)
     ├── AutomationError           an automation cannot run (unknown name, a bad window)
     │   └── DefinitionError       automation files break their schema (file:line each)
-    └── UserError                 a dashboard user name, password or users file is invalid
+    ├── UserError                 a dashboard user name, password or users file is invalid
+    └── ChartError                a chart cannot be written (its format, a missing renderer)
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -133,3 +134,7 @@ class DefinitionError(AutomationError):
 
 class UserError(ClmError):
     """A dashboard user cannot be created, found or checked; the message says why."""
+
+
+class ChartError(ClmError):
+    """A chart cannot be written: an unknown file type, or no PNG renderer (kaleido, Chrome)."""

@@ -7,43 +7,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import numpy as np
-import pandas as pd
 import pytest
 
 from clm.charts import experiments as charts
 from clm.errors import ClmError
-from clm.experiments import report as rp
-from clm.experiments.analysis import analyze
-from tests.experiments.test_report import UNITS_DDL, WINBACK, make_units
-
-
-@pytest.fixture
-def analyzed(tmp_path: Path) -> dict[str, Any]:
-    rng = np.random.default_rng(5)
-    n = 2000
-    arm = rng.choice(["control", "email", "sms"], n)
-    frame = pd.DataFrame(
-        {
-            "group": arm,
-            "converted": (rng.random(n) < np.where(arm == "control", 0.1, 0.13)).astype(int),
-            "revenue": rng.exponential(10.0, n) + 2.0 * (arm == "email"),
-        }
-    )
-    path = tmp_path / "units.csv"
-    frame.to_csv(path, index=False)
-    return analyze(path, "group", "control", ["converted", "revenue"])
-
-
-@pytest.fixture
-def automation() -> dict[str, Any]:
-    with duckdb.connect() as con:
-        con.execute(UNITS_DDL)
-        con.register("frame", make_units())
-        con.execute("INSERT INTO units SELECT * FROM frame")
-        sql = "SELECT * FROM units WHERE automation = ?"
-        return rp.automation_report(con, sql, ["winback"], "winback", WINBACK)
 
 
 def test_forest_plot_carries_estimates_and_intervals(analyzed: dict[str, Any]) -> None:
@@ -95,8 +62,8 @@ def test_html_is_self_contained(automation: dict[str, Any], tmp_path: Path) -> N
     assert len(html) > 1_000_000  # plotly.js itself is embedded (about 3.5 MB)
     for name in ("revenue cumulative", "profit 95% CI", "treatment A"):
         assert name in html
-    with pytest.raises(ClmError, match=r"\.html"):
-        charts.write_effects_chart(automation, tmp_path / "chart.png")
+    with pytest.raises(ClmError, match=r"\.html or \.png"):
+        charts.write_effects_chart(automation, tmp_path / "chart.pdf")
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,8 +91,30 @@ def test_analyze_writes_a_plot(tmp_path: Path) -> None:
     json.loads(result.output)  # the chart does not disturb the JSON
     html = plot.read_text(encoding="utf-8")
     assert '"name":"converted"' in html and "cdn.plot.ly/plotly" not in html
-    bad = runner.invoke(app, [*args, "--metric", "converted", "--plot", str(tmp_path / "x.png")])
-    assert bad.exit_code == 1 and ".html" in bad.output
+    bad = runner.invoke(app, [*args, "--metric", "converted", "--plot", str(tmp_path / "x.svg")])
+    assert bad.exit_code == 1 and ".html or .png" in bad.output
+    for command in (["experiment", "analyze"], ["report", "automation"]):
+        output = runner.invoke(app, [*command, "--help"]).output.replace("│", " ")
+        help_text = " ".join(output.split())
+        assert ".html (self-contained) or .png" in help_text, command
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no Chromium to render PNG charts")
+def test_analyze_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("kaleido", reason="the png extra is not installed")
+    rng = np.random.default_rng(2)
+    arm = rng.choice(["control", "email"], 400)
+    path = tmp_path / "units.csv"
+    pd.DataFrame({"group": arm, "converted": (rng.random(400) < 0.2).astype(int)}).to_csv(
+        path, index=False
+    )
+    plot = tmp_path / "effects.png"
+    args = ["experiment", "analyze", str(path), "--arm", "group", "--control", "control"]
+    result = runner.invoke(app, [*args, "--metric", "converted", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote the chart of effects to {plot}" in " ".join(result.output.split())
+    width, height = struct.unpack(">II", plot.read_bytes()[16:24])  # the IHDR chunk
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (width, height) == (1200, 600)
 
 
 def test_facade_over_the_measurement_units(ws: Workspace) -> None:

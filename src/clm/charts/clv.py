@@ -80,5 +80,5 @@ def tracking_figure(report: dict[str, Any]) -> go.Figure:
 
 
 def write_tracking_chart(report: dict[str, Any], path: Path) -> None:
-    """:func:`tracking_figure` as a self-contained HTML file."""
+    """:func:`tracking_figure` as a self-contained ``.html`` file or a ``.png`` image."""
     write(tracking_figure(report), path)

@@ -163,10 +163,10 @@ def automation_figure(report: dict[str, Any]) -> go.Figure:
 
 
 def write_effects_chart(report: dict[str, Any], path: Path) -> None:
-    """:func:`effects_figure` as a self-contained HTML file."""
+    """:func:`effects_figure` as a self-contained ``.html`` file or a ``.png`` image."""
     write(effects_figure(report), path)
 
 
 def write_automation_chart(report: dict[str, Any], path: Path) -> None:
-    """:func:`automation_figure` as a self-contained HTML file."""
+    """:func:`automation_figure` as a self-contained ``.html`` file or a ``.png`` image."""
     write(automation_figure(report), path)

@@ -14,7 +14,8 @@ PlotOpt = Annotated[
     Path | None,
     typer.Option(
         "--plot",
-        help="Also write a chart (a self-contained .html file) to this path.",
+        help="Also write a chart to this path: .html (self-contained) or .png (needs the "
+        "png extra, kaleido, and Chrome or Chromium).",
         show_default=False,
     ),
 ]

@@ -38,6 +38,9 @@ class Effect:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
+#: The spread (σ of the log) of a simulated purchase amount.
+SIGMA = 0.5
+
 TRUE_EFFECTS: dict[str, Effect] = {
     "beauty-double-points": Effect(0.06, 0.08, 30.0),
     "premium-card": Effect(0.02, 0.05, properties={"offer": "premium-card"}),
@@ -69,12 +72,12 @@ def simulate(ws: Workspace, *, seed: int = 7, effects: dict[str, Effect] | None 
         effect, goal = truth.get(name), json.loads(definition).get("goal")
         if effect is None or goal is None:
             continue
-        treated = arm == "treatment" and bool(messaged)
-        p = effect.base + (effect.lift if treated else 0.0)
-        if unit(f"{seed}|convert", eid) >= p:
+        at = conversion_time(
+            effect, goal, eid, enrolled_at, arm == "treatment" and bool(messaged), seed
+        )
+        if at is None:
             continue
-        at = enrolled_at + unit(f"{seed}|when", eid) * parse_duration(goal["window"])
-        row = _event(eid, cid, goal, at, effect, seed)
+        row = goal_event(eid, cid, goal, at, effect, seed)
         (purchases if goal["event"] == "purchase" else others).append(row)
     if purchases:
         ws.import_transactions(pd.DataFrame(purchases))
@@ -85,14 +88,45 @@ def simulate(ws: Workspace, *, seed: int = 7, effects: dict[str, Effect] | None 
     return len(purchases) + len(others)
 
 
-def _event(
+def conversion_time(
+    effect: Effect,
+    goal: dict[str, Any],
+    eid: str,
+    enrolled_at: datetime,
+    messaged: bool,
+    seed: int,
+) -> datetime | None:
+    """When the enrolment converts (uniform in its goal window), or None if it does not.
+
+    ``messaged`` is whether it is treated and was sent a message: it converts with
+    probability ``base + lift`` then, else ``base``.
+    """
+    p = effect.base + (effect.lift if messaged else 0.0)
+    if unit(f"{seed}|convert", eid) >= p:
+        return None
+    return enrolled_at + unit(f"{seed}|when", eid) * parse_duration(goal["window"])
+
+
+def amount(effect: Effect, eid: str, seed: int) -> float:
+    """A simulated purchase's amount: lognormal with median ``median_amount`` and σ = 0.5."""
+    z = NormalDist().inv_cdf(min(max(unit(f"{seed}|amount", eid), 1e-9), 1 - 1e-9))
+    return round(effect.median_amount * math.exp(SIGMA * z), 2)
+
+
+def mean_amount(effect: Effect) -> float:
+    """The expected simulated purchase amount: ``median × exp(σ²/2)`` (lognormal mean)."""
+    return effect.median_amount * math.exp(SIGMA * SIGMA / 2)
+
+
+def goal_event(
     eid: str, cid: str, goal: dict[str, Any], at: datetime, effect: Effect, seed: int
 ) -> dict[str, Any]:
+    """The simulated goal event of a conversion: a purchase row (``amount``, ``category``)
+    or an event row (``type`` and its properties), with the id ``sim:<enrolment id>``."""
     where = goal.get("where") or {}
     row: dict[str, Any] = {"event_id": f"sim:{eid}", "customer_id": cid, "ts": at}
     if goal["event"] == "purchase":
-        z = NormalDist().inv_cdf(min(max(unit(f"{seed}|amount", eid), 1e-9), 1 - 1e-9))
-        row["amount"] = round(effect.median_amount * math.exp(0.5 * z), 2)
+        row["amount"] = amount(effect, eid, seed)
         if "category" in where:
             row["category"] = _first(where["category"])
         return row
