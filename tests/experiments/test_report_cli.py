@@ -56,6 +56,22 @@ def test_automation_tables(
         assert text in out, text
     w = report["worth"]["profit"]
     assert f"{w['estimate']:,.2f}" in out
+    assert report["caution"] is None and "Caution" not in out  # arms large enough here
+
+
+def test_small_arms_print_a_caution(
+    con: duckdb.DuckDBPyConnection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same units with the control arm cut to a few: the report says so."""
+    con.execute(
+        "DELETE FROM units WHERE automation = 'winback' AND arm = 'control' AND "
+        "enrolment_id NOT IN (SELECT enrolment_id FROM units WHERE automation = 'winback' "
+        "AND arm = 'control' ORDER BY enrolment_id LIMIT 5)"
+    )
+    report = rp.automation_report(con, "SELECT * FROM units", [], "winback", WINBACK)
+    assert report["caution"].startswith("control has 5 units (fewer than 30)")
+    print_automation(report)
+    assert "Caution: control has 5 units" in " ".join(capsys.readouterr().out.split())
 
 
 def test_ranking_tables(con: duckdb.DuckDBPyConnection, capsys: pytest.CaptureFixture[str]) -> None:

@@ -229,3 +229,33 @@ def _outcomes_row(arm: tuple[np.ndarray, ...], i: int) -> Outcomes:
         st.SampleStats(n, float(rev_sum[i]), float(rev_sq[i])),
         st.SampleStats(n, float(profit[i].sum()), float((profit[i] ** 2).sum())),
     )
+
+
+def _arm(n: int, converted: int) -> Outcomes:
+    flags = [1] * converted + [0] * (n - converted)
+    return wt.outcomes(flags, [20.0 * f for f in flags], [0] * n, [0] * n, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("treated", "control", "expected"),
+    [
+        ((1_000, 120), (200, 12), None),  # 12 and 188 in control: enough of each
+        ((1_000, 120), (29, 10), "control has 29 units (fewer than 30)"),
+        ((1_000, 120), (200, 9), "control has 9 conversions (fewer than 10)"),
+        ((1_000, 995), (200, 50), "treated has 5 non-conversions (fewer than 10)"),
+        (
+            (20, 1),
+            (100, 3),
+            "control has 3 conversions (fewer than 10); treated has 20 units (fewer than 30)",
+        ),
+    ],
+)
+def test_small_arms_are_flagged(
+    treated: tuple[int, int], control: tuple[int, int], expected: str | None
+) -> None:
+    """The rule of thumb n·p ≥ 10 and n·(1 − p) ≥ 10 per arm, plus 30 units, by hand."""
+    note = wt.caution(_arm(*treated), _arm(*control))
+    if expected is None:
+        assert note is None
+    else:
+        assert note is not None and note.startswith(expected + ":")

@@ -87,6 +87,8 @@ def print_automation(report: dict[str, Any]) -> None:
     ]
     print_effects("Effects per enrolled against control (95% Welch intervals)", labelled)
     _print_worth(report)
+    if report.get("caution"):
+        console.print(f"[bold yellow]Caution:[/] {report['caution']}")
     _print_srm(report["srm"])
     _print_daily(report["daily"])
 

@@ -262,6 +262,7 @@ def automation_block(name: str, group: Sequence[Cell], measurement: Measurement)
         "arms": arms,
         "effects": effects,
         "worth": worth_dict(wt.worth(treated, control)),
+        "caution": wt.caution(treated, control),
         "worth_by_variant": [
             {"variant": v, **worth_dict(wt.worth(s, control))} for v, s in variants.items()
         ],

@@ -207,6 +207,40 @@ def worth(
     )
 
 
+# Below these counts the normal approximation behind the Welch intervals (SPEC §6) is poor
+# for a 0/1 outcome: coverage of nominal 95% intervals falls towards 75% (Newcombe 1998,
+# "Interval estimation for the difference between independent proportions"; the usual
+# rule asks n·p and n·(1 − p) ≥ 10 in each group). The demo world's many-seeds test
+# (tests/experiments/test_demo_coverage.py) saw 73–78% with control arms of 3–34 units.
+MIN_ARM_UNITS = 30
+MIN_ARM_EVENTS = 10
+
+
+def caution(treated: Outcomes, control: Outcomes) -> str | None:
+    """Why the intervals of a comparison should not be trusted yet, or ``None``.
+
+    An arm with fewer than ``MIN_ARM_UNITS`` units, or fewer than ``MIN_ARM_EVENTS``
+    conversions or non-conversions, gets the intervals computed as SPEC §6 says but
+    flagged: they are likely narrower than the truth.
+    """
+    problems = []
+    for arm, stats in (("control", control), ("treated", treated)):
+        n, converted = stats.n, round(stats.conversions.sum)
+        if n < MIN_ARM_UNITS:
+            problems.append(f"{arm} has {n} units (fewer than {MIN_ARM_UNITS})")
+        elif min(converted, n - converted) < MIN_ARM_EVENTS:
+            what = "conversions" if converted < MIN_ARM_EVENTS else "non-conversions"
+            count = converted if converted < MIN_ARM_EVENTS else n - converted
+            problems.append(f"{arm} has {count} {what} (fewer than {MIN_ARM_EVENTS})")
+    if not problems:
+        return None
+    return (
+        "; ".join(problems)
+        + ": the 95% intervals rest on a normal approximation that is poor for so few; "
+        "read them as rough until the arms grow"
+    )
+
+
 @dataclass(frozen=True)
 class SeriesPoint:
     """The campaign's worth over the units enrolled up to and including ``day``."""
