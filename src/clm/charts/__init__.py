@@ -52,7 +52,7 @@ def png(figure: go.Figure) -> bytes:
     width = figure.layout.width or PNG_WIDTH
     height = figure.layout.height or PNG_HEIGHT
     try:
-        data: bytes = figure.to_image(format="png", width=width, height=height, scale=1)
+        data: bytes = _render(figure, width, height)
     except RuntimeError as exc:  # Plotly's wording of Kaleido's ChromeNotFoundError
         if "Chrome" not in str(exc):
             raise
@@ -65,3 +65,17 @@ def png(figure: go.Figure) -> bytes:
         )
         raise ChartError(f"PNG charts need Chrome or Chromium: {hint}") from None
     return data
+
+
+def _render(figure: go.Figure, width: int, height: int, attempts: int = 3) -> bytes:
+    """Kaleido's render; a page whose scripts had not loaded yet (its ``JavascriptError``
+    "kaleido_scopes is not defined", seen on a busy machine after earlier renders in the
+    same process) is tried again, up to ``attempts`` times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            data: bytes = figure.to_image(format="png", width=width, height=height, scale=1)
+            return data
+        except RuntimeError as exc:
+            if type(exc).__name__ != "JavascriptError" or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
