@@ -77,7 +77,8 @@ def render(
     if len(parts) == 1:
         subtype, body = parts[0]
         assert body is not None
-        return head + _part(subtype, body) + CRLF
+        single = head + _part(subtype, body)
+        return single if single.endswith(CRLF) else single + CRLF  # a line ends the body
     mark = b"=_" + re.sub(r"[^A-Za-z0-9_-]", "", boundary)[:60].encode("ascii")
     out = [head, b'Content-Type: multipart/alternative; boundary="' + mark + b'"\r\n\r\n']
     for subtype, body in parts:

@@ -33,18 +33,20 @@ class TokenBucket:
         self.burst = max(1.0, rate if burst is None else burst)
         self._clock, self._sleep = clock, sleep
         self._tokens = 1.0  # start nearly empty: no burst at the start of a run
-        self._at = clock()
+        self._at: float | None = None  # the clock starts at the first take
         self._lock = threading.Lock()
 
     def take(self) -> None:
-        """Take one token, waiting for it if the bucket is empty."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-                self._at = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
-                wait = (1.0 - self._tokens) / self.rate
+        """Take one token, waiting for it if the bucket is empty.
+
+        The token is reserved at once (the count may go below zero: a debt later sends
+        wait behind), then the caller sleeps until it is due, outside the lock."""
+        with self._lock:
+            now = self._clock()
+            since = 0.0 if self._at is None else now - self._at
+            self._tokens = min(self.burst, self._tokens + since * self.rate)
+            self._at = now
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
             self._sleep(wait)
