@@ -191,7 +191,7 @@ class OutboxSection(_Section):
     ``flush_ms`` milliseconds (the in-flight log covers them meanwhile); ``fsync``
     makes every in-flight log write durable against a power cut, not just a crash."""
 
-    batch_size: int = Field(100, ge=1, le=100_000)
+    batch_size: int = Field(1000, ge=1, le=100_000)
     flush_every: int = Field(500, ge=1, le=100_000)
     flush_ms: int = Field(500, ge=1, le=600_000)
     fsync: bool = False
