@@ -22,6 +22,11 @@ interrupted mid-send (email: ``unknown``, never re-sent by itself). Once the dat
 holds everything (at the end of a run, or after the replay), the log is emptied
 (:meth:`InflightLog.clear`). The file is ``.clm/outbox-inflight.log`` beside the
 workspace database; an in-memory database needs no log (a crash loses it anyway).
+
+Weighed and not taken: marking a small batch ``sending`` in one DuckDB commit before
+sending it on one connection. It costs one commit per batch too, but a crash then makes
+the whole batch ``unknown`` (most of it delivered, all of it for an operator to check),
+where the log keeps that to the emails between mark and answer: one per SMTP connection.
 """
 
 from __future__ import annotations
