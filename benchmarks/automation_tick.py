@@ -14,8 +14,11 @@
 2. **Send**: ``--messages`` messages queued on email and as many on the generic webhook
    (an event-triggered automation of each, run with the channels unconfigured), then
    ``Workspace.deliver`` timed to an aiosmtpd server and to a threading HTTP server, each
-   in its own process on 127.0.0.1 (``receivers.py``). The receivers' logs are the check:
-   every message arrived exactly once.
+   in its own process on 127.0.0.1 (``receivers.py``), then the email messages once more
+   into a folder (``channels.email.folder``: a JSON file and an ``.eml`` per message).
+   The receivers' logs and the folder are the check: every message arrived exactly once.
+   ``--concurrency N`` sets ``channels.<name>.concurrency`` (the default otherwise);
+   ``--send-only`` skips the tick.
 
 The block (command, machine, tables) is printed and appended to RESULTS.md.
 
@@ -263,6 +266,9 @@ def send_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             ("channels.email.retries", "0"),
         ):
             ws.config_set(key, value)
+        if args.concurrency:
+            for name in ("email", "webhook"):
+                ws.config_set(f"channels.{name}.concurrency", str(args.concurrency))
         ids = pd.Series(np.arange(n)).map("S{:06d}".format)
         ws.import_customers(
             pd.DataFrame({"customer_id": ids, "email": ids + "@example.com", "ok": True}),
@@ -321,6 +327,8 @@ def send_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 "distinct": len(set(lines)),
             }
             print(f"{channel}: {out[channel]}", flush=True)
+        out["folder"] = folder_send(ws, now)
+        print(f"folder: {out['folder']}", flush=True)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -329,6 +337,33 @@ def send_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     return out
+
+
+def folder_send(ws: Workspace, now: datetime) -> dict[str, Any]:
+    """The email messages again, into a folder: the benchmark queues them once more (and
+    drops their ``message_sent`` events) with SQL, as a fresh outbox would hold them."""
+    ws.con.execute(
+        "DELETE FROM events WHERE type = 'message_sent' AND event_id IN "
+        "(SELECT 'msg:' || message_id || ':sent' FROM outbox WHERE channel = 'email')"
+    )
+    ws.con.execute(
+        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = not_before, "
+        "sent_at = NULL, provider_id = NULL, last_error = NULL WHERE channel = 'email'"
+    )
+    ws.config_set("channels.email.folder", "sent/email")
+    start = time.perf_counter()
+    delivered = ws.deliver(now)
+    wall = time.perf_counter() - start
+    names = [p.name for p in (ws.root / "sent" / "email").iterdir()]
+    emls = [name for name in names if name.endswith(".eml")]
+    return {
+        "sent": delivered.sent,
+        "failed": delivered.failed + delivered.retrying + delivered.unknown,
+        "wall": wall,
+        "per_second": delivered.sent / wall if wall else float("nan"),
+        "received": len(emls),
+        "distinct": len(set(emls)),
+    }
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -409,12 +444,17 @@ def report(
     if send is not None:
         lines += [
             f"Send: {args.messages:,} queued messages per channel, `Workspace.deliver` to a "
-            "receiver in its own process on 127.0.0.1.",
+            "receiver in its own process on 127.0.0.1 (folder: the email messages again, into "
+            f"a folder); channels.<name>.concurrency {args.concurrency or 'default'}.",
             "",
             "| channel | receiver | sent | failed | wall (s) | messages/s | received (distinct) |",
             "|---|---|--:|--:|--:|--:|--:|",
         ]
-        for channel, what in (("email", "aiosmtpd"), ("webhook", "http.server (threads)")):
+        for channel, what in (
+            ("email", "aiosmtpd"),
+            ("webhook", "http.server (threads)"),
+            ("folder", "folder (.json + .eml)"),
+        ):
             r = send[channel]
             lines.append(
                 f"| {channel} | {what} | {r['sent']:,} | {r['failed']:,} | {r['wall']:.2f} | "
@@ -432,6 +472,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/clm-bench/automation"))
     parser.add_argument("--skip-tick", action="store_true")
     parser.add_argument("--skip-send", action="store_true")
+    parser.add_argument("--send-only", action="store_true", help="only the send benchmark")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="channels.<name>.concurrency (0: default)"
+    )
     parser.add_argument("--cprofile", type=Path, help="profile the tick into this file")
     parser.add_argument("--keep", action="store_true", help="keep the workspaces")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
@@ -439,7 +483,7 @@ def main() -> None:
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
-    tick = None if args.skip_tick else tick_benchmark(args)
+    tick = None if args.skip_tick or args.send_only else tick_benchmark(args)
     send = None if args.skip_send else send_benchmark(args)
     block = report(args, tick, send, load)
     machine.publish(block, args.results, not args.no_append)

@@ -151,6 +151,8 @@ class EmailChannelSection(_Section):
     backoff_seconds: float = Field(60.0, ge=0)
     track_base_url: str = ""
     folder: str = ""  # deliver into this folder instead (demos, staging): see channels/folder.py
+    concurrency: int = Field(4, ge=1, le=64)  # SMTP connections at once (one thread each)
+    max_per_second: float = Field(0.0, ge=0)  # a provider's cap (token bucket); 0: none
 
 
 class HttpChannelSection(_Section):
@@ -172,6 +174,8 @@ class HttpChannelSection(_Section):
     backoff_seconds: float = Field(60.0, ge=0)
     timeout: float = Field(10.0, gt=0)
     folder: str = ""  # deliver into this folder instead (demos, staging): see channels/folder.py
+    concurrency: int = Field(4, ge=1, le=64)  # requests at once (one thread each)
+    max_per_second: float = Field(0.0, ge=0)  # a provider's cap (token bucket); 0: none
 
     @field_validator("url")
     @classmethod
@@ -182,7 +186,15 @@ class HttpChannelSection(_Section):
 
 
 class OutboxSection(_Section):
-    batch_size: int = Field(100, ge=1, le=100_000)
+    """How :func:`clm.automation.outbox.deliver` works through the outbox: ``batch_size``
+    due messages read at a time; results written every ``flush_every`` messages or
+    ``flush_ms`` milliseconds (the in-flight log covers them meanwhile); ``fsync``
+    makes every in-flight log write durable against a power cut, not just a crash."""
+
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    flush_every: int = Field(500, ge=1, le=100_000)
+    flush_ms: int = Field(500, ge=1, le=600_000)
+    fsync: bool = False
 
 
 def _http_channel(**body: str) -> Any:

@@ -2,48 +2,57 @@
 
 Statuses::
 
-    queued ──> sending ──> sent
-      ▲  │        │  └───> unknown   (stopped mid-send on a channel that cannot re-send)
-      │  ▼        ▼
-    retrying ──> failed               (a refusal, or retries exhausted)
+    queued ──> sent
+      ▲  │  └──> unknown   (stopped mid-send on a channel that cannot re-send)
+      │  ▼
+    retrying ──> failed    (a refusal, or retries exhausted)
 
-:func:`enqueue` adds messages (idempotent on ``message_id``); :func:`deliver` sends
-the due ones; :func:`messages` lists them; :func:`banner_for` serves live banners.
+(``sending``, a mark an earlier version stored per message, is still resolved after
+a crash like a mark of the in-flight log.) :func:`enqueue` adds messages (idempotent
+on ``message_id``); :func:`deliver` (:mod:`clm.automation.delivery`) sends the due
+ones; :func:`messages` lists them; :func:`banner_for` serves live banners.
 
 Sending each message at most once across crashes
 ------------------------------------------------
 A crash (``kill -9``, a power cut) can come at any instruction, so the question is
-what the database says about a message whose send was interrupted, and what a later
+what is on disk about a message whose send was interrupted, and what a later
 :func:`deliver` does with it. The rule:
 
-1. A message is marked ``sending`` (and that mark COMMITTED) at the channel's
-   *point of no return*, not earlier: for SMTP right before the final ``.`` line of
-   the DATA command, after MAIL, RCPT, DATA and the whole content went through (a
+1. At the channel's *point of no return* (for SMTP right before the final ``.`` line
+   of the DATA command, after MAIL, RCPT, DATA and the whole content went through: a
    server discards a transaction whose connection drops before that line, RFC 5321
-   §3.8); for HTTP right before the request. Messages are marked one at a time,
-   never a batch at once, so a crash interrupts at most one message.
+   §3.8; for HTTP right before the request) a *mark* is appended to the in-flight log
+   (:mod:`clm.automation.inflight`, ``os.write``: a ``kill -9`` cannot lose it), and
+   the provider's answer is appended as soon as it comes. The database gets the
+   outcomes in batches (every ``channels.outbox.flush_every`` messages or
+   ``flush_ms``), each batch in one transaction with its ``message_sent`` events
+   (``event_id = "msg:{message_id}:sent"``).
 2. A crash *before* the mark leaves the message ``queued``/``retrying``: the receiver
    has nothing, and the next run sends it. Nothing is lost.
-3. A crash *after* the mark leaves it ``sending``. The next :func:`deliver` starts by
-   resolving those, per channel (``after_crash``):
+3. A crash *after* the answer was logged: the next :func:`deliver` stores the logged
+   outcome (``replayed_after_crash``); nothing is sent again.
+4. A crash between the mark and the answer: the next :func:`deliver` resolves it per
+   channel (``after_crash``):
 
    - email (``hold``): marked ``unknown`` and NOT re-sent. SMTP cannot ask a server
      whether it got a message, and a receiver does not de-duplicate, so a re-send
-     could deliver twice (RFC 1047). The operator sees it in
-     ``clm outbox --status unknown`` and may :func:`requeue` it; a re-send carries
-     the same ``Message-ID``, so a mailbox that de-duplicates can drop it.
-   - SMS, push, webhooks, banners (``resend``): re-sent with the same
+     could deliver twice (RFC 1047). With ``channels.email.concurrency`` connections
+     at most that many emails are in this state after one crash. The operator sees
+     them in ``clm outbox --status unknown`` and may :func:`requeue` them; a re-send
+     carries the same ``Message-ID``, so a mailbox that de-duplicates can drop it.
+   - SMS, push, webhooks (``resend``): re-sent with the same
      ``Idempotency-Key: <message_id>``, which the provider uses to drop the repeat.
+   - folders (``resend``): the file named by the message id is written again;
+     banners (``resend``): made live again. Both are idempotent.
 
 So a receiver never gets an email twice. An email interrupted after the server
-accepted it but before the answer was recorded shows as ``unknown`` though it
-arrived; the only email that can go missing is one interrupted in the few
-microseconds between the commit of its mark and the write of its final ``.`` line
-(after that write the kernel delivers the line even if the process is killed), and
-it too is flagged ``unknown``, never silently dropped. The price is two commits per
-message (mark, result). Each result is recorded in its own transaction with the
-``message_sent`` event (``event_id = "msg:{message_id}:sent"``). :func:`deliver`
-holds a process-wide lock, so two runs never resolve each other's in-flight messages.
+accepted it but before the answer was logged shows as ``unknown`` though it arrived;
+the only email that can go missing is one interrupted in the microseconds between the
+write of its mark and the write of its final ``.`` line, and it too is flagged
+``unknown``, never silently dropped. A power cut can lose log lines the kernel had not
+written yet unless ``channels.outbox.fsync`` is on (one ``fsync`` per line, some
+4 ms on this machine's disk). :func:`deliver` holds a process-wide lock, so two runs
+never resolve each other's in-flight messages.
 
 Retries: a ``retry`` result waits ``backoff_seconds * 2**(attempts - 1)`` (the
 channel's :class:`~clm.automation.channels.base.RetryPolicy`) and becomes ``failed``
@@ -56,9 +65,7 @@ with the missing setting as their ``last_error``.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,14 +73,9 @@ import duckdb
 import pyarrow as pa
 
 from clm.automation.channels.banner import banner_for
-from clm.automation.channels.base import (
-    Channel,
-    OutgoingMessage,
-    SendResult,
-    after_crash,
-    retry_policy,
-)
-from clm.store.database import records, transaction
+from clm.automation.channels.base import OutgoingMessage
+from clm.automation.delivery import DeliveryStats, deliver, naive_utc
+from clm.store.database import records
 
 __all__ = [
     "CHANNELS",
@@ -89,36 +91,6 @@ __all__ = [
 
 CHANNELS = ("email", "sms", "push", "banner", "webhook")
 STATUSES = ("queued", "sending", "sent", "retrying", "failed", "unknown")
-HOLD_REASON = (
-    "interrupted after the message was handed to the server: it may have arrived, so it "
-    "is not re-sent by itself (requeue it to send it again)"
-)
-RESEND_REASON = "interrupted mid-send: sent again with the same idempotency key"
-_LOCK = threading.Lock()
-# After this many "retry" answers in a row, a channel is taken as down for the rest of
-# the run: its other due messages are not tried (nor counted as tries) until the next run.
-DOWN_AFTER = 3
-
-
-@dataclass
-class DeliveryStats:
-    """What one :func:`deliver` run did."""
-
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    unknown: int = 0
-    resent_after_crash: int = 0
-    held_after_crash: int = 0
-    waiting: dict[str, str] = field(default_factory=dict)  # channel -> missing setting
-    waiting_messages: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _naive_utc(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
 
 
 # -- enqueue -------------------------------------------------------------------------------
@@ -149,7 +121,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, messages: Sequence[OutgoingMessage])
             "channel": [m.channel for m in rows],
             "variant": pa.array([m.variant for m in rows], pa.string()),
             "content": [json.dumps(m.content, sort_keys=True) for m in rows],
-            "not_before": pa.array([_naive_utc(m.not_before) for m in rows], pa.timestamp("us")),
+            "not_before": pa.array([naive_utc(m.not_before) for m in rows], pa.timestamp("us")),
             "cost": pa.array([float(m.cost) for m in rows], pa.float64()),
         }
     )
@@ -179,271 +151,6 @@ def _check(message: OutgoingMessage) -> None:
         raise ValueError(f"message {message.message_id}: unknown channel {message.channel!r}")
     if not isinstance(message.content, dict):
         raise ValueError(f"message {message.message_id}: content must be a dict")
-
-
-# -- deliver -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Due:
-    message: OutgoingMessage
-    attempts: int
-
-
-class _Taken(Exception):
-    """The message changed status under us (another run took it)."""
-
-
-def deliver(
-    con: duckdb.DuckDBPyConnection,
-    channels: Mapping[str, Channel],
-    now: datetime,
-    *,
-    limit: int | None = None,
-    batch_size: int = 100,
-    unconfigured: Mapping[str, str] | None = None,
-) -> DeliveryStats:
-    """Send every due message (status queued or retrying, ``not_before`` and
-    ``next_attempt_at`` at or before ``now``) on its channel; see the module docstring.
-
-    ``unconfigured`` gives, per channel missing from ``channels``, the setting it lacks
-    (recorded on its waiting messages). ``limit`` caps the messages tried in this run.
-    Call it outside any transaction: it commits each step itself, which is the point.
-    """
-    now = _naive_utc(now)
-    with _LOCK:
-        stats = DeliveryStats()
-        _recover(con, channels, now, stats)
-        _note_waiting(con, channels, now, unconfigured or {}, stats)
-        streak: dict[str, int] = {}  # consecutive "retry" answers per channel
-        tried = 0
-        while limit is None or tried < limit:
-            names = sorted(c for c in channels if streak.get(c, 0) < DOWN_AFTER)
-            size = batch_size if limit is None else min(batch_size, limit - tried)
-            batch = _due(con, names, now, size)
-            if not batch:
-                break
-            for due in batch:
-                name = due.message.channel
-                if streak.get(name, 0) >= DOWN_AFTER:
-                    continue
-                status = _deliver_one(con, channels[name], due, now, stats)
-                streak[name] = streak.get(name, 0) + 1 if status == "retry" else 0
-                tried += 1
-        _note_down(con, [c for c, n in streak.items() if n >= DOWN_AFTER], now, stats)
-        return stats
-
-
-def _note_down(
-    con: duckdb.DuckDBPyConnection, names: list[str], now: datetime, stats: DeliveryStats
-) -> None:
-    """Count the messages left waiting because their channel looked down in this run."""
-    for name in names:
-        left = con.execute(
-            "SELECT count(*) FROM outbox WHERE channel = ? AND status IN ('queued', 'retrying') "
-            "AND not_before <= ? AND next_attempt_at <= ?",
-            [name, now, now],
-        ).fetchall()[0][0]
-        if left:
-            stats.waiting[name] = (
-                f"waiting: {DOWN_AFTER} tries in a row on {name} asked to retry; "
-                "the rest wait for the next run"
-            )
-            stats.waiting_messages += int(left)
-
-
-def _recover(
-    con: duckdb.DuckDBPyConnection,
-    channels: Mapping[str, Channel],
-    now: datetime,
-    stats: DeliveryStats,
-) -> None:
-    """Resolve messages an earlier run left in ``sending`` (it stopped mid-send)."""
-    rows = con.execute("SELECT message_id, channel FROM outbox WHERE status = 'sending'").fetchall()
-    with transaction(con):
-        for message_id, channel in rows:
-            if after_crash(channels.get(channel)) == "resend":
-                con.execute(
-                    "UPDATE outbox SET status = 'retrying', next_attempt_at = ?, last_error = ? "
-                    "WHERE message_id = ?",
-                    [now, RESEND_REASON, message_id],
-                )
-                stats.resent_after_crash += 1
-            else:
-                con.execute(
-                    "UPDATE outbox SET status = 'unknown', last_error = ? WHERE message_id = ?",
-                    [HOLD_REASON, message_id],
-                )
-                stats.held_after_crash += 1
-
-
-def _note_waiting(
-    con: duckdb.DuckDBPyConnection,
-    channels: Mapping[str, Channel],
-    now: datetime,
-    unconfigured: Mapping[str, str],
-    stats: DeliveryStats,
-) -> None:
-    """Record why due messages of channels without settings wait."""
-    rows = con.execute(
-        """
-        SELECT channel, count(*) FROM outbox
-        WHERE status IN ('queued', 'retrying') AND NOT list_contains(?, channel)
-          AND not_before <= ? AND next_attempt_at <= ?
-        GROUP BY channel ORDER BY channel
-        """,
-        [sorted(channels), now, now],
-    ).fetchall()
-    for channel, count in rows:
-        reason = unconfigured.get(channel) or f"no {channel} channel is configured"
-        reason = f"waiting: {reason}"
-        con.execute(
-            "UPDATE outbox SET last_error = ? WHERE channel = ? "
-            "AND status IN ('queued', 'retrying') AND last_error IS DISTINCT FROM ?",
-            [reason, channel, reason],
-        )
-        stats.waiting[channel] = reason
-        stats.waiting_messages += int(count)
-
-
-def _due(con: duckdb.DuckDBPyConnection, names: list[str], now: datetime, size: int) -> list[_Due]:
-    rows = con.execute(
-        """
-        SELECT message_id, automation, version, enrolment_id, step_id, customer_id, channel,
-               variant, content, not_before, cost, attempts
-        FROM outbox
-        WHERE status IN ('queued', 'retrying') AND list_contains(?, channel)
-          AND not_before <= ? AND next_attempt_at <= ?
-        ORDER BY next_attempt_at, not_before, message_id
-        LIMIT ?
-        """,
-        [names, now, now, size],
-    ).fetchall()
-    return [
-        _Due(
-            OutgoingMessage(
-                message_id=r[0],
-                automation=r[1],
-                version=int(r[2]),
-                enrolment_id=r[3],
-                step_id=r[4],
-                customer_id=r[5],
-                channel=r[6],
-                variant=r[7],
-                content=json.loads(r[8]),
-                not_before=r[9],
-                cost=float(r[10]),
-            ),
-            int(r[11]),
-        )
-        for r in rows
-    ]
-
-
-def _deliver_one(
-    con: duckdb.DuckDBPyConnection,
-    channel: Channel,
-    due: _Due,
-    now: datetime,
-    stats: DeliveryStats,
-) -> str | None:
-    """Send one message and record the outcome (see the module docstring for the order);
-    return the channel's answer (None when another run took the message)."""
-    message, attempt = due.message, due.attempts + 1
-    marked = False
-
-    def point_of_no_return() -> None:
-        nonlocal marked
-        if marked:
-            return
-        try:
-            changed = con.execute(
-                "UPDATE outbox SET status = 'sending', attempts = ? "
-                "WHERE message_id = ? AND status IN ('queued', 'retrying')",
-                [attempt, message.message_id],
-            ).fetchall()
-        except duckdb.TransactionException as exc:
-            raise _Taken from exc
-        if not changed or changed[0][0] != 1:
-            raise _Taken
-        marked = True
-
-    try:
-        result = _send(channel, message, point_of_no_return)
-    except _Taken:
-        return None
-    except Exception as exc:  # a channel bug must not stop the run or lose the record
-        reason = f"the {channel.name} channel raised {type(exc).__name__}"
-        result = SendResult("unknown", reason) if marked else SendResult("retry", reason)
-    _record(con, channel, message, attempt, result, now, stats)
-    return result.status
-
-
-def _send(
-    channel: Channel, message: OutgoingMessage, point_of_no_return: Callable[[], None]
-) -> SendResult:
-    staged = getattr(channel, "send_staged", None)
-    if callable(staged):
-        result: SendResult = staged(message, point_of_no_return)
-        return result
-    point_of_no_return()
-    return channel.send(message)
-
-
-def _record(
-    con: duckdb.DuckDBPyConnection,
-    channel: Channel,
-    message: OutgoingMessage,
-    attempt: int,
-    result: SendResult,
-    now: datetime,
-    stats: DeliveryStats,
-) -> None:
-    """Store one outcome (and the ``message_sent`` event) in one transaction."""
-    policy = retry_policy(channel)
-    status: str = result.status
-    detail, next_at = result.detail, now
-    if status == "retry":
-        if policy.exhausted(attempt):
-            status, detail = "failed", f"gave up after {attempt} tries: {detail}"
-        else:
-            status, next_at = "retrying", now + policy.delay(attempt)
-    with transaction(con):
-        con.execute(
-            """
-            UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
-                   sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
-                   provider_id = coalesce(?, provider_id)
-            WHERE message_id = ?
-            """,
-            [
-                status,
-                attempt,
-                next_at,
-                detail or None,
-                status,
-                now,
-                result.provider_id,
-                message.message_id,
-            ],
-        )
-        if status == "sent":
-            _sent_event(con, message, now)
-    setattr(stats, status, getattr(stats, status) + 1)
-
-
-def _sent_event(con: duckdb.DuckDBPyConnection, message: OutgoingMessage, now: datetime) -> None:
-    properties = {
-        "message_id": message.message_id,
-        "automation": message.automation,
-        "channel": message.channel,
-        "variant": message.variant,
-    }
-    con.execute(
-        "INSERT INTO events (event_id, customer_id, type, ts, properties) "
-        "VALUES (?, ?, 'message_sent', ?, ?)",
-        [f"msg:{message.message_id}:sent", message.customer_id, now, json.dumps(properties)],
-    )
 
 
 # -- reading and repairing -----------------------------------------------------------------

@@ -56,6 +56,9 @@ class Messaging(WorkspaceBase):
                 limit=limit,
                 batch_size=section.outbox.batch_size,
                 unconfigured=missing_settings(section),
+                flush_every=section.outbox.flush_every,
+                flush_ms=section.outbox.flush_ms,
+                fsync=section.outbox.fsync,
             )
         finally:
             for channel in channels.values():

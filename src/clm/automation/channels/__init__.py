@@ -66,14 +66,23 @@ def make_channels(settings: ChannelsSection, root: Path) -> dict[str, Channel]:
     channels: dict[str, Channel] = {"banner": BannerChannel()}
     if settings.email.folder:
         channels["email"] = FolderChannel(
-            "email", root / settings.email.folder, settings.email.sender
+            "email",
+            root / settings.email.folder,
+            settings.email.sender,
+            concurrency=settings.email.concurrency,
+            max_per_second=settings.email.max_per_second,
         )
     elif "email" not in missing:
         channels["email"] = _smtp(settings.email, root)
     for name in HTTP_CHANNELS:
         section = getattr(settings, name)
         if section.folder:
-            channels[name] = FolderChannel(name, root / section.folder)
+            channels[name] = FolderChannel(
+                name,
+                root / section.folder,
+                concurrency=section.concurrency,
+                max_per_second=section.max_per_second,
+            )
         elif name not in missing:
             channels[name] = _webhook(name, section)
     return channels
@@ -91,6 +100,8 @@ def _smtp(email: EmailChannelSection, root: Path) -> SmtpChannel:
         retry=RetryPolicy(email.retries, email.backoff_seconds),
         track_base_url=email.track_base_url,
         secret=workspace_secret(root) if email.track_base_url else b"",
+        concurrency=email.concurrency,
+        max_per_second=email.max_per_second,
     )
 
 
@@ -104,6 +115,8 @@ def _webhook(name: str, section: HttpChannelSection) -> WebhookChannel:
         body=section.body,
         timeout=section.timeout,
         retry=RetryPolicy(section.retries, section.backoff_seconds),
+        concurrency=section.concurrency,
+        max_per_second=section.max_per_second,
     )
 
 

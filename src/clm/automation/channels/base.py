@@ -14,6 +14,10 @@ have the message) implement :meth:`StagedChannel.send_staged` and call
 ``point_of_no_return()`` just before it; the outbox records that moment durably, which
 keeps the window in which a crash leaves a message's fate unknown as small as the
 protocol allows (see :mod:`clm.automation.outbox`).
+
+Optional attributes the outbox reads (with their defaults): ``retry``
+(:class:`RetryPolicy`), ``after_crash`` (``"hold"``), ``concurrency`` (1 sending
+thread; ``send`` must then be thread-safe) and ``max_per_second`` (0: no cap).
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class MemoryChannel:
     sent: list[OutgoingMessage] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     after_crash: AfterCrash = "resend"
+    concurrency: int = 1
 
     def send(self, message: OutgoingMessage) -> SendResult:
         result = self.outcomes.pop(0) if self.outcomes else SendResult("sent")

@@ -3,7 +3,8 @@
 For demos, rehearsals and staging workspaces: ``channels.<name>.folder`` (a path, relative
 to the workspace) makes a channel write each message as one JSON file named by its
 message id (``<folder>/<message_id>.json``; an email also gets an ``.eml`` beside it, a
-real MIME message a mail client opens). Writing the same message again replaces the
+real MIME message a mail client opens, written by
+:mod:`clm.automation.channels.mime`). Writing the same message again replaces the
 file, so a re-send after a crash leaves one copy.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal
 
+from clm.automation.channels import mime
 from clm.automation.channels.base import OutgoingMessage, SendResult
 
 
@@ -23,10 +24,19 @@ class FolderChannel:
 
     after_crash: Literal["resend"] = "resend"
 
-    def __init__(self, name: str, folder: Path, sender: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        sender: str = "",
+        *,
+        concurrency: int = 1,
+        max_per_second: float = 0.0,
+    ) -> None:
         self.name = name
         self.folder = folder
         self.sender = sender
+        self.concurrency, self.max_per_second = concurrency, max_per_second
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -40,26 +50,33 @@ class FolderChannel:
                 "not_before": message.not_before.isoformat(),
                 "content": message.content,
             }
-            _write(self.folder / f"{message.message_id}.json", json.dumps(record, indent=2))
+            data = json.dumps(record, indent=2).encode()
+            _write(self.folder / f"{message.message_id}.json", data)
             if self.name == "email":
                 _write(self.folder / f"{message.message_id}.eml", self._mime(message))
         except OSError as exc:
             return SendResult("retry", f"cannot write to {self.folder}: {exc.strerror}")
+        except ValueError as exc:  # a header with a line break: never written
+            return SendResult("failed", f"cannot build the email: {exc}")
         return SendResult("sent", provider_id=str(self.folder / message.message_id))
 
-    def _mime(self, message: OutgoingMessage) -> str:
-        mail = EmailMessage()
-        mail["From"] = self.sender or "clm@localhost"
-        mail["To"] = str(message.content.get("to", ""))
-        mail["Subject"] = str(message.content.get("subject", ""))
-        mail["Message-ID"] = f"<{message.message_id}@clm>"
-        mail.set_content(str(message.content.get("text") or ""))
-        if message.content.get("html"):
-            mail.add_alternative(str(message.content["html"]), subtype="html")
-        return mail.as_string()
+    def _mime(self, message: OutgoingMessage) -> bytes:
+        content = message.content
+        html = content.get("html")
+        return mime.render(
+            [
+                ("From", mime.address(self.sender or "clm@localhost")),
+                ("To", mime.address(str(content.get("to", "")))),
+                ("Subject", mime.header_text(str(content.get("subject", "")))),
+                ("Message-ID", f"<{message.message_id}@clm>"),
+            ],
+            str(content.get("text") or ""),
+            str(html) if html else None,
+            message.message_id,
+        )
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: bytes) -> None:
     temp = path.with_suffix(path.suffix + ".tmp")
-    temp.write_text(text, encoding="utf-8")
+    temp.write_bytes(data)
     os.replace(temp, path)

@@ -1,6 +1,9 @@
-"""Email over SMTP (:mod:`smtplib`), one connection kept open across a delivery run.
+"""Email over SMTP (:mod:`smtplib`): one connection per sending thread, kept open across a
+delivery run (``channels.email.concurrency`` threads; a new transaction follows the
+last one's reply on the same connection, RFC 5321 §3.3).
 
-Each message is ``multipart/alternative`` (text, then HTML) with a deterministic
+Each message is ``multipart/alternative`` (text, then HTML; written by
+:mod:`clm.automation.channels.mime`) with a deterministic
 ``Message-ID: <{message_id}@{sender domain}>``, so a receiver can recognize a repeat.
 
 The SMTP transaction is driven step by step (MAIL, RCPT, DATA, the content) so that
@@ -20,13 +23,13 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from typing import Literal
 
+from clm.automation.channels import mime
 from clm.automation.channels.base import OutgoingMessage, RetryPolicy, SendResult
 from clm.automation.tracking import tracking_links
 
@@ -65,41 +68,47 @@ class SmtpChannel:
         retry: RetryPolicy | None = None,
         track_base_url: str = "",
         secret: bytes = b"",
+        concurrency: int = 1,
+        max_per_second: float = 0.0,
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
+        self.concurrency, self.max_per_second = concurrency, max_per_second
         self.username, self._password = username, password
         self.starttls, self.timeout = starttls, timeout
         self.retry = retry or RetryPolicy()
         self.track_base_url, self._secret = track_base_url, secret
         self.envelope_sender = parseaddr(sender)[1] or sender
         self.domain = self.envelope_sender.rpartition("@")[2] or "clm.localhost"
-        self._smtp: smtplib.SMTP | None = None
+        self._local = threading.local()  # one connection per sending thread
+        self._open: set[smtplib.SMTP] = set()
+        self._open_lock = threading.Lock()
 
     # -- the message -------------------------------------------------------------------
 
     def message_id_header(self, message_id: str) -> str:
         return f"<{message_id}@{self.domain}>"
 
-    def build(self, message: OutgoingMessage) -> EmailMessage:
-        """The MIME message: headers, the text part and the HTML part."""
+    def payload(self, message: OutgoingMessage) -> bytes:
+        """The MIME message as bytes (:mod:`clm.automation.channels.mime`): headers, the
+        text part and the HTML part."""
         content = message.content
-        mail = EmailMessage()
-        mail["From"] = self.sender
-        mail["To"] = content["to"]
-        mail["Subject"] = content["subject"]
-        mail["Date"] = format_datetime(datetime.now(UTC))
-        mail["Message-ID"] = self.message_id_header(message.message_id)
         html = content.get("html")
         if html and self.track_base_url:
             html = tracking_links(html, message.message_id, self.track_base_url, self._secret)
+        headers = [
+            ("From", mime.address(self.sender)),
+            ("To", mime.address(str(content["to"]))),
+            ("Subject", mime.header_text(str(content["subject"]))),
+            ("Date", format_datetime(datetime.now(UTC))),
+            ("Message-ID", self.message_id_header(message.message_id)),
+        ]
         text = content.get("text")
-        if text is not None:
-            mail.set_content(text, cte="quoted-printable")
-            if html:
-                mail.add_alternative(html, subtype="html", cte="quoted-printable")
-        elif html:
-            mail.set_content(html, subtype="html", cte="quoted-printable")
-        return mail
+        return mime.render(
+            headers,
+            None if text is None else str(text),
+            str(html) if html else None,
+            message.message_id,
+        )
 
     # -- sending -----------------------------------------------------------------------
 
@@ -113,7 +122,7 @@ class SmtpChannel:
         if "@" not in to:
             return SendResult("failed", "no valid recipient address in the message")
         try:
-            payload = self.build(message).as_bytes(policy=SMTP_POLICY)
+            payload = self.payload(message)
         except (ValueError, KeyError) as exc:
             return SendResult("failed", f"cannot build the email: {type(exc).__name__}")
         for _ in range(2):  # a kept connection may have been closed by the server: reconnect
@@ -193,6 +202,12 @@ class SmtpChannel:
         text = reply.decode(errors="replace")[:200]
         raise SmtpFailure(status, f"{step} refused: {code} {text}")
 
+    @property
+    def _smtp(self) -> smtplib.SMTP | None:
+        """This thread's connection, if it has one."""
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        return smtp
+
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is not None:
             return self._smtp
@@ -219,25 +234,33 @@ class SmtpChannel:
         except BaseException:
             smtp.close()
             raise
-        self._smtp = smtp
+        self._local.smtp = smtp
+        with self._open_lock:
+            self._open.add(smtp)
         return smtp
 
     def _unreachable(self, exc: BaseException) -> str:
         return f"cannot reach the SMTP server {self.host}:{self.port} ({type(exc).__name__})"
 
     def _drop(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.close()
-            finally:
-                self._smtp = None
+        """Close this thread's connection (without QUIT)."""
+        smtp = self._smtp
+        if smtp is not None:
+            self._local.smtp = None
+            with self._open_lock:
+                self._open.discard(smtp)
+            smtp.close()
 
     def close(self) -> None:
-        """Say QUIT and close the connection."""
-        if self._smtp is not None:
+        """Say QUIT on every open connection and close them (after the sending threads
+        are done)."""
+        with self._open_lock:
+            connections, self._open = list(self._open), set()
+        for smtp in connections:
             try:
-                self._smtp.quit()
+                smtp.quit()
             except (smtplib.SMTPException, OSError):
                 pass
             finally:
-                self._drop()
+                smtp.close()
+        self._local = threading.local()

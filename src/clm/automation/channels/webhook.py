@@ -60,15 +60,21 @@ class WebhookChannel:
         body: Mapping[str, Any] | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
+        concurrency: int = 1,
+        max_per_second: float = 0.0,
     ) -> None:
         self.name, self.url = name, url
+        self.concurrency, self.max_per_second = concurrency, max_per_second
         parts = httpx.URL(url)  # for messages: no credentials or query (they may hold tokens)
         self.where = f"{parts.scheme}://{parts.host}{f':{parts.port}' if parts.port else ''}"
         self.body_template = dict(body or {})
         self.retry = retry or RetryPolicy()
         self._client = httpx.Client(
-            timeout=timeout, headers=dict(headers or {}), follow_redirects=False
-        )
+            timeout=timeout,
+            headers=dict(headers or {}),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=max(concurrency, 1)),
+        )  # thread-safe: the channel's sending threads share its connection pool
 
     def payload(self, message: OutgoingMessage) -> Any:
         """The JSON body for ``message``."""
