@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -85,7 +85,8 @@ CHANGING = ("enrolment_id", "state", "step_id", "due_at", "wait_since", "convert
 
 def insert(con: duckdb.DuckDBPyConnection, enrolments: Sequence[Enrolment]) -> None:
     """Add enrolments; one whose id exists is kept as it is."""
-    bulk.insert(con, "enrolments", TYPES, [astuple(e) for e in enrolments])
+    names = [n for n, _ in TYPES]  # not dataclasses.astuple: it deep-copies every value
+    bulk.insert(con, "enrolments", TYPES, [[getattr(e, n) for n in names] for e in enrolments])
 
 
 def update(con: duckdb.DuckDBPyConnection, enrolments: Sequence[Enrolment]) -> None:

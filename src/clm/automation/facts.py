@@ -9,6 +9,7 @@ a withdrawn consent stops every later send, also in simulated runs).
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -60,6 +61,31 @@ class FactsCache:
             _add_time_facts(facts, t)
         return out
 
+    def at(self, wanted: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], Facts]:
+        """Facts of each ``(customer, time)``: one bulk load per scoring run for every
+        customer not loaded yet (not one per distinct time), then the time facts (days
+        since signup, days in segment) added per pair."""
+        run_ids = {t: _run_id(self.all_runs, t) for t in {t for _, t in wanted}}
+        by_run: dict[int | None, list[str]] = defaultdict(list)
+        for cid, t in wanted:
+            by_run[run_ids[t]].append(cid)
+        for run_id, customers in by_run.items():
+            missing = [c for c in dict.fromkeys(customers) if (run_id, c) not in self._cache]
+            if missing:
+                for cid, facts in load_facts(self.con, run_id, missing).items():
+                    self._cache[(run_id, cid)] = facts
+        out: dict[tuple[str, datetime], Facts] = {}
+        for cid, t in wanted:
+            facts = dict(self._cache[(run_ids[t], cid)])
+            _add_time_facts(facts, t)
+            out[(cid, t)] = facts
+        return out
+
+
+def _run_id(all_runs: Sequence[tuple[int, date]], t: datetime) -> int | None:
+    run = run_at(all_runs, t)
+    return run[0] if run else None
+
 
 def _add_time_facts(facts: Facts, t: datetime) -> None:
     signup = facts.get("signup_at")
@@ -71,12 +97,15 @@ def _add_time_facts(facts: Facts, t: datetime) -> None:
 def load_facts(
     con: duckdb.DuckDBPyConnection, run_id: int | None, customers: Sequence[str]
 ) -> dict[str, Facts]:
-    """Facts of ``customers`` from run ``run_id`` (None: traits and consent only)."""
+    """Facts of ``customers`` from run ``run_id`` (None: traits and consent only).
+
+    Rows are read as tuples and zipped onto precomputed field names (a dict per row and
+    per activity scope cost more than the queries for a large slice)."""
     ids = list(customers)
     out: dict[str, Facts] = {c: {"customer_id": c} for c in ids}
     if not ids:
         return out
-    for row in _rows(
+    names, rows = _rows(
         con,
         """
         SELECT customer_id, email, phone, timezone, signup_at, attributes
@@ -84,19 +113,23 @@ def load_facts(
         QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY updated_at DESC) = 1
         """,
         ids,
-    ):
-        attributes = json.loads(row.pop("attributes") or "{}")
-        out[row["customer_id"]].update(row)
-        out[row["customer_id"]].update({f"attributes.{k}": v for k, v in attributes.items()})
-    for row in _rows(
+    )
+    plain = names[:-1]
+    for row in rows:
+        facts = out[row[0]]
+        facts.update(zip(plain, row[:-1], strict=True))
+        attributes = json.loads(row[-1] or "{}")
+        facts.update({f"attributes.{k}": v for k, v in attributes.items()})
+    _, rows = _rows(
         con,
         """
         SELECT DISTINCT ON (customer_id, channel) customer_id, channel, granted FROM consents
         WHERE customer_id IN (SELECT unnest($ids)) ORDER BY customer_id, channel, ts DESC
         """,
         ids,
-    ):
-        out[row["customer_id"]][f"consent.{row['channel']}"] = bool(row["granted"])
+    )
+    for cid, channel, granted in rows:
+        out[cid][f"consent.{channel}"] = bool(granted)
     if run_id is not None:
         _run_facts(con, run_id, ids, out)
     return out
@@ -105,54 +138,53 @@ def load_facts(
 def _run_facts(
     con: duckdb.DuckDBPyConnection, run_id: int, ids: list[str], out: dict[str, Facts]
 ) -> None:
-    cols = ", ".join(SCORE_FIELDS)
-    for row in _rows(
-        con,
-        f"SELECT customer_id, {cols} FROM scores WHERE run_id = $run "
+    for sql in (
+        f"SELECT customer_id, {', '.join(SCORE_FIELDS)} FROM scores WHERE run_id = $run "
         "AND customer_id IN (SELECT unnest($ids))",
-        ids,
-        run_id,
-    ):
-        out[row["customer_id"]].update(row)
-    for row in _rows(
-        con,
         f"SELECT customer_id, {', '.join(CLV_FIELDS)} FROM clv WHERE run_id = $run "
         "AND customer_id IN (SELECT unnest($ids))",
-        ids,
-        run_id,
     ):
-        out[row["customer_id"]].update(row)
+        names, rows = _rows(con, sql, ids, run_id)
+        for row in rows:
+            out[row[0]].update(zip(names, row, strict=True))
     best: dict[str, tuple[float, str]] = {}
-    for row in _rows(
+    keys: dict[str, list[str]] = {}
+    v_long = ACTIVITY_FIELDS.index("v_long") + 2
+    _, rows = _rows(
         con,
         f"SELECT customer_id, scope, {', '.join(ACTIVITY_FIELDS)} FROM activity "
         "WHERE run_id = $run AND customer_id IN (SELECT unnest($ids))",
         ids,
         run_id,
-    ):
-        cid, scope = row.pop("customer_id"), row.pop("scope")
-        suffix = "" if scope == "all" else f".{scope}"
-        out[cid].update({f"{k}{suffix}": v for k, v in row.items()})
-        if scope != "all" and row["v_long"] > best.get(cid, (0.0, ""))[0]:
-            best[cid] = (row["v_long"], scope)
+    )
+    for row in rows:
+        cid, scope = row[0], row[1]
+        if scope not in keys:
+            suffix = "" if scope == "all" else f".{scope}"
+            keys[scope] = [f"{k}{suffix}" for k in ACTIVITY_FIELDS]
+        out[cid].update(zip(keys[scope], row[2:], strict=True))
+        if scope != "all" and row[v_long] > best.get(cid, (0.0, ""))[0]:
+            best[cid] = (row[v_long], scope)
     for cid, (_, scope) in best.items():
         out[cid]["top_category"] = scope
-    for row in _rows(
+    _, rows = _rows(
         con,
         "SELECT customer_id, category FROM next_best WHERE run_id = $run AND rank = 1 "
         "AND customer_id IN (SELECT unnest($ids))",
         ids,
         run_id,
-    ):
-        out[row["customer_id"]]["next_best_category"] = row["category"]
+    )
+    for cid, category in rows:
+        out[cid]["next_best_category"] = category
 
 
 def _rows(
     con: duckdb.DuckDBPyConnection, sql: str, ids: list[str], run_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and the rows (tuples) of a query on ``$ids`` (and ``$run``)."""
     params: dict[str, Any] = {"ids": ids}
     if run_id is not None:
         params["run"] = run_id
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return names, cursor.fetchall()

@@ -7,6 +7,7 @@ customer's time zone and a send inside them moves to the window's end (it is not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +26,7 @@ class Blocked:
     detail: str
 
 
-def consent_block(channel: str, facts: dict[str, object]) -> Blocked | None:
+def consent_block(channel: str, facts: Mapping[str, object]) -> Blocked | None:
     """A send on a consent channel needs a granted consent (none recorded: no)."""
     if channel not in CONSENT_CHANNELS:
         return None
@@ -36,14 +37,14 @@ def consent_block(channel: str, facts: dict[str, object]) -> Blocked | None:
     return Blocked("consent", f"no {channel} consent ({state})")
 
 
-def address_block(channel: str, facts: dict[str, object]) -> Blocked | None:
+def address_block(channel: str, facts: Mapping[str, object]) -> Blocked | None:
     field = ADDRESS.get(channel)
     if field is None or facts.get(field):
         return None
     return Blocked("no_address", f"no {field} known for {channel}")
 
 
-def contactable(channels: frozenset[str], facts: dict[str, object]) -> Blocked | None:
+def contactable(channels: frozenset[str], facts: Mapping[str, object]) -> Blocked | None:
     """An automation may enrol a customer it can reach on at least one of its channels."""
     if not channels or any(
         consent_block(ch, facts) is None and address_block(ch, facts) is None for ch in channels

@@ -85,7 +85,7 @@ def decide_enrolment(
         reason = conditions.failure(automation.audience, facts)
         block = guards.Blocked("audience", reason) if reason else None
     if block is None:
-        block = guards.contactable(automation.channels, dict(facts))
+        block = guards.contactable(automation.channels, facts)
     if block is not None:
         skip = Decision(
             at,
@@ -195,7 +195,7 @@ def advance(automation: Automation, e: Enrolment, facts: Facts, env: Env) -> Out
             target = step["then"] if reason is None else step["else"]
             words = conditions.describe(step["condition"])
             decisions.append(
-                _decision(
+                decision(
                     e,
                     t,
                     "branched",
@@ -265,7 +265,7 @@ def _finish(e: Enrolment, t: datetime, how: str, decisions: list[Decision]) -> E
     }
     if e.goal_until is not None and e.goal_until > t:
         decisions.append(
-            _decision(
+            decision(
                 e,
                 t,
                 "completed",
@@ -274,11 +274,31 @@ def _finish(e: Enrolment, t: datetime, how: str, decisions: list[Decision]) -> E
             )
         )
         return e.moved(state="completed", step_id=None, due_at=None)
-    decisions.append(_decision(e, t, "ended", reason=how, detail=words[how]))
+    decisions.append(decision(e, t, "ended", reason=how, detail=words[how]))
     return e.moved(state="ended", step_id=None, due_at=None, ended_at=t)
 
 
-def _decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
+def convert(e: Enrolment, at: datetime) -> tuple[Enrolment, Decision]:
+    """The goal event at ``at`` ends the enrolment as converted."""
+    e = e.moved(state="converted", converted_at=at, ended_at=at, step_id=None, due_at=None)
+    return e, decision(e, at, "converted", detail="goal event in the window")
+
+
+def close_window(e: Enrolment, b: datetime) -> tuple[Enrolment, Decision]:
+    """The goal window passed without a conversion (by ``b``): the enrolment ends."""
+    closed = e.goal_until or b
+    e = e.moved(state="ended", ended_at=closed)
+    return e, decision(
+        e,
+        closed,
+        "ended",
+        reason="no_conversion",
+        detail="the goal window closed without a conversion",
+    )
+
+
+def decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
+    """A decision about an enrolment at ``t``."""
     return Decision(
         ts=t,
         automation=e.automation,
@@ -301,10 +321,10 @@ def _send(
 ) -> tuple[list[Decision], OutgoingMessage | None]:
     channel, sid = str(step["channel"]), str(step["id"])
     policy = env.policy
-    block = guards.consent_block(channel, dict(facts)) or guards.address_block(channel, dict(facts))
+    block = guards.consent_block(channel, facts) or guards.address_block(channel, facts)
     if block is not None:
         return [
-            _decision(
+            decision(
                 e,
                 t,
                 "skipped",
@@ -321,7 +341,7 @@ def _send(
         send_at = guards.next_allowed(t, policy.quiet, tz)
         if send_at != t:
             out.append(
-                _decision(
+                decision(
                     e,
                     t,
                     "moved",
@@ -337,7 +357,7 @@ def _send(
     blocked = guards.cap_block(count, cap, channel, policy.period.days)
     if blocked is not None:
         out.append(
-            _decision(
+            decision(
                 e, t, "skipped", step_id=sid, reason="cap", channel=channel, detail=blocked.detail
             )
         )
@@ -348,7 +368,7 @@ def _send(
         content = env.render(channel, template, context(facts, automation, variant, mid))
     except ClmError as exc:
         out.append(
-            _decision(
+            decision(
                 e, t, "skipped", step_id=sid, reason="template", channel=channel, detail=str(exc)
             )
         )
@@ -369,7 +389,7 @@ def _send(
         cost,
     )
     out.append(
-        _decision(
+        decision(
             e,
             t,
             "sent",
@@ -423,11 +443,17 @@ def _address(channel: str, content: dict[str, Any], facts: Facts) -> None:
 
 def context(facts: Facts, automation: Automation, variant: str | None, mid: str) -> dict[str, Any]:
     """What a template sees: profile fields, the offer, ids for tracking links."""
-    attributes = {k.split(".", 1)[1]: v for k, v in facts.items() if k.startswith("attributes.")}
+    attributes: dict[str, Any] = {}
+    plain: dict[str, Any] = dict(_NO_FIELDS)  # every field defined, maybe empty
+    scoped: dict[str, Any] = {}
+    for k, v in facts.items():  # one pass: facts hold ~100 keys (every activity scope)
+        if "." not in k:
+            plain[k] = _plain(v)
+        elif k.startswith("attributes."):
+            attributes[k[len("attributes.") :]] = v
+        elif not k.startswith("attr"):
+            scoped[k] = _plain(v)
     name = attributes.get("first_name") or attributes.get("name") or ""
-    plain = {k: None for k in conditions.PLAIN_FIELDS}  # every field defined, maybe empty
-    plain |= {k: _plain(v) for k, v in facts.items() if "." not in k}
-    scoped = {k: _plain(v) for k, v in facts.items() if "." in k and not k.startswith("attr")}
     return {
         **plain,
         "name": name,
@@ -441,5 +467,11 @@ def context(facts: Facts, automation: Automation, variant: str | None, mid: str)
     }
 
 
+_NO_FIELDS: dict[str, Any] = {k: None for k in conditions.PLAIN_FIELDS}
+_AS_IS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, _AS_IS):
+        return value
     return value.isoformat() if hasattr(value, "isoformat") else value

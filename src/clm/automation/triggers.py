@@ -10,7 +10,8 @@ enrols once.
   per (automation, customer, scope) hysteresis state (:func:`cross`).
 - ``event``: events of a type (and property filter) with ``ts`` in the window;
   an anonymous event counts for the customer its anonymous id is linked to.
-- ``schedule``: every known customer at each tick.
+- ``schedule``: every known customer at each tick (those the audience, read in SQL,
+  may hold).
 - ``no_conversion``: treated enrolments of another automation that ended without a
   conversion in the window (the hand-off of non-responders).
 """
@@ -24,11 +25,11 @@ from datetime import date, datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
+from clm.automation.audience import schedule_candidates
 from clm.automation.definitions import Automation
 from clm.automation.durations import schedule_ticks
-from clm.automation.facts import knowledge_time
+from clm.automation.facts import knowledge_time, run_at
 
 EVENT_COLUMNS = {
     "category": "VARCHAR",
@@ -82,7 +83,7 @@ def find(
     elif kind == "event":
         found = events(con, body["type"], body.get("where") or {}, start, end)
     elif kind == "schedule":
-        found = schedule(con, body["every"], start, end)
+        found = schedule(con, body["every"], start, end, automation.audience, runs)
     elif kind == "no_conversion":
         found = no_conversion(con, body["automation"], start, end)
     else:
@@ -236,25 +237,23 @@ def events(
 
 
 def schedule(
-    con: duckdb.DuckDBPyConnection, every: str, start: datetime, end: datetime
+    con: duckdb.DuckDBPyConnection,
+    every: str,
+    start: datetime,
+    end: datetime,
+    audience: Mapping[str, Any] | None = None,
+    runs: Sequence[tuple[int, date]] = (),
 ) -> list[Occurrence]:
-    ticks = schedule_ticks(every, start, end)
-    if not ticks:
-        return []
-    customers = [
-        str(r[0])
-        for r in con.execute(
-            "SELECT customer_id FROM profiles UNION "
-            "SELECT customer_id FROM scores WHERE customer_id IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    ]
-    return [
-        Occurrence(
-            cid, tick, f"schedule:{tick:%Y-%m-%dT%H:%M}", f"schedule at {tick:%Y-%m-%d %H:%M}"
-        )
-        for tick in ticks
-        for cid in customers
-    ]
+    """One occurrence per tick for every known customer that may be in the audience
+    (:func:`clm.automation.audience.schedule_candidates`: the audience in SQL, with the
+    scores of the run known at the tick)."""
+    out: list[Occurrence] = []
+    for tick in schedule_ticks(every, start, end):
+        run = run_at(runs, tick)
+        customers = schedule_candidates(con, audience, run[0] if run else None, tick)
+        key, detail = f"schedule:{tick:%Y-%m-%dT%H:%M}", f"schedule at {tick:%Y-%m-%d %H:%M}"
+        out += [Occurrence(cid, tick, key, detail) for cid in customers]
+    return out
 
 
 def no_conversion(
@@ -290,21 +289,6 @@ def cross(armed: bool, value: float, above: float, rearm_below: float) -> tuple[
     return armed, False
 
 
-def score_values(
-    con: duckdb.DuckDBPyConnection, run_id: int, score: str, scope: str
-) -> dict[str, float]:
-    """The score of every customer in a run (activity family per scope)."""
-    table = SCORE_TABLE.get(score, "activity")
-    extra = " AND scope = ?" if table == "activity" else ""
-    params: list[Any] = [run_id] + ([scope] if table == "activity" else [])
-    rows = con.execute(
-        f"SELECT customer_id, {score}::DOUBLE FROM {table} WHERE run_id = ? "
-        f"AND customer_id IS NOT NULL AND {score} IS NOT NULL{extra}",
-        params,
-    ).fetchall()
-    return {str(c): float(v) for c, v in rows}
-
-
 def crossings(
     con: duckdb.DuckDBPyConnection,
     automation: Automation,
@@ -323,25 +307,16 @@ def crossings(
     above = float(body["above"])
     rearm = float(body.get("rearm_below", above))
     seen = seen_runs(con, automation.name)
-    states = _states(con, automation.name, scope)
     found: list[Occurrence] = []
     todo = pending_runs(con, automation.name, start, end, runs)
     if not seen:
         before = [r for r in runs if knowledge_time(r[1]) <= start]
         baseline = before[-1] if before else (todo.pop(0) if todo else None)
         if baseline is not None:
-            _evaluate(con, automation.name, baseline, score, scope, above, rearm, states, None)
+            _evaluate(con, automation.name, baseline, score, scope, above, rearm, None)
     for run in todo:
-        found += _evaluate(con, automation.name, run, score, scope, above, rearm, states, start)
+        found += _evaluate(con, automation.name, run, score, scope, above, rearm, start)
     return found
-
-
-def _states(con: duckdb.DuckDBPyConnection, name: str, scope: str) -> dict[str, bool]:
-    rows = con.execute(
-        "SELECT customer_id, armed FROM crossing_states WHERE automation = ? AND scope = ?",
-        [name, scope],
-    ).fetchall()
-    return {str(c): bool(a) for c, a in rows}
 
 
 def _evaluate(
@@ -352,33 +327,65 @@ def _evaluate(
     scope: str,
     above: float,
     rearm: float,
-    states: dict[str, bool],
     start: datetime | None,
 ) -> list[Occurrence]:
-    """One run against the states; ``start`` None evaluates a baseline (fires nothing)."""
+    """One run against the stored states, in SQL (:func:`cross` for every customer at
+    once); ``start`` None evaluates a baseline (fires nothing). A customer without a
+    state starts armed, or, in a baseline, armed when below ``above``. States that
+    changed are stored; the customers that fired are returned."""
     baseline = start is None
     run_id, as_of = run
-    values = score_values(con, run_id, score, scope)
-    found: list[Occurrence] = []
-    changed: list[tuple[str, bool, float]] = []
-    for cid, value in values.items():
-        before = states.get(cid, value < above if baseline else True)
-        armed, fired = cross(before, value, above, rearm)
-        if fired and not baseline:
-            found.append(
-                Occurrence(
-                    cid,
-                    max(knowledge_time(as_of), start or knowledge_time(as_of)),
-                    f"crossing:{scope}:{as_of}",
-                    _crossed(score, scope, value, above, as_of),
-                )
-            )
-        if states.get(cid) != armed:
-            changed.append((cid, armed, value))
-        states[cid] = armed
-    _store_states(con, name, scope, as_of, changed)
+    table = SCORE_TABLE.get(score, "activity")
+    scoped = " AND scope = $scope" if table == "activity" else ""
+    default = "v.value < $above" if baseline else "TRUE"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE crossing_step AS
+        WITH v AS (
+            SELECT customer_id, {score}::DOUBLE AS value FROM {table}
+            WHERE run_id = $run AND customer_id IS NOT NULL AND {score} IS NOT NULL{scoped}
+        ), j AS (
+            SELECT v.customer_id, v.value, s.armed AS old,
+                   coalesce(s.armed, {default}) AS was
+            FROM v LEFT JOIN crossing_states s ON s.automation = $name
+             AND s.scope = $scope AND s.customer_id = v.customer_id
+        ), k AS (  -- NaN is above everything in DuckDB, below nothing in Python: never reached
+            SELECT *, value >= $above AND NOT isnan(value) AS reached FROM j
+        )
+        SELECT customer_id, value, old, was AND reached AS fired,
+               CASE WHEN was AND reached THEN FALSE
+                    WHEN NOT was AND value < $rearm THEN TRUE
+                    ELSE was END AS armed
+        FROM k
+        """,
+        {"run": run_id, "scope": scope, "above": above, "rearm": rearm, "name": name},
+    )
+    try:
+        con.execute(
+            "INSERT OR REPLACE INTO crossing_states SELECT $name, customer_id, $scope, armed, "
+            "value, $as_of::DATE FROM crossing_step WHERE old IS DISTINCT FROM armed",
+            {"name": name, "scope": scope, "as_of": as_of},
+        )
+        fired = (
+            []
+            if baseline
+            else con.execute(
+                "SELECT customer_id, value FROM crossing_step WHERE fired ORDER BY customer_id"
+            ).fetchall()
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS crossing_step")
     mark_run(con, name, as_of)
-    return found
+    at = max(knowledge_time(as_of), start or knowledge_time(as_of))
+    return [
+        Occurrence(
+            str(cid),
+            at,
+            f"crossing:{scope}:{as_of}",
+            _crossed(score, scope, float(value), above, as_of),
+        )
+        for cid, value in fired
+    ]
 
 
 def _crossed(score: str, scope: str, value: float, above: float, as_of: date) -> str:
@@ -387,32 +394,3 @@ def _crossed(score: str, scope: str, value: float, above: float, as_of: date) ->
     if score == "rising":
         return f"interest{where} started rising as of {as_of}"
     return f"{score}{where} rose to {value:.4g} (≥ {above:g}) as of {as_of}"
-
-
-def _store_states(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    scope: str,
-    as_of: date,
-    changed: list[tuple[str, bool, float]],
-) -> None:
-    if not changed:
-        return
-    frame = pd.DataFrame(
-        {
-            "automation": name,
-            "customer_id": [c for c, _, _ in changed],
-            "scope": scope,
-            "armed": [a for _, a, _ in changed],
-            "value": [v for _, _, v in changed],
-            "as_of": as_of,
-        }
-    )
-    con.register("crossing_updates", frame)
-    try:
-        con.execute(
-            "INSERT OR REPLACE INTO crossing_states SELECT automation, customer_id, scope, "
-            "armed, value, as_of::DATE FROM crossing_updates"
-        )
-    finally:
-        con.unregister("crossing_updates")
