@@ -10,6 +10,8 @@ Times are ``TIMESTAMP`` holding UTC instants (SPEC §1).
 
 from __future__ import annotations
 
+from clm.store import summaries
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -297,4 +299,6 @@ MIGRATIONS: list[tuple[int, str]] = [
         WHERE linked_at IS NOT NULL;
         """,
     ),
+    # per-run summaries of the population pages (clm.store.summaries), filled for old runs
+    (8, summaries.MIGRATION),
 ]
