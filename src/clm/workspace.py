@@ -627,6 +627,17 @@ class Workspace:
             self.con, sql, params, self._measurements(), default
         )
 
+    def automation_reports(self) -> dict[str, Any]:
+        """:meth:`report_automations` and, under ``reports``, :meth:`report_automation` of
+        every automation with enrolments, aggregated in one pass (the dashboard's pages)."""
+        from clm.automation.measure import units_query
+        from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import Measurement
+
+        sql, params = units_query(None)
+        default = Measurement(self.settings.clv.margin)
+        return experiment_report.all_reports(self.con, sql, params, self._measurements(), default)
+
     # -- outbox and channels ---------------------------------------------------------------
 
     def outbox(
@@ -881,6 +892,19 @@ class Workspace:
         """Changes whenever events, imports or scoring runs are added (cheap to compute)."""
         runs = tuple((r["run_id"], r["finished_at"]) for r in self.runs())
         return (*data_summary.events_signature(self.con), runs)
+
+    def automations_signature(self) -> tuple[Any, ...]:
+        """Changes whenever an automation file, enrolment, decision, outcome event, version
+        or status changes (cheap to compute): the automation pages' cache key."""
+        folder = self.root / DEFINITIONS / "automations"
+        files = (
+            tuple(
+                (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*"))
+            )
+            if folder.is_dir()
+            else ()
+        )
+        return (*data_summary.automations_signature(self.con), files)
 
 
 def _describe(automation: Any) -> dict[str, Any]:

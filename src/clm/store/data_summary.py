@@ -76,3 +76,19 @@ def status_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         "ORDER BY as_of, r.run_id",
     )
 
+
+def automations_signature(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """Changes whenever what the automation pages show can change: enrolments, their
+    conversions and ends, decisions, message outcome events, versions and statuses
+    (cheap: counts and maxima of a few columns, no scan of the events)."""
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM events),
+               (SELECT count(*) FROM decisions),
+               (SELECT (count(*), count(converted_at), max(converted_at), count(ended_at))
+                FROM enrolments),
+               (SELECT count(*) FROM automation_versions),
+               (SELECT (count(*), max(updated_at)) FROM automation_states)
+        """
+    ).fetchall()[0]
+    return tuple(str(v) for v in row)
