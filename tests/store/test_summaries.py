@@ -116,15 +116,20 @@ def test_rankings_equal_the_direct_query_beyond_the_stored_top(ws: Workspace) ->
 
 
 def test_migration_fills_runs_stored_before_it(tmp_path: Path, root: Path) -> None:
-    """A workspace at schema 7 (no summaries) gets the same summaries as scoring writes."""
+    """A workspace at schema 7 (no summaries, no indexes) gets the same summaries as
+    scoring writes, and the lookup indexes of migration 9."""
     copy = tmp_path / "ws"
     shutil.copytree(root, copy)
     with Workspace.open(copy) as ws:
         written = snapshot(ws)
         for table in summaries.TABLES:
             ws.con.execute(f"DROP TABLE {table}")
-        ws.con.execute("DELETE FROM schema_migrations WHERE version = 8")
+        for (index,) in ws.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall():
+            ws.con.execute(f"DROP INDEX {index}")
+        ws.con.execute("DELETE FROM schema_migrations WHERE version >= 8")
     with Workspace.open(copy) as ws:
         filled = snapshot(ws)
+        indexes = ws.con.execute("SELECT table_name FROM duckdb_indexes()").fetchall()
+    assert {t for (t,) in indexes} >= {"profiles", "decisions", "enrolments", "outbox"}
     for table, expected in written.items():
         pd.testing.assert_frame_equal(filled[table], expected, check_exact=False, rtol=1e-9)
