@@ -15,6 +15,7 @@ customers with every customer treated by any automation.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -360,7 +361,27 @@ def all_reports(
 ) -> dict[str, Any]:
     """:func:`automations_report` and, under ``reports``, every automation's
     :func:`automation_report` by name, from one aggregation of the units (the per-automation
-    margins are the same, so each block equals the report of that automation alone)."""
+    margins are the same, so each block equals the report of that automation alone).
+
+    The units are read once (one row per enrolment: small next to the events they are
+    measured from) and both aggregations run over that copy.
+    """
+    units = con.sql(units_sql, params=list(params)).to_arrow_table()
+    view = f"_clm_units_{uuid.uuid4().hex}"
+    con.register(view, units)
+    try:
+        return _all_reports(con, f"SELECT * FROM {view}", measurements, default)
+    finally:
+        con.unregister(view)
+
+
+def _all_reports(
+    con: duckdb.DuckDBPyConnection,
+    units_sql: str,
+    measurements: Mapping[str, Measurement],
+    default: Measurement,
+) -> dict[str, Any]:
+    params: list[Any] = []
     margins = {k: m.margin for k, m in measurements.items()}
     every = cells(con, units_sql, params, margins, default.margin)
     rows = []
