@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,14 @@ def test_bad_settings_name_the_file_and_key(tmp_path: Path, text: str, message: 
     with pytest.raises(ExperimentInputError, match=message) as info:
         load_measurements(tmp_path)
     assert "broken.yaml" in str(info.value)
+
+
+def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
+    """Parsed files are kept per modification time and size: an edit is seen at once."""
+    folder = tmp_path / "automations"
+    write(folder, "wb.yaml", "name: winback\nmeasurement:\n  margin: 0.35\n")
+    assert load_measurements(folder)["winback"] == Measurement(0.35, None)
+    assert load_measurements(folder)["winback"] == Measurement(0.35, None)  # from the cache
+    write(folder, "wb.yaml", "name: winback\nmeasurement:\n  margin: 0.45\n")  # same size
+    os.utime(folder / "wb.yaml", ns=(1, 1))  # a different modification time, whatever the clock
+    assert load_measurements(folder)["winback"] == Measurement(0.45, None)

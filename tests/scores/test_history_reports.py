@@ -247,3 +247,21 @@ def test_customer_view_reads_a_visitors_and_a_customers_rows(ws: Workspace) -> N
     orders = events[(events["customer_id"] == seed) & (events["type"] == "purchase")]
     assert sum(o["lines"] for o in seed_view["latest_purchases"]) <= len(orders)
     assert seed_view["latest_purchases"][0]["ts"] == orders["ts"].max().isoformat()
+    linked = table(ws, "identities").query("customer_id == @seed")["anonymous_id"]
+    mine_all = events[
+        (events["customer_id"] == seed)
+        | (events["customer_id"].isna() & events["anonymous_id"].isin(linked))
+    ]
+    assert seed_view["events"] == mine_all.groupby("type").size().to_dict()
+    bought = mine_all[mine_all["type"] == "purchase"]
+    key = bought["order_id"].fillna(bought["event_id"])
+    per = (
+        bought.assign(key=key)
+        .groupby("key")
+        .agg(ts=("ts", "min"), amount=("amount", "sum"), lines=("ts", "size"))
+    )
+    per = per.reset_index().sort_values("ts", ascending=False).head(10)
+    got = seed_view["latest_purchases"]
+    assert [o["order_id"] for o in got] == per["key"].tolist()
+    assert [o["lines"] for o in got] == per["lines"].tolist()
+    assert [o["amount"] for o in got] == pytest.approx([float(a) for a in per["amount"]])

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from clm.automation import definitions
+from clm.automation.conditions import describe
 from clm.web.flow import BOX_CHARS, END, Link, condition_text, flow, links, trigger_text
 
 SEEDS = Path(__file__).parents[2] / "src" / "clm" / "ingest" / "demo" / "automations"
@@ -17,10 +18,13 @@ SEEDS = Path(__file__).parents[2] / "src" / "clm" / "ingest" / "demo" / "automat
 def test_conditions_and_triggers_in_plain_words() -> None:
     condition = {"all": [{"n_orders_life": 0}, {"days_since_signup": {"at_most": 90}}]}
     assert condition_text(condition) == "(n_orders_life = 0 and days_since_signup ≤ 90)"
-    assert condition_text({"not": {"consent.sms": True}}) == "not consent.sms = true"
+    assert condition_text({"not": {"consent.sms": True}}) == "not (consent.sms = true)"
     assert condition_text({"segment": {"in": ["A", "B"]}, "x": {"exists": False}}) == (
-        "segment in [A, B] and x is missing"
+        "segment in [A, B] and x missing"
     )
+    numbers = {"any": [{"r_score": {"at_least": 4, "below": 6}}, {"not": {"f_score": 1}}]}
+    assert condition_text(numbers) == describe(numbers)  # one describer: `clm why`'s words
+    assert condition_text(numbers) == "(r_score ≥ 4 and < 6 or not (f_score = 1))"
     crossing = {"score_crossing": {"score": "rising", "category": "beauty", "above": 1}}
     assert trigger_text(crossing) == "rising of beauty reaches 1"
     assert trigger_text({"event": {"type": "signup", "where": {"src": "web"}}}) == (

@@ -15,7 +15,7 @@ category (``activity.beauty``), an attribute (``attributes.age``) or a channel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Facts = Mapping[str, Any]
@@ -159,34 +159,39 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def describe(condition: Mapping[str, Any]) -> str:
-    """A condition in plain words."""
+#: The words of the comparison operators, as ``describe`` writes them.
+OPERATORS = {
+    "equals": "=",
+    "not_equals": "≠",
+    "in": "in",
+    "not_in": "not in",
+    "above": ">",
+    "at_least": "≥",
+    "below": "<",
+    "at_most": "≤",
+}
+
+
+def describe(condition: Mapping[str, Any], value: Callable[[Any], str] = repr) -> str:
+    """A condition in plain words, each operand written by ``value`` (``clm why`` keeps
+    Python's ``repr``; the dashboard's flows write plain values)."""
     parts = []
-    for key, value in condition.items():
+    for key, operand in condition.items():
         if key in ("all", "any"):
             joiner = " and " if key == "all" else " or "
-            parts.append("(" + joiner.join(describe(sub) for sub in value) + ")")
+            parts.append("(" + joiner.join(describe(sub, value) for sub in operand) + ")")
         elif key == "not":
-            parts.append(f"not ({describe(value)})")
+            parts.append(f"not ({describe(operand, value)})")
         else:
-            parts.append(f"{key} {describe_predicate(value)}")
+            parts.append(f"{key} {describe_predicate(operand, value)}")
     return " and ".join(parts)
 
 
-def describe_predicate(predicate: Any) -> str:
+def describe_predicate(predicate: Any, value: Callable[[Any], str] = repr) -> str:
+    """One field's predicate in plain words (``= 3``, ``≥ 60 and < 90``, ``missing``)."""
     if not isinstance(predicate, Mapping):
-        return f"= {predicate!r}"
-    words = {
-        "equals": "=",
-        "not_equals": "≠",
-        "in": "in",
-        "not_in": "not in",
-        "above": ">",
-        "at_least": "≥",
-        "below": "<",
-        "at_most": "≤",
-    }
+        return f"= {value(predicate)}"
     return " and ".join(
-        ("present" if arg else "missing") if op == "exists" else f"{words[op]} {arg!r}"
+        ("present" if arg else "missing") if op == "exists" else f"{OPERATORS[op]} {value(arg)}"
         for op, arg in predicate.items()
     )

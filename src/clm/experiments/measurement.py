@@ -8,7 +8,9 @@ They live in the automation's definition file (``definitions/automations/NAME.ya
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +72,32 @@ def load_measurements(folder: Path, default_margin: float = 1.0) -> dict[str, Me
     return found
 
 
+# libyaml's loader when PyYAML was built with it (about 10x faster than the pure-Python one)
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}  # (path, mtime_ns, size) -> document
+_LOCK = threading.Lock()  # the dashboard reads from several threads
+
+
 def _read_definition(path: Path) -> dict[str, Any]:
+    """The parsed file, kept while its modification time and size stay the same (the
+    dashboard reads the measurements at every report)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _LOCK:
+        doc = _PARSED.get(key)
+    if doc is None:
+        doc = _parse(path)
+        with _LOCK:
+            for old in [k for k in _PARSED if k[0] == key[0]]:
+                del _PARSED[old]
+            _PARSED[key] = doc
+    return copy.deepcopy(doc)
+
+
+def _parse(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
-        doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ExperimentInputError(f"{path}: cannot parse the automation file ({exc})") from None
     if not isinstance(doc, dict):

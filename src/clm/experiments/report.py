@@ -15,6 +15,7 @@ customers with every customer treated by any automation.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -348,12 +349,48 @@ def automations_report(
     The ranking puts automations whose profit increment is undefined last (with the reason).
     The programme's worth compares the global control group with all treated customers.
     """
+    every = all_reports(con, units_sql, params, measurements, default)
+    return {"automations": every["automations"], "programme": every["programme"]}
+
+
+def all_reports(
+    con: duckdb.DuckDBPyConnection,
+    units_sql: str,
+    params: Sequence[Any],
+    measurements: Mapping[str, Measurement],
+    default: Measurement = Measurement(),
+) -> dict[str, Any]:
+    """:func:`automations_report` and, under ``reports``, every automation's
+    :func:`automation_report` by name, from one aggregation of the units (the per-automation
+    margins are the same, so each block equals the report of that automation alone).
+
+    The units are read once (one row per enrolment: small next to the events they are
+    measured from) and both aggregations run over that copy.
+    """
+    units = con.sql(units_sql, params=list(params)).to_arrow_table()
+    view = f"_clm_units_{uuid.uuid4().hex}"
+    con.register(view, units)
+    try:
+        return _all_reports(con, f"SELECT * FROM {view}", measurements, default)
+    finally:
+        con.unregister(view)
+
+
+def _all_reports(
+    con: duckdb.DuckDBPyConnection,
+    units_sql: str,
+    measurements: Mapping[str, Measurement],
+    default: Measurement,
+) -> dict[str, Any]:
+    params: list[Any] = []
     margins = {k: m.margin for k, m in measurements.items()}
     every = cells(con, units_sql, params, margins, default.margin)
     rows = []
+    reports = {}
     for name in sorted({c.automation for c in every}):
         group = [c for c in every if c.automation == name]
         block = automation_block(name, group, measurements.get(name, default))
+        reports[name] = block
         funnel = _total(group)[0]
         rows.append(
             {
@@ -376,6 +413,7 @@ def automations_report(
             "global_control_customers": held.n,
             "worth": worth_dict(wt.worth(treated, held)),
         },
+        "reports": reports,
     }
 
 

@@ -134,6 +134,17 @@ class Automations(WorkspaceBase):
             self.con, sql, params, self._measurements(), default
         )
 
+    def automation_reports(self) -> dict[str, Any]:
+        """:meth:`report_automations` and, under ``reports``, :meth:`report_automation` of
+        every automation with enrolments, aggregated in one pass (the dashboard's pages)."""
+        from clm.automation.measure import units_query
+        from clm.experiments import report as experiment_report
+        from clm.experiments.measurement import Measurement
+
+        sql, params = units_query(None)
+        default = Measurement(self.settings.clv.margin)
+        return experiment_report.all_reports(self.con, sql, params, self._measurements(), default)
+
 
 def _describe(automation: Any) -> dict[str, Any]:
     return {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from clm.facade.base import WorkspaceBase
+from clm.facade.base import DEFINITIONS, WorkspaceBase
 from clm.profiles import search as profile_search
 from clm.scores import history_reports
 from clm.store import data_summary
@@ -71,3 +71,16 @@ class Dashboard(WorkspaceBase):
         """Changes whenever events, imports or scoring runs are added (cheap to compute)."""
         runs = tuple((r["run_id"], r["finished_at"]) for r in self.runs())
         return (*data_summary.events_signature(self.con), runs)
+
+    def automations_signature(self) -> tuple[Any, ...]:
+        """Changes whenever an automation file, enrolment, decision, outcome event, version
+        or status changes (cheap to compute): the automation pages' cache key."""
+        folder = self.root / DEFINITIONS / "automations"
+        files = (
+            tuple(
+                (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*"))
+            )
+            if folder.is_dir()
+            else ()
+        )
+        return (*data_summary.automations_signature(self.con), files)

@@ -54,16 +54,12 @@ def category_summary(
     con: duckdb.DuckDBPyConnection, run_id: int, pi: dict[str, float]
 ) -> pd.DataFrame:
     """Per category: active customers (S_hl ≥ 1), spend share, median activity of the
-    active, customers with rising interest."""
+    active, customers with rising interest (from the run's stored summary)."""
     frame = con.execute(
         """
-        SELECT scope AS category,
-               count(*) FILTER (WHERE s_long >= 1) AS active_customers,
-               median(activity) FILTER (WHERE s_long >= 1) AS median_activity,
-               count(*) FILTER (WHERE rising) AS rising_customers,
-               count(*) AS customers_with_events
-        FROM activity WHERE run_id = ? AND scope <> 'all'
-        GROUP BY scope
+        SELECT category, active_customers, median_activity, rising_customers,
+               customers_with_events
+        FROM summary_categories WHERE run_id = ?
         """,
         [run_id],
     ).fetchdf()

@@ -1,9 +1,10 @@
 """Population reports across scoring runs: the R×F grid, segment migration, segment
 sizes and category activity over time, rising customers, the highest lifetime values.
 
-Every function aggregates in the engine and returns a small table (at most one row per
-run × segment or run × category, or ``limit`` rows), so a page can show it at any
-population size.
+Every function reads a small table (at most one row per run × segment or run ×
+category, or ``limit`` rows) from the per-run summaries written with each scoring run
+(:mod:`clm.store.summaries`), so a page can show it at any population size; a ranking
+longer than the stored :data:`~clm.store.summaries.TOP` is aggregated from the run's rows.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from clm.store import summaries
 from clm.store.database import records
 
-NEW = "(new profile)"
+NEW = summaries.NEW
 
 
 def runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -29,9 +31,8 @@ def rf_matrix(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
     """Buyers and their revenue (monetary in W) per (R score, F score) of a run."""
     return con.execute(
         """
-        SELECT r_score, f_score, count(*) AS customers, sum(monetary) AS revenue
-        FROM scores WHERE run_id = ? AND r_score IS NOT NULL AND f_score IS NOT NULL
-        GROUP BY r_score, f_score ORDER BY r_score, f_score
+        SELECT r_score, f_score, customers, revenue
+        FROM summary_rf WHERE run_id = ? ORDER BY r_score, f_score
         """,
         [run_id],
     ).fetchdf()
@@ -40,20 +41,15 @@ def rf_matrix(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
 def migration(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
     """Profiles per (segment in the run before, segment in ``run_id``).
 
-    Read from the run's own history columns in one scan: a profile whose segment
-    changed in this run (``segment_since`` = the run's date) came from
-    ``previous_segment``, or is new (:data:`NEW`) when it has none; any other
-    profile stayed. "The run before" is the latest run with an earlier date when
-    ``run_id`` was scored (SPEC §3).
+    Aggregated from the run's own history columns when it was stored: a profile whose
+    segment changed in this run (``segment_since`` = the run's date) came from
+    ``previous_segment``, or is new (:data:`NEW`) when it has none; any other profile
+    stayed. "The run before" is the latest run with an earlier date when ``run_id`` was
+    scored (SPEC §3).
     """
     return con.execute(
-        f"""
-        SELECT CASE WHEN segment_since = as_of THEN coalesce(previous_segment, '{NEW}')
-                    ELSE segment END AS from_segment,
-               segment AS to_segment, count(*) AS customers
-        FROM scores WHERE run_id = ?
-        GROUP BY ALL ORDER BY from_segment, to_segment
-        """,
+        "SELECT from_segment, to_segment, customers FROM summary_migration WHERE run_id = ? "
+        "ORDER BY from_segment, to_segment",
         [run_id],
     ).fetchdf()
 
@@ -63,9 +59,9 @@ def segment_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     revenue (oldest run first)."""
     return con.execute(
         """
-        SELECT s.run_id, r.as_of, s.segment, count(*) AS customers, sum(s.monetary) AS revenue
-        FROM scores s JOIN scoring_runs r USING (run_id)
-        GROUP BY s.run_id, r.as_of, s.segment ORDER BY r.as_of, s.run_id, s.segment
+        SELECT s.run_id, r.as_of, s.segment, s.customers, s.revenue
+        FROM summary_segments s JOIN scoring_runs r USING (run_id)
+        ORDER BY r.as_of, s.run_id, s.segment
         """
     ).fetchdf()
 
@@ -75,14 +71,10 @@ def category_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     trend, and the profiles with rising interest (SPEC §4)."""
     return con.execute(
         """
-        SELECT a.run_id, r.as_of, a.scope AS category,
-               count(*) FILTER (WHERE a.s_long >= 1) AS active_customers,
-               avg(a.activity) FILTER (WHERE a.s_long >= 1) AS mean_activity,
-               avg(a.trend) FILTER (WHERE a.s_long >= 1) AS mean_trend,
-               count(*) FILTER (WHERE a.rising) AS rising_customers
-        FROM activity a JOIN scoring_runs r USING (run_id)
-        WHERE a.scope <> 'all'
-        GROUP BY a.run_id, r.as_of, a.scope ORDER BY r.as_of, a.run_id, a.scope
+        SELECT c.run_id, r.as_of, c.category, c.active_customers, c.mean_activity,
+               c.mean_trend, c.rising_customers
+        FROM summary_categories c JOIN scoring_runs r USING (run_id)
+        ORDER BY r.as_of, c.run_id, c.category
         """
     ).fetchdf()
 
@@ -91,6 +83,12 @@ def rising_customers(
     con: duckdb.DuckDBPyConnection, run_id: int, category: str, limit: int = 20
 ) -> pd.DataFrame:
     """The profiles with rising interest in ``category``, strongest trend first."""
+    if limit <= summaries.TOP:
+        return con.execute(
+            "SELECT profile_id, activity, trend, affinity, s_long FROM summary_rising "
+            "WHERE run_id = ? AND category = ? AND rank <= ? ORDER BY rank",
+            [run_id, category, limit],
+        ).fetchdf()
     return con.execute(
         """
         SELECT coalesce(customer_id, anonymous_id) AS profile_id, activity, trend, affinity,
@@ -106,6 +104,12 @@ def top_lifetime_value(
     con: duckdb.DuckDBPyConnection, run_id: int, limit: int = 20
 ) -> pd.DataFrame:
     """The buyers with the highest CLV in a run, with their P(alive) and segment."""
+    if limit <= summaries.TOP:
+        return con.execute(
+            "SELECT profile_id, clv, p_alive, expected_purchases, segment FROM summary_top_clv "
+            "WHERE run_id = ? AND rank <= ? ORDER BY rank",
+            [run_id, limit],
+        ).fetchdf()
     return con.execute(
         """
         WITH top AS (

@@ -5,7 +5,8 @@ the engine returns aggregates (value counts, medians, sums, pair counts), Python
 turns them into the calibration, and the scored tables come back to the
 workspace database, where the segment history is joined in and everything is
 written in one transaction. A run for an as-of date replaces an earlier run for
-the same date, so the history holds one snapshot per date.
+the same date, so the history holds one snapshot per date. The run's small summaries
+(:mod:`clm.store.summaries`) are written in the same transaction.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from clm.scores.calibration import (
     RfmCalibration,
     percentile_disc,
 )
+from clm.store import summaries
 from clm.store.database import transaction
 from clm.store.engines import Engine
 
@@ -35,6 +37,9 @@ SCORED = "_clm_scored"
 ACTIVITY = "_clm_activity"
 NEXT_BEST = "_clm_next_best"
 CLV = "_clm_clv"
+# A run's rows are stored sorted by profile: DuckDB's per-row-group min/max then skip all
+# but a row group or two when a page looks up one profile (12M activity rows: 152 ms -> 4 ms).
+BY_PROFILE = "ORDER BY pkey, pkind"
 
 
 @dataclass(frozen=True)
@@ -220,22 +225,23 @@ def _write(
     if _exists(con, CLV):
         con.execute(
             f"INSERT INTO clv SELECT {run_id}, {ids}, x, t_x_days, t_days, mean_spend, p_alive, "
-            f"expected_purchases, expected_spend, clv, churn_risk FROM {CLV}"
+            f"expected_purchases, expected_spend, clv, churn_risk FROM {CLV} {BY_PROFILE}"
         )
-    if calibration.activity is None:
-        return n_profiles
-    con.execute(
-        f"INSERT INTO activity SELECT {run_id}, {ids}, scope, s_short, s_long, v_short, "
-        f"v_long, activity, trend, affinity, rising FROM {ACTIVITY}"
-    )
-    con.execute(
-        f"INSERT INTO next_best SELECT {run_id}, {ids}, rank, category, score FROM {NEXT_BEST}"
-    )
+    if calibration.activity is not None:
+        con.execute(
+            f"INSERT INTO activity SELECT {run_id}, {ids}, scope, s_short, s_long, v_short, "
+            f"v_long, activity, trend, affinity, rising FROM {ACTIVITY} {BY_PROFILE}"
+        )
+        con.execute(
+            f"INSERT INTO next_best SELECT {run_id}, {ids}, rank, category, score "
+            f"FROM {NEXT_BEST} {BY_PROFILE}"
+        )
     if rels:
         con.executemany(
             "INSERT INTO category_relations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [[run_id, r.a, r.b, r.n_a, r.n_b, r.n_ab, r.lift, r.correlation] for r in rels],
         )
+    summaries.write(con, run_id)
     return n_profiles
 
 
@@ -253,9 +259,10 @@ def _replace_run(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date) -> No
         for r in con.execute("SELECT run_id FROM scoring_runs WHERE as_of = ?", [as_of]).fetchall()
     ]
     tables = ("scores", "scoring_runs", "activity", "next_best", "category_relations", "clv")
-    for table in tables:
-        for old_id in old:
+    for old_id in old:
+        for table in tables:
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [old_id])
+        summaries.delete(con, old_id)
     previous = con.execute(
         "SELECT run_id FROM scoring_runs WHERE as_of < ? ORDER BY as_of DESC, run_id DESC LIMIT 1",
         [as_of],
@@ -280,6 +287,7 @@ def _replace_run(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date) -> No
                     ELSE p.segment END,
                CASE WHEN p.segment = s.segment THEN p.segment_since ELSE ?::DATE END
         FROM {SCORED} s LEFT JOIN prev p ON p.pkey = s.pkey AND p.pkind = s.pkind
+        ORDER BY s.pkey, s.pkind
         """,
         [prev_id, run_id, as_of, as_of],
     )

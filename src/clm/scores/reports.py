@@ -31,8 +31,7 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> tuple[int, date]:
 def segment_table(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
     """Customers, share of profiles and revenue per segment, every segment listed."""
     counts = con.execute(
-        "SELECT segment, count(*) AS customers, sum(monetary) AS revenue "
-        "FROM scores WHERE run_id = ? GROUP BY segment",
+        "SELECT segment, customers, revenue FROM summary_segments WHERE run_id = ?",
         [run_id],
     ).fetchdf()
     order = [*SEGMENTS, PROSPECT]

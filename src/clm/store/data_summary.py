@@ -44,8 +44,8 @@ def scored_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     """Customers and anonymous visitors of the latest scoring run (None before any)."""
     rows = con.execute(
         """
-        SELECT any_value(s.as_of), count(s.customer_id), count(*) - count(s.customer_id)
-        FROM scores s WHERE s.run_id = (
+        SELECT any_value(r.as_of), sum(s.known), sum(s.customers) - sum(s.known)
+        FROM summary_segments s JOIN scoring_runs r USING (run_id) WHERE s.run_id = (
             SELECT run_id FROM scoring_runs ORDER BY as_of DESC, run_id DESC LIMIT 1)
         """
     ).fetchall()
@@ -71,8 +71,24 @@ def status_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return records(
         con,
         "SELECT r.run_id, as_of, window_days, engine, n_profiles, n_buyers, finished_at, "
-        "v.valued, v.mean_p_alive, v.total_clv FROM scoring_runs r LEFT JOIN ("
-        "  SELECT run_id, count(*) AS valued, avg(p_alive) AS mean_p_alive, "
-        "  sum(clv) AS total_clv FROM clv GROUP BY run_id) v USING (run_id) "
+        "v.valued, v.mean_p_alive, v.total_clv FROM scoring_runs r "
+        "LEFT JOIN summary_clv v USING (run_id) "
         "ORDER BY as_of, r.run_id",
     )
+
+
+def automations_signature(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """Changes whenever what the automation pages show can change: enrolments, their
+    conversions and ends, decisions, message outcome events, versions and statuses
+    (cheap: counts and maxima of a few columns, no scan of the events)."""
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM events),
+               (SELECT count(*) FROM decisions),
+               (SELECT (count(*), count(converted_at), max(converted_at), count(ended_at))
+                FROM enrolments),
+               (SELECT count(*) FROM automation_versions),
+               (SELECT (count(*), max(updated_at)) FROM automation_states)
+        """
+    ).fetchall()[0]
+    return tuple(str(v) for v in row)

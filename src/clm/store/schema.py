@@ -10,6 +10,8 @@ Times are ``TIMESTAMP`` holding UTC instants (SPEC §1).
 
 from __future__ import annotations
 
+from clm.store import summaries
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -295,6 +297,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         INSERT INTO identity_links
         SELECT anonymous_id, customer_id, linked_at, linked_at FROM identities
         WHERE linked_at IS NOT NULL;
+        """,
+    ),
+    # per-run summaries of the population pages (clm.store.summaries), filled for old runs
+    (8, summaries.MIGRATION),
+    (
+        9,
+        """
+        -- one-customer lookups of the customer page and `clm customer`/`clm why` (ART
+        -- indexes: a 1M-row scan becomes a point lookup; the score tables are sorted by
+        -- profile instead, and the events are not indexed: it would slow every import)
+        CREATE INDEX profiles_customer ON profiles (customer_id);
+        CREATE INDEX consents_customer ON consents (customer_id);
+        CREATE INDEX identities_customer ON identities (customer_id);
+        CREATE INDEX enrolments_customer ON enrolments (customer_id);
+        CREATE INDEX decisions_customer ON decisions (customer_id);
+        CREATE INDEX outbox_customer ON outbox (customer_id);
         """,
     ),
 ]

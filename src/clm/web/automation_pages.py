@@ -5,9 +5,10 @@
   "treatment", "control", "sent", "converted"}], "problems": ["file:line: text"]}``;
 - ``ws.automation_definitions()``: ``{name: spec}``, the flat id-linked step lists drawn by
   :mod:`clm.web.flow`;
-- ``ws.report_automations()`` and ``ws.report_automation(name)`` (``clm.experiments.report``):
-  the ranking with the programme's worth, and per automation its funnel per arm and
-  variant, effects against control, worth, sample-ratio check and daily series.
+- ``ws.automation_reports()`` (``clm.experiments.report.all_reports``): in one aggregation
+  of the measurement units, the ranking with the programme's worth (``automations``,
+  ``programme``) and under ``reports`` per automation its funnel per arm and variant,
+  effects against control, worth, sample-ratio check and daily series.
 
 An automation without enrolments is not measured yet ("run `clm run`"); a report that
 fails for one automation is shown as its reason, never as an error page.
@@ -35,13 +36,21 @@ NO_RUNS = "No enrolments yet: run `clm run` to process the automations up to now
 log = logging.getLogger(__name__)
 
 
-def _report(ws: Any, name: str) -> dict[str, Any]:
-    """The report of one automation with its charts, or ``{"reason": ...}``."""
+def _all_reports(ws: Any) -> dict[str, Any]:
+    """Every automation's report (``{}`` when they cannot be measured, with the reason
+    logged)."""
     try:
-        report = dict(ws.report_automation(name))
+        return dict(ws.automation_reports())
     except ClmError as exc:
-        log.info("dashboard: no report for automation %s: %s", name, type(exc).__name__)
-        return {"automation": name, "reason": str(exc)}
+        log.info("dashboard: no automation reports: %s", type(exc).__name__)
+        return {"automations": [], "programme": None, "reports": {}, "reason": str(exc)}
+
+
+def _report(reports: dict[str, Any], name: str) -> dict[str, Any]:
+    """The report of one automation with its charts, or ``{"reason": ...}``."""
+    if name not in reports["reports"]:
+        return {"automation": name, "reason": reports.get("reason", NO_RUNS)}
+    report = dict(reports["reports"][name])
     report["funnel_chart"] = arm_funnel(report["arms"]) if report.get("arms") else None
     report["effects_chart"] = effects_chart(report.get("effects", []))
     report["cumulative_chart"] = cumulative_chart(report.get("daily", []))
@@ -56,6 +65,7 @@ def automations(ws: Any) -> dict[str, Any]:
     if not rows and not problems:
         return {"empty": NO_FILES}
     specs = ws.automation_definitions()
+    reports = _all_reports(ws) if any(row["enrolled"] for row in rows) else None
     shown = []
     for row in rows:
         spec = specs.get(row["name"])
@@ -64,8 +74,8 @@ def automations(ws: Any) -> dict[str, Any]:
                 **row,
                 "description": spec.get("description") if spec else None,
                 "flow": flow(row["name"], spec) if spec else None,
-                "report": _report(ws, row["name"])
-                if row["enrolled"]
+                "report": _report(reports, row["name"])
+                if reports is not None and row["enrolled"]
                 else {"automation": row["name"], "reason": NO_RUNS},
             }
         )
@@ -80,7 +90,7 @@ def automations(ws: Any) -> dict[str, Any]:
 def experiments(ws: Any) -> dict[str, Any]:
     """The automations ranked by incremental profit, the programme's worth against the
     global control group, and each automation's effects over time."""
-    overview = ws.report_automations()
+    overview = _all_reports(ws)
     ranking = overview["automations"]
     if not ranking:
         return {
@@ -90,7 +100,7 @@ def experiments(ws: Any) -> dict[str, Any]:
     return {
         "ranking": ranking,
         "programme": overview["programme"],
-        "reports": [_report(ws, row["automation"]) for row in ranking],
+        "reports": [_report(overview, row["automation"]) for row in ranking],
     }
 
 

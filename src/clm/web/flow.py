@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clm.automation.conditions import describe
 from clm.charts import PALETTE
 
 END = "end"
@@ -26,16 +27,6 @@ COLOURS = {
     "branch": PALETTE[3],
     "exit": "#57606a",
     END: "#57606a",
-}
-OPERATORS = {
-    "equals": "=",
-    "not_equals": "≠",
-    "in": "in",
-    "not_in": "not in",
-    "above": ">",
-    "at_least": "≥",
-    "below": "<",
-    "at_most": "≤",
 }
 
 
@@ -85,25 +76,9 @@ def _value(value: Any) -> str:
 
 
 def condition_text(condition: dict[str, Any]) -> str:
-    """A branch condition in plain words (``all``/``any``/``not`` and FIELD: PREDICATE)."""
-    parts = []
-    for key, value in condition.items():
-        if key in ("all", "any"):
-            joiner = " and " if key == "all" else " or "
-            parts.append("(" + joiner.join(condition_text(c) for c in value) + ")")
-        elif key == "not":
-            parts.append("not " + condition_text(value))
-        elif isinstance(value, dict):
-            for op, operand in value.items():
-                if op == "exists":
-                    parts.append(f"{key} {'exists' if operand else 'is missing'}")
-                else:
-                    parts.append(f"{key} {OPERATORS.get(op, op)} {_value(operand)}")
-        elif value is None:
-            parts.append(f"{key} is missing")
-        else:
-            parts.append(f"{key} = {_value(value)}")
-    return " and ".join(parts)
+    """A branch condition in plain words: :func:`clm.automation.conditions.describe` (the
+    wording of ``clm why``) with plain values (``true``, ``[A, B]``) instead of Python's."""
+    return describe(condition, _value)
 
 
 def step_text(step: dict[str, Any]) -> str:

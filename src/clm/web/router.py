@@ -204,9 +204,12 @@ class Dashboard:
 
     def _cached(self, ws: Any, key: str, build: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
         """``build(ws)`` once per set of scoring runs (stored runs never change); the Data
-        page once per state of the events, imports and runs."""
+        page once per state of the events, imports and runs; the automation pages once
+        per state of the automations' files and tables."""
         if key == "data":
             signature: tuple[Any, ...] = ws.data_signature()
+        elif key in ("automations", "experiments"):
+            signature = ws.automations_signature()
         else:
             signature = tuple((r["run_id"], r["finished_at"]) for r in ws.runs())
         with self._lock:
@@ -277,13 +280,21 @@ def create_router(
     @router.get("/automations", name="dash_automations")
     def automations(request: Request) -> Response:
         return dash.page(
-            request, "automations.html", "dash_automations", automation_pages.automations
+            request,
+            "automations.html",
+            "dash_automations",
+            automation_pages.automations,
+            "automations",
         )
 
     @router.get("/experiments", name="dash_experiments")
     def experiments(request: Request) -> Response:
         return dash.page(
-            request, "experiments.html", "dash_experiments", automation_pages.experiments
+            request,
+            "experiments.html",
+            "dash_experiments",
+            automation_pages.experiments,
+            "experiments",
         )
 
     @router.get("/data", name="dash_data")
