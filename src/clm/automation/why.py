@@ -53,6 +53,7 @@ def why(
           ON d.kind = 'sent' AND d.message_id = json_extract_string(e.properties, '$.message_id')
         WHERE e.type IN ('message_sent', 'message_delivered', 'message_opened',
                          'message_clicked')
+          AND e.customer_id = $1  -- outcome events carry the message's customer
           AND d.customer_id = $1 AND ($2::VARCHAR IS NULL OR d.automation = $2)
         """,
         [customer_id, automation],
