@@ -284,3 +284,27 @@ def test_crossings_in_sql_fire_as_the_per_customer_walk(ws: Workspace) -> None:
         assert dict(stored) == states
         fired_somewhere += len(found)
     assert fired_somewhere > 0
+
+
+def test_a_json_boolean_attribute_is_left_to_python(tmp_path: Any) -> None:
+    """``attributes.vip: "True"`` holds for ``{"vip": true}`` in Python (text compared
+    ignoring case); the SQL narrowing must not drop that customer."""
+    ws = Workspace.init(tmp_path / "w")
+    try:
+        ws.import_customers(
+            pd.DataFrame({"id": ["c1", "c2"], "email": ["a@x.org", "b@x.org"]}),
+            customer="id",
+            email="email",
+        )
+        ws.con.execute(
+            "UPDATE profiles SET attributes = ? WHERE customer_id = 'c1'",
+            [json.dumps({"vip": True})],
+        )
+        facts = load_facts(ws.con, None, ["c1"])["c1"]
+        at = datetime(2026, 2, 1)
+        for wanted in ("True", "true", {"in": ["TRUE", "yes"]}):
+            audience_ = {"attributes.vip": wanted}
+            assert conditions.holds(audience_, facts), wanted
+            assert "c1" in audience.schedule_candidates(ws.con, audience_, None, at), wanted
+    finally:
+        ws.close()

@@ -55,3 +55,17 @@ def test_the_log_sits_beside_a_database_file_and_not_for_memory(tmp_path: Path) 
     with duckdb.connect() as con:
         assert inflight.path_for(con) is None
     assert inflight.read(tmp_path / "absent.log") == {}
+
+
+def test_a_new_mark_of_the_same_attempt_drops_the_earlier_outcome(tmp_path: Path) -> None:
+    """A requeued message starts its attempts again: sent as attempt 1, failed, requeued,
+    marked as attempt 1 again and interrupted. The log must say "no answer" (email:
+    unknown), not the first send's "failed"."""
+    path = tmp_path / inflight.NAME
+    log = InflightLog(path)
+    log.mark("m1", 1)
+    log.outcome("m1", 1, Outcome("failed", "550 no such user", None, "2026-01-01T00:00:00"))
+    log.mark("m1", 1, durable=True)
+    log.close()
+    entry = inflight.read(path)["m1"]
+    assert (entry.attempt, entry.outcome) == (1, None)

@@ -96,13 +96,17 @@ def _entry(key: str, predicate: Any) -> tuple[str, list[Any]] | None:
     if key in TEXT_FIELDS:
         return f"{TEXT_FIELDS[key]} IN ({marks})", texts
     if head == "attributes" and tail:
-        # a scalar JSON value reads as its text in both; a list or object is left to Python
+        # a scalar JSON value reads as its text in both, a boolean ignoring case (as
+        # conditions._equal compares it); a list or object is left to Python
         path = '$."' + tail.replace('"', '\\"') + '"'
         sql = (
             f"json_extract_string(p.attributes, ?) IN ({marks}) "
+            f"OR (json_type(p.attributes, ?) = 'BOOLEAN' "
+            f"AND json_extract_string(p.attributes, ?) IN ({marks})) "
             "OR json_type(p.attributes, ?) IN ('ARRAY', 'OBJECT')"
         )
-        return sql, [path, *texts, path]
+        lowered = [t.lower() for t in texts]
+        return sql, [path, *texts, path, path, *lowered, path]
     return None
 
 

@@ -300,7 +300,9 @@ def _send_logged(
         nonlocal marked
         if not marked:
             if log is not None:
-                log.mark(message.message_id, attempt)
+                # A held channel (email) cannot be re-sent safely: its mark must survive
+                # a power cut, not only a killed process.
+                log.mark(message.message_id, attempt, durable=after_crash(channel) == "hold")
             marked = True
 
     try:

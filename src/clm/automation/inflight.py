@@ -77,21 +77,31 @@ class InflightLog:
     def __init__(self, path: Path, *, fsync: bool = False) -> None:
         self.path, self.fsync = path, fsync
         path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if created:  # the new file's name must survive a power cut too
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         self._lock = threading.Lock()  # fsync and truncation against concurrent appends
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def _append(self, record: dict[str, Any], *, durable: bool = False) -> None:
         data = orjson.dumps(record) + b"\n"
         with self._lock:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
-            if self.fsync:
-                os.fsync(self._fd)
+        if self.fsync or durable:
+            # Outside the lock: the other sending threads keep appending meanwhile, and one
+            # fsync covers every line written before it (a group commit).
+            os.fsync(self._fd)
 
-    def mark(self, message_id: str, attempt: int) -> None:
-        """The message is about to pass its point of no return."""
-        self._append({"m": message_id, "a": attempt})
+    def mark(self, message_id: str, attempt: int, *, durable: bool = False) -> None:
+        """The message is about to pass its point of no return; ``durable`` forces the
+        mark to disk first (email: a mark lost in a power cut would send it again)."""
+        self._append({"m": message_id, "a": attempt}, durable=durable)
 
     def outcome(self, message_id: str, attempt: int, outcome: Outcome) -> None:
         """The provider answered."""
@@ -133,7 +143,11 @@ def read(path: Path) -> dict[str, Entry]:
             entry = entries[message_id] = Entry(attempt)
         elif attempt < entry.attempt:
             continue
-        if "s" in record:
+        if "s" not in record:
+            # A new mark of the same attempt (a requeue starts the attempts again): the
+            # send it announces has no answer yet, whatever an earlier send got.
+            entry.outcome = None
+        else:
             entry.outcome = Outcome(
                 str(record["s"]), str(record.get("d") or ""), record.get("p"), str(record["t"])
             )

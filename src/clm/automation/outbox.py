@@ -49,9 +49,12 @@ So a receiver never gets an email twice. An email interrupted after the server
 accepted it but before the answer was logged shows as ``unknown`` though it arrived;
 the only email that can go missing is one interrupted in the microseconds between the
 write of its mark and the write of its final ``.`` line, and it too is flagged
-``unknown``, never silently dropped. A power cut can lose log lines the kernel had not
-written yet unless ``channels.outbox.fsync`` is on (one ``fsync`` per line, some
-4 ms on this machine's disk). :func:`deliver` holds a process-wide lock, so two runs
+``unknown``, never silently dropped. The marks of emails are forced to disk (``fsync``,
+shared by the threads writing at that moment) before the final dot, so a power cut
+cannot make an accepted email look unsent; other lines survive a killed process, and a
+power cut too with ``channels.outbox.fsync`` on (one ``fsync`` per line, some 4 ms on
+this machine's disk): a lost line of an idempotent channel only means a repeat with
+the same key or file. :func:`deliver` holds a process-wide lock, so two runs
 never resolve each other's in-flight messages.
 
 Retries: a ``retry`` result waits ``backoff_seconds * 2**(attempts - 1)`` (the

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clm.automation import definitions, live, runner
+from clm.automation.channels import opened
 from clm.errors import ClmError
 from clm.ingest.tracking import EventRecord, Record
 from clm.profiles.live_scores import to_datetime
@@ -81,9 +82,9 @@ class Scheduler:
         except ClmError:
             pass  # a broken file: the runner reports it and keeps the last good versions
         try:
-            with self.ws.reader() as ws:
+            with self.ws.reader() as ws, opened(ws.settings.channels, ws.root) as channels:
                 now = datetime.now(UTC).replace(tzinfo=None)
-                runner.run_due(ws.con, ws.root, ws.settings, now, ws._channels())
+                runner.run_due(ws.con, ws.root, ws.settings, now, channels)
             self.ticks += 1
         except Exception:  # the scheduler must outlive a bad tick; the next one retries
             self.errors += 1

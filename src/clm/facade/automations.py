@@ -75,30 +75,24 @@ class Automations(WorkspaceBase):
         simulates ahead), enqueue and deliver messages. ``dry_run`` with ``since``
         backtests from a blank state and writes nothing. Returns RunStats."""
         from clm.automation import runner
+        from clm.automation.channels import opened
 
-        return runner.run(
-            self.con,
-            self.root,
-            self.settings,
-            until=_instant(until, "--until"),
-            since=_instant(since, "--since"),
-            dry_run=dry_run,
-            channels=self._channels(),
-        )
+        with opened(self.settings.channels, self.root) as channels:
+            return runner.run(
+                self.con,
+                self.root,
+                self.settings,
+                until=_instant(until, "--until"),
+                since=_instant(since, "--since"),
+                dry_run=dry_run,
+                channels=channels,
+            )
 
     def why(self, customer_id: str, automation: str | None = None) -> list[dict[str, Any]]:
         """Every automation decision about a customer, oldest first, with a sentence each."""
         from clm.automation.why import why
 
         return why(self.con, customer_id, automation)
-
-    def _channels(self) -> dict[str, Any]:
-        """The configured channels."""
-        from clm.automation.channels import make_channels
-
-        return dict(make_channels(self.settings.channels, self.root))
-
-    # -- experiments -----------------------------------------------------------------------
 
     def _measurements(self) -> dict[str, Any]:
         from clm.experiments.measurement import load_measurements

@@ -96,12 +96,12 @@ def maximize(
 ) -> Fit:
     """Maximize ``Σ w · loglik(θ)`` over ``θ > 0`` from ``start`` (at most ``upper``, one
     bound for all or one per parameter, if given); raise if it cannot."""
-    clock, cpu = time.perf_counter(), time.process_time()
+    clock, cpu = time.perf_counter(), time.thread_time()
     if weights.size == 0 or float(weights.sum()) == 0.0:
         raise ScoringError(f"{model}: no customers to fit")
 
     def negative(log_theta: FloatArray) -> float:
-        if time.process_time() - cpu > BUDGET_SECONDS:
+        if time.thread_time() - cpu > BUDGET_SECONDS:
             raise _OutOfTime
         with np.errstate(all="ignore"):
             total = float(np.dot(weights, loglik(tuple(np.exp(log_theta)))))
@@ -132,7 +132,7 @@ class _OutOfTime(Exception):
 
 # Where a likelihood has no interior maximum its evaluations can also slow down by orders
 # of magnitude (Pareto/NBD's ₂F₁ with s → ∞ takes seconds per call): a fit gives up then.
-# The budget is the process's CPU time, not the wall clock, so that whether a fit succeeds
+# The budget is the fitting thread's CPU time, not the wall clock, so that whether a fit succeeds
 # does not depend on how busy the machine is (a wall-clock budget made fits that take 10 s
 # on a quiet machine fail at a load average of 14).
 BUDGET_SECONDS = 30.0
@@ -319,10 +319,10 @@ def _hessian(
     loglik: PatternLogLik, weights: FloatArray, log_theta: FloatArray, deadline: float
 ) -> FloatArray:
     """The Hessian of the negative total in log-parameters, numerically (until ``deadline``,
-    a :func:`time.process_time` value)."""
+    a :func:`time.thread_time` value)."""
 
     def total(xi: FloatArray) -> FloatArray:
-        if time.process_time() > deadline:
+        if time.thread_time() > deadline:
             raise _OutOfTime
         with np.errstate(all="ignore"):
             theta = [np.exp(xi[k])[..., None] for k in range(xi.shape[0])]

@@ -9,6 +9,8 @@ outbox keeps such messages queued and shows that reason).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from clm.automation.channels.banner import BannerChannel
@@ -19,6 +21,7 @@ from clm.automation.channels.base import (
     RetryPolicy,
     SendResult,
     StagedChannel,
+    close,
 )
 from clm.automation.channels.folder import FolderChannel
 from clm.automation.channels.smtp import SmtpChannel
@@ -41,6 +44,7 @@ __all__ = [
     "WebhookChannel",
     "make_channels",
     "missing_settings",
+    "opened",
 ]
 
 HTTP_CHANNELS = ("sms", "push", "webhook")
@@ -165,3 +169,15 @@ def _check_templates(value: object, where: str) -> None:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _check_templates(item, f"{where}[{i}]")
+
+
+@contextmanager
+def opened(settings: ChannelsSection, root: Path) -> Iterator[dict[str, Channel]]:
+    """:func:`make_channels`, closed on the way out (SMTP connections get their QUIT,
+    HTTP clients their close) whatever happens in between."""
+    channels = make_channels(settings, root)
+    try:
+        yield channels
+    finally:
+        for channel in channels.values():
+            close(channel)
