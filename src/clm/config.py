@@ -116,7 +116,8 @@ class ServerSection(_Section):
     """``clm serve``: where it listens, how it stores accepted events, what it allows.
 
     ``flush_interval_ms``: how often accepted events are written to the database (they
-    are in the journal, and live, as soon as they are accepted). ``fsync``: also force
+    are in the journal, and live, as soon as they are accepted; under load the server
+    writes less often, in larger batches: :mod:`clm.ingest.stream`). ``fsync``: also force
     each accepted request to the disk (survives a machine crash, not only a killed
     process). Body limits follow Segment's: 32 KB per call, 500 KB per batch.
     """

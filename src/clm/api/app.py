@@ -13,13 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clm import __version__
 from clm.api import messages, profiles, tracking
-from clm.api.deps import ServerState
-from clm.errors import ClmError, InvalidMessage, NotFound, WorkspaceError
+from clm.api.deps import ServerState, error_answer
+from clm.errors import ClmError
 from clm.web import create_router
 
 log = logging.getLogger("clm.http")
@@ -44,6 +45,8 @@ def create_app(state: ServerState) -> FastAPI:
             lambda: profiles.server_stats(state),
         )
     )
+    routes = {r.path: r for r in app.routes if isinstance(r, APIRoute) and r.path in tracking.PATHS}
+    app.add_middleware(tracking.FastPath, state=state, routes=routes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=state.settings.cors_origins,
@@ -95,13 +98,8 @@ class AccessLog:
 
 
 def _clm_error(_request: Request, exc: ClmError) -> JSONResponse:
-    if isinstance(exc, NotFound):
-        return JSONResponse({"detail": str(exc)}, 404)
-    if isinstance(exc, InvalidMessage):
-        return JSONResponse({"detail": str(exc), "field": exc.field}, 422)
-    if isinstance(exc, WorkspaceError):
-        return JSONResponse({"detail": str(exc)}, 409)
-    return JSONResponse({"detail": str(exc)}, 400)
+    status, body = error_answer(exc)
+    return JSONResponse(body, status)
 
 
 def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

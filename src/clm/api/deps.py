@@ -20,6 +20,7 @@ from fastapi import Depends, HTTPException, Request
 from clm.api.keys import RANK, ApiKey, KeyStore, Role
 from clm.api.limits import RateLimiter, retry_after
 from clm.config import ServerSection
+from clm.errors import ClmError, InvalidMessage, NotFound, WorkspaceError
 from clm.workspace import Workspace
 
 
@@ -45,7 +46,8 @@ class ServerState:
         return float(getattr(self.settings.rate_limits, role))
 
 
-def server_state(request: Request) -> ServerState:
+async def server_state(request: Request) -> ServerState:
+    """The server's state (a coroutine: FastAPI runs a plain function in a worker thread)."""
     state: ServerState = request.app.state.clm
     return state
 
@@ -55,7 +57,11 @@ State = Annotated[ServerState, Depends(server_state)]
 
 def presented_token(request: Request) -> str | None:
     """The key in the Authorization header (Basic user name, or Bearer), if any."""
-    header = request.headers.get("authorization", "")
+    return token_of(request.headers.get("authorization", ""))
+
+
+def token_of(header: str) -> str | None:
+    """The key in an Authorization header's value (Basic user name, or Bearer), if any."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
         return value.strip() or None
@@ -98,10 +104,21 @@ def authorize(state: ServerState, token: str | None, needed: Role, cost: float =
 def reader(needed: Role) -> object:
     """A dependency: the caller's key, at least ``needed``."""
 
-    def check(request: Request, state: State) -> ApiKey:
+    async def check(request: Request, state: State) -> ApiKey:
         return authorize(state, presented_token(request), needed)
 
     return Depends(check)
+
+
+def error_answer(exc: ClmError) -> tuple[int, dict[str, Any]]:
+    """The status and body that answer a :class:`~clm.errors.ClmError`."""
+    if isinstance(exc, NotFound):
+        return 404, {"detail": str(exc)}
+    if isinstance(exc, InvalidMessage):
+        return 422, {"detail": str(exc), "field": exc.field}
+    if isinstance(exc, WorkspaceError):
+        return 409, {"detail": str(exc)}
+    return 400, {"detail": str(exc)}
 
 
 ReadKey = Annotated[ApiKey, reader("read")]

@@ -6,7 +6,10 @@ everything (scoring runs, the dashboard). A key is ``clm_<role>_<key id>_<secret
 the file ``.clm/keys.json`` in the workspace keeps its id, name, role, creation
 time, revocation and the SHA-256 of the whole key, never the key. The file is
 written atomically and read again by a running server when it changes, so
-``clm keys create`` and ``clm keys revoke`` take effect without a restart.
+``clm keys create`` and ``clm keys revoke`` take effect without a restart (within
+:data:`RECHECK_SECONDS`: a server looks at the file's time at most that often, and
+remembers the keys it has verified since, so a request costs neither a ``stat`` nor a
+hash).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +33,8 @@ ROLES: tuple[Role, ...] = ("ingest", "read", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 STATE_DIR = ".clm"
 KEYS_FILE = "keys.json"
+RECHECK_SECONDS = 0.1  # how often a server looks whether the keys file changed
+REMEMBERED = 1_024  # verified tokens kept (an attacker's random tokens cannot grow it)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,8 @@ class KeyStore:
         self.path = state_dir(root) / KEYS_FILE
         self._stamp: tuple[int, int] | None = None
         self._by_hash: dict[str, ApiKey] = {}
+        self._checked = -math.inf  # time.monotonic() of the last look at the file
+        self._verified: dict[str, ApiKey | None] = {}  # token → key, since that look
 
     def keys(self) -> list[ApiKey]:
         if not self.path.exists():
@@ -84,6 +93,7 @@ class KeyStore:
 
     def _save(self, keys: list[ApiKey]) -> None:
         write_private(self.path, json.dumps({"keys": [asdict(k) for k in keys]}, indent=2))
+        self._checked = -math.inf  # this process sees its own change at once
 
     def create(self, role: str, name: str | None = None) -> tuple[ApiKey, str]:
         """A new key; returns what is stored and the key itself (shown once)."""
@@ -111,19 +121,33 @@ class KeyStore:
 
     def verify(self, key: str) -> ApiKey | None:
         """The stored key for ``key`` if it exists and is not revoked (constant-time)."""
-        self._reload()
-        stored = self._by_hash.get(digest(key))
-        if stored is None or stored.revoked_at is not None:
-            return None
-        return stored if hmac.compare_digest(stored.sha256, digest(key)) else None
+        now = time.monotonic()
+        if now - self._checked >= RECHECK_SECONDS:
+            self._checked = now
+            self._reload()
+        try:
+            return self._verified[key]
+        except KeyError:
+            pass
+        hashed = digest(key)
+        stored = self._by_hash.get(hashed)
+        if stored is not None and (
+            stored.revoked_at is not None or not hmac.compare_digest(stored.sha256, hashed)
+        ):
+            stored = None
+        if len(self._verified) >= REMEMBERED:
+            self._verified.clear()
+        self._verified[key] = stored
+        return stored
 
     def _reload(self) -> None:
         try:
             info = self.path.stat()
         except FileNotFoundError:
-            self._by_hash, self._stamp = {}, None
+            self._by_hash, self._stamp, self._verified = {}, None, {}
             return
         stamp = (info.st_mtime_ns, info.st_size)
         if stamp != self._stamp:
             self._by_hash = {k.sha256: k for k in self.keys()}
             self._stamp = stamp
+            self._verified = {}

@@ -12,8 +12,6 @@ import math
 import time
 from dataclasses import dataclass
 
-from starlette.requests import Request
-
 
 class TooLarge(Exception):
     """The body is larger than allowed."""
@@ -21,21 +19,6 @@ class TooLarge(Exception):
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(f"the body is larger than {limit:,} bytes")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing to read past ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @dataclass

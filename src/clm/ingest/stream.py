@@ -5,11 +5,15 @@ ids, appends the rest to the journal (:mod:`clm.ingest.journal`; once that retur
 records survive a ``kill -9``), applies them to the live profiles and queues them for
 the database. A background thread writes the queue to the workspace database every
 ``flush_interval`` seconds (:mod:`clm.ingest.live_writer`), with the journal position,
-in one transaction. On start the stream first writes what the journal holds beyond the
-database's position (what a crash left unwritten), then builds the live state from the
-database. A record the database refuses, there or in the writer thread, is kept with
-the reason in ``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the
-stats; the writer thread survives every error and retries what it could not write.
+in one transaction; when writes take long (a write costs about the same for 300
+records as for 3,000: it is mostly the duplicate check against the stored events), it
+waits longer, so that writing takes at most :data:`WRITER_SHARE` of the time and the
+batches grow with the load instead of the writer's share of the CPU. On start the
+stream first writes what the journal holds beyond the database's position (what a crash
+left unwritten), then builds the live state from the database. A record the database
+refuses, there or in the writer thread, is kept with the reason in
+``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the stats; the
+writer thread survives every error and retries what it could not write.
 
 Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
 writer thread only touches the queue (under its own lock) and its own database cursor.
@@ -43,6 +47,7 @@ from clm.store import database
 
 log = logging.getLogger("clm.stream")
 REPLAY_BATCH = 50_000
+WRITER_SHARE = 0.25  # the writer thread waits at least 3 times as long as its last write
 QUARANTINE = "rejected.jsonl"  # in the journal folder: records the database refused
 
 
@@ -248,8 +253,12 @@ class EventStream:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def _pause(self) -> float:
+        """Seconds until the next write (see the module docstring)."""
+        return max(self.flush_interval, self.stats.last_write_seconds * (1 / WRITER_SHARE - 1))
+
     def _run(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        while not self._stop.wait(self.flush_interval):
+        while not self._stop.wait(self._pause()):
             self._write_queued(cursor)
         self._write_queued(cursor)
         cursor.close()

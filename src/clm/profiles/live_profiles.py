@@ -5,6 +5,11 @@
 segment. Segments of the whole population are kept incrementally: an event marks its
 profile dirty and a read re-scores only the dirty profiles, unless the as-of date
 moved or a new calibration was published, when every profile is re-scored once.
+
+Profiles are listed a page at a time in id order from sorted indexes (all profiles,
+and each segment's), kept up to date as profiles enter and leave segments: a
+``SortedList`` (Grant Jenks' ``sortedcontainers``) inserts and removes in O(log n) and
+reads a page in O(log n + limit), where sorting the population per page was O(n log n).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from collections import Counter
 from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
+
+from sortedcontainers import SortedList
 
 from clm.profiles import live_scores
 from clm.profiles.live import Key, LiveState, Traits
@@ -40,6 +47,9 @@ class LiveProfiles:
         self.changes: dict[Key, tuple[str, date]] = {}
         self._scored_for: tuple[date, int] | None = None
         self._full = threading.Lock()
+        # (id, kind) of every profile in segment_of, and of each segment's: in listing order
+        self._listed: SortedList = SortedList()
+        self._listed_by: dict[str, SortedList] = {}
 
     def as_of(self) -> date:
         """The live as-of date: the latest event's date, or the calibration's if later."""
@@ -144,6 +154,7 @@ class LiveProfiles:
             with lock:
                 if self._version() == version:
                     self.segment_of, self.counts = segment_of, counts
+                    self._index()
                     self.changes.clear()
                     self._scored_for = version
 
@@ -158,8 +169,10 @@ class LiveProfiles:
             self.segment_of.clear()
             self.counts.clear()
             self.changes.clear()
+            self._index()
             for key in list(self.state.keys(live_scores.day_end(day))):
-                self._rescore(key, day, track=False)
+                self._rescore(key, day, track=False, listed=False)
+            self._index()
             self._scored_for = (day, version)
             self.state.dirty.clear()
             return
@@ -174,17 +187,36 @@ class LiveProfiles:
             return None
         return str(row["segment"])
 
-    def _rescore(self, key: Key, day: date, *, track: bool) -> None:
+    def _rescore(self, key: Key, day: date, *, track: bool, listed: bool = True) -> None:
+        """Score one profile again; ``listed``: keep the listing indexes up to date (a full
+        re-score builds them once at the end instead)."""
         after = self._segment(key, day)
         before = self.segment_of.pop(key, None)
         if before is not None:
             self.counts[before] -= 1
-        if after is None:
-            return
-        self.segment_of[key] = after
-        self.counts[after] += 1
-        if track and before is not None and before != after:
-            self.changes[key] = (before, day)
+        if after is not None:
+            self.segment_of[key] = after
+            self.counts[after] += 1
+            if track and before is not None and before != after:
+                self.changes[key] = (before, day)
+        if listed and before != after:
+            entry = (key[1], key[0])
+            if before is not None:
+                self._listed_by[before].remove(entry)
+            if after is not None:
+                self._listed_by.setdefault(after, SortedList()).add(entry)
+            if before is None:
+                self._listed.add(entry)
+            elif after is None:
+                self._listed.remove(entry)
+
+    def _index(self) -> None:
+        """Build the listing indexes from ``segment_of`` (one sort per index)."""
+        by: dict[str, list[tuple[str, str]]] = {}
+        for (kind, pid), segment in self.segment_of.items():
+            by.setdefault(segment, []).append((pid, kind))
+        self._listed_by = {segment: SortedList(entries) for segment, entries in by.items()}
+        self._listed = SortedList((pid, kind) for kind, pid in self.segment_of)
 
     def _absorbed(self, key: Key, day: date) -> bool:
         """A visitor linked to a customer by the end of ``day`` is no profile of its own."""
@@ -200,13 +232,16 @@ class LiveProfiles:
         return {s: n for s, n in sorted(self.counts.items()) if n > 0}
 
     def members(self, segment: str | None, limit: int, offset: int = 0) -> list[tuple[Key, str]]:
-        """Profiles (of a segment, or all), ordered by id, a page at a time."""
+        """Profiles (of a segment, or all), ordered by id, a page at a time: O(log n + limit)."""
         self.refresh()
-        keys = sorted(
-            (k for k, s in self.segment_of.items() if segment is None or s == segment),
-            key=lambda k: (k[1], k[0]),
-        )
-        return [(k, self.segment_of[k]) for k in keys[offset : offset + limit]]
+        listed = self._listed if segment is None else self._listed_by.get(segment)
+        if listed is None or limit <= 0:
+            return []
+        page: list[tuple[Key, str]] = []
+        for pid, kind in listed.islice(offset, offset + limit):
+            key = (kind, pid)
+            page.append((key, self.segment_of[key]))
+        return page
 
 
 def history(
