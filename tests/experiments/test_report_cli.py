@@ -72,6 +72,14 @@ def test_small_arms_print_a_caution(
     assert report["caution"].startswith("control has 5 units (fewer than 30)")
     print_automation(report)
     assert "Caution: control has 5 units" in " ".join(capsys.readouterr().out.split())
+    ranking = rp.automations_report(
+        con, "SELECT * FROM units", [], {"winback": WINBACK, "welcome": WELCOME}
+    )
+    flagged = {r["automation"]: r["caution"] for r in ranking["automations"]}
+    assert flagged["winback"] == report["caution"] and flagged["welcome"] is None
+    print_automations(ranking)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "winback *" in out and "welcome *" not in out and "* an arm too small" in out
 
 
 def test_ranking_tables(con: duckdb.DuckDBPyConnection, capsys: pytest.CaptureFixture[str]) -> None:

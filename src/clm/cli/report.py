@@ -204,7 +204,7 @@ def print_automations(report: dict[str, Any]) -> None:
             [
                 [
                     str(r["rank"]),
-                    r["automation"],
+                    r["automation"] + (" *" if r.get("caution") else ""),
                     number(r["enrolled"]),
                     *[_ci(r["worth"][q], d) for q, d in QUANTITIES],
                 ]
@@ -212,6 +212,11 @@ def print_automations(report: dict[str, Any]) -> None:
             ],
         )
     )
+    if any(r.get("caution") for r in report["automations"]):
+        console.print(
+            "* an arm too small for its intervals (fewer than 30 units, or 10 conversions or "
+            "non-conversions): read them as rough; `clm report automation NAME` says which"
+        )
     p = report["programme"]
     console.print(
         f"Programme: {number(p['treated_customers'])} treated customers against "
@@ -219,3 +224,5 @@ def print_automations(report: dict[str, Any]) -> None:
     )
     for q, d in QUANTITIES:
         console.print(f"  incremental {q}: {_ci(p['worth'][q], d)}")
+    if p.get("caution"):
+        console.print(f"  [bold yellow]Caution:[/] {p['caution']}")

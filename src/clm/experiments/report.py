@@ -399,6 +399,7 @@ def _all_reports(
                 "margin": block["margin"],
                 "worth": block["worth"],
                 "srm": block["srm"],
+                "caution": block["caution"],
             }
         )
     rows.sort(key=_rank_key)
@@ -412,6 +413,7 @@ def _all_reports(
             "treated_customers": treated.n,
             "global_control_customers": held.n,
             "worth": worth_dict(wt.worth(treated, held)),
+            "caution": wt.caution(treated, held),
         },
         "reports": reports,
     }
