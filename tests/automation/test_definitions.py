@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from clm import Workspace
 from clm.automation import definitions
@@ -164,3 +165,53 @@ def test_versions_follow_content_not_formatting(ws: Workspace) -> None:
         "SELECT version, content_hash FROM automation_versions ORDER BY version"
     ).fetchall()
     assert [r[0] for r in rows] == [1, 2] and rows[0][1] != rows[1][1]
+
+
+BAD_FILES = {
+    "schema": GOOD.replace("channel: sms", "channel: fax"),
+    "semantic": GOOD.replace("then: done", "then: nowhere"),
+    "syntax": "name: x\ntrigger: {event: {type: a}\nsteps: []\n",
+    "scalar": "just words\n",
+    "tagged": "name: !!python/name:os.system x\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_the_c_loader_reports_what_the_pure_python_one_does(
+    ws: Workspace, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (ws.root / "definitions" / "templates" / "offer.yaml").write_text(OFFER, encoding="utf-8")
+    automation(ws, "winback", BAD_FILES[name])
+    fast = problems(ws)
+    assert definitions.LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    monkeypatch.setattr(definitions, "LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(definitions, "_PARSED", {})
+    # same file:line and texts (libyaml words a syntax error its own way)
+    assert [_syntax_cut(p) for p in problems(ws)] == [_syntax_cut(p) for p in fast] and fast
+
+
+def _syntax_cut(problem: str) -> str:
+    return problem.split(" not valid YAML: ")[0]
+
+
+def test_parsed_files_are_reused_until_their_text_changes(ws: Workspace) -> None:
+    (ws.root / "definitions" / "templates" / "offer.yaml").write_text(OFFER, encoding="utf-8")
+    path = automation(ws, "winback", GOOD)
+    [first] = definitions.validate(ws.root)
+    [again] = definitions.validate(ws.root)
+    assert again.spec == first.spec and again.content_hash == first.content_hash
+    again.spec["steps"].clear()  # a caller changing its copy changes nothing cached
+    assert definitions.validate(ws.root)[0].spec == first.spec
+    # same size, rewritten at once: the text, not the timestamp, decides
+    path.write_text(GOOD.replace("priority: 5", "priority: 6"), encoding="utf-8")
+    [changed] = definitions.validate(ws.root)
+    assert changed.priority == 6 and changed.content_hash != first.content_hash
+    path.write_text(GOOD.replace("priority: 5", "priority: x"), encoding="utf-8")
+    assert any("winback.yaml:3: priority: 'x'" in p for p in problems(ws))
+    # a template file is read at every load (the automation's hash follows it)
+    path.write_text(GOOD, encoding="utf-8")
+    (ws.root / "definitions" / "templates" / "offer.yaml").write_text(
+        OFFER.replace("Ten", "Five"), encoding="utf-8"
+    )
+    [templated] = definitions.validate(ws.root)
+    assert templated.spec["steps"][0]["variants"][1]["template"]["subject"] == "Five percent off"

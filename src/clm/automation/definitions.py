@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +34,10 @@ from clm.scores.segments import PROSPECT, SEGMENTS
 
 AUTOMATIONS = Path("definitions") / "automations"
 TEMPLATES = Path("definitions") / "templates"
+# libyaml's loader when PyYAML was built with it (about 10x faster than the pure-Python one);
+# both give node marks, so problems keep their lines
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Where = list[Any]  # a path into a definition: keys and list indices
 CONSENT_CHANNELS = frozenset({"email", "sms", "push"})
 SCOPED = conditions.SCOPED_FIELDS
 SCOPED_WORDS = ", ".join(sorted(SCOPED))
@@ -168,19 +173,15 @@ def load_file(
     """Parse and check one file; the automation is None when the file has problems."""
     shown = _shown(path, root)
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        parsed = _parsed(path)
     except (OSError, UnicodeDecodeError) as exc:
         return None, None, [DefinitionProblem(shown, None, f"cannot read: {exc}")]
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        return None, None, [DefinitionProblem(shown, line, f"not valid YAML: {exc.problem}")]
-    if node is None or not isinstance(data, dict):
-        return None, None, [DefinitionProblem(shown, 1, "an automation file must be a mapping")]
+    if isinstance(parsed, _Unparsable):
+        return None, None, [DefinitionProblem(shown, parsed.line, parsed.message)]
+    node, data = parsed.node, parsed.data
     problems = [
-        DefinitionProblem(shown, line_of(node, list(err.absolute_path)), _message(err))
-        for err in _schema_errors(data)
+        DefinitionProblem(shown, line_of(node, where), message)
+        for where, message in parsed.schema_problems
     ]
     if problems:
         return None, node, problems
@@ -196,6 +197,61 @@ def load_file(
     if problems:
         return None, node, problems
     return Automation.from_spec(resolved, shown), node, []
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A file's YAML (the node keeps the lines) and its JSON Schema problems; read-only."""
+
+    node: yaml.Node
+    data: dict[str, Any]
+    schema_problems: tuple[tuple[Where, str], ...]
+
+
+@dataclass(frozen=True)
+class _Unparsable:
+    line: int | None
+    message: str
+
+
+# path -> (its text, what it parses to): the dashboard and every scheduler tick load the
+# definitions again, mostly unchanged. Keyed by the text, not the modification time, so a
+# rewrite within the file system's timestamp granularity is never missed (reading is cheap,
+# parsing and the schema check are not).
+_PARSED: dict[str, tuple[str, _Parsed | _Unparsable]] = {}
+_LOCK = threading.Lock()  # the dashboard reads from several threads
+
+
+def _parsed(path: Path) -> _Parsed | _Unparsable:
+    """:func:`_parse` of the file, kept while its text stays the same."""
+    text = path.read_text(encoding="utf-8")
+    key = str(path.resolve())
+    with _LOCK:
+        hit = _PARSED.get(key)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    found = _parse(text)
+    with _LOCK:
+        _PARSED[key] = (text, found)
+    return found
+
+
+def _parse(text: str) -> _Parsed | _Unparsable:
+    """One pass of the (C, when PyYAML has it) loader: the node tree for line numbers and
+    the document built from it; then the schema check."""
+    loader = LOADER(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        return _Unparsable(line, f"not valid YAML: {exc.problem}")
+    finally:
+        loader.dispose()
+    if node is None or not isinstance(data, dict):
+        return _Unparsable(1, "an automation file must be a mapping")
+    problems = tuple((list(err.absolute_path), _message(err)) for err in _schema_errors(data))
+    return _Parsed(node, data, problems)
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -250,8 +306,6 @@ def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
 
 
 # -- checks a schema cannot make -------------------------------------------------------------
-
-Where = list[Any]
 
 
 def semantic_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
@@ -336,7 +390,7 @@ def _template(value: Any, channel: str, root: Path) -> tuple[dict[str, Any], str
     if isinstance(value, str):
         path = root / TEMPLATES / value
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = yaml.load(path.read_text(encoding="utf-8"), LOADER)
         except FileNotFoundError:
             return {}, f"template file {TEMPLATES / value} does not exist"
         except (OSError, yaml.YAMLError) as exc:

@@ -8,6 +8,9 @@ latest scoring run, which stored one row per profile.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -23,21 +26,69 @@ def events_signature(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+@dataclass
+class _Tally:
+    """Events counted so far: every row with a rowid below ``rows``."""
+
+    rows: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+_TALLIES: dict[str, _Tally] = {}  # database file -> its tally, shared by the server's threads
+_LOCK = threading.Lock()
+_NEW_ROWS = """
+SELECT type, count(*), min(ts), max(ts), NULL FROM events WHERE rowid >= $1 GROUP BY type
+UNION ALL SELECT NULL, count(*), NULL, NULL, max(rowid) FROM events
+"""  # one statement: the new rows and the table's size from one snapshot
+
+
 def events_by_type(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Events in total and by type, and the first and last event time."""
-    by_type = {
-        str(t): int(n)
-        for t, n in con.execute(
-            "SELECT type, count(*) FROM events GROUP BY type ORDER BY type"
-        ).fetchall()
-    }
-    span = con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
+    """Events in total and by type, and the first and last event time.
+
+    Events are only ever appended, and DuckDB numbers appended rows after the ones before
+    them, so the counts of this process are kept and only rows from the last rowid counted
+    on are read (a few ms; the full count is a scan of every event, 0.2-0.7 s at 20M). The
+    tally is checked against ``count(*)`` of the same snapshot and recounted in full when
+    they disagree (rows deleted or numbered otherwise).
+    """
+    key = _database(con)
+    with _LOCK:
+        tally = _TALLIES.get(key) or _Tally()
+        fresh = _advance(con, tally) or _advance(con, _Tally())  # else: a full recount
+        assert fresh is not None  # from rowid 0 every row is read, so it adds up
+        _TALLIES[key] = tally = fresh
     return {
-        "total": sum(by_type.values()),
-        "by_type": by_type,
-        "first": span[0].isoformat() if span[0] else None,
-        "last": span[1].isoformat() if span[1] else None,
+        "total": sum(tally.by_type.values()),
+        "by_type": dict(sorted(tally.by_type.items())),
+        "first": tally.first.isoformat() if tally.first else None,
+        "last": tally.last.isoformat() if tally.last else None,
     }
+
+
+def _advance(con: duckdb.DuckDBPyConnection, tally: _Tally) -> _Tally | None:
+    """``tally`` with the rows from its rowid on added, or None when it does not add up."""
+    rows = con.execute(_NEW_ROWS, [tally.rows]).fetchall()
+    *new, (_, total, _, _, max_rowid) = rows
+    by_type = dict(tally.by_type)
+    first, last = tally.first, tally.last
+    for kind, n, lo, hi, _ in new:
+        by_type[str(kind)] = by_type.get(str(kind), 0) + int(n)
+        first = lo if first is None or lo < first else first
+        last = hi if last is None or hi > last else last
+    if sum(by_type.values()) != int(total):
+        return None
+    end = int(max_rowid) + 1 if max_rowid is not None else 0
+    return _Tally(max(end, tally.rows), by_type, first, last)
+
+
+def _database(con: duckdb.DuckDBPyConnection) -> str:
+    """The connection's database file (``:memory:`` databases by connection)."""
+    path = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return str(path[0][0]) if path and path[0][0] else f"memory:{id(con)}"
 
 
 def scored_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from clm.errors import ClmError, NotFound
+from clm.store import data_summary
 from clm.web import automation_pages, customer_page, pages, static
 from clm.web.charts import segment_colour
 from clm.web.format import FILTERS
@@ -78,6 +80,9 @@ def _environment() -> jinja2.Environment:
     env.globals["segment_colour"] = segment_colour
     env.filters["figure_json"] = lambda fig: json.dumps(fig, default=str, separators=(",", ":"))
     return env
+
+
+log = logging.getLogger(__name__)
 
 
 class Dashboard:
@@ -225,6 +230,16 @@ class Dashboard:
         return value
 
 
+def _count_events(open_workspace: OpenWorkspace) -> None:
+    """Count the events by type once at start, in the background: the Data page then only
+    adds the rows stored since (:func:`clm.store.data_summary.events_by_type`)."""
+    try:
+        with open_workspace() as ws:
+            data_summary.events_by_type(ws.con)
+    except Exception as exc:  # the page counts them itself then
+        log.info("dashboard: events not counted at start: %s", type(exc).__name__)
+
+
 def _safe_next(target: str | None, default: str) -> str:
     """Only a local path is a place to go after signing in (no open redirects)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -241,6 +256,7 @@ def create_router(
     ``/customers/{id}``, ``/automations``, ``/experiments``, ``/data``, ``/login``,
     ``/logout`` and ``/static/{name}``; none appears in the OpenAPI schema."""
     dash = Dashboard(open_workspace, verify_admin_token, server_stats)
+    threading.Thread(target=_count_events, args=(open_workspace,), daemon=True).start()
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", name="dash_overview")
