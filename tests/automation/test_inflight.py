@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from clm.automation import inflight
 from clm.automation.inflight import InflightLog, Outcome
@@ -69,3 +70,19 @@ def test_a_new_mark_of_the_same_attempt_drops_the_earlier_outcome(tmp_path: Path
     log.close()
     entry = inflight.read(path)["m1"]
     assert (entry.attempt, entry.outcome) == (1, None)
+
+
+def test_a_durable_mark_is_forced_to_disk_and_a_plain_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Email marks must survive a power cut (``durable``): one fsync each; the lines of
+    idempotent channels only when the log is opened with ``fsync``."""
+    log = InflightLog(tmp_path / inflight.NAME)  # created: its folder synced once
+    synced: list[int] = []
+    monkeypatch.setattr(inflight.os, "fsync", synced.append)
+    log.mark("m1", 1)
+    log.outcome("m1", 1, Outcome("sent", "", None, "2026-01-01T00:00:00"))
+    assert synced == []
+    log.mark("m2", 1, durable=True)
+    assert len(synced) == 1
+    log.close()

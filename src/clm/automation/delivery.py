@@ -51,6 +51,7 @@ from clm.automation.channels.base import (
 )
 from clm.automation.channels.pacing import TokenBucket
 from clm.automation.inflight import InflightLog, Outcome
+from clm.config import ChannelsSection
 from clm.store.database import transaction
 
 HOLD_REASON = (
@@ -104,6 +105,33 @@ class _Done:
     attempt: int
     result: SendResult
     at: datetime
+
+
+def deliver_configured(
+    con: duckdb.DuckDBPyConnection,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    settings: ChannelsSection,
+    *,
+    limit: int | None = None,
+) -> DeliveryStats:
+    """:func:`deliver` with the ``channels.outbox`` settings of ``clm.toml`` (batch sizes,
+    fsync) and the missing settings of the channels ``channels`` lacks; what ``clm
+    deliver``, ``clm run`` and the scheduler of ``clm serve`` all send with."""
+    from clm.automation.channels import missing_settings
+
+    section = settings.outbox
+    return deliver(
+        con,
+        channels,
+        now,
+        limit=limit,
+        batch_size=section.batch_size,
+        unconfigured=missing_settings(settings),
+        flush_every=section.flush_every,
+        flush_ms=section.flush_ms,
+        fsync=section.fsync,
+    )
 
 
 def deliver(

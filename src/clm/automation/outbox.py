@@ -77,7 +77,7 @@ import pyarrow as pa
 
 from clm.automation.channels.banner import banner_for
 from clm.automation.channels.base import OutgoingMessage
-from clm.automation.delivery import DeliveryStats, deliver, naive_utc
+from clm.automation.delivery import DeliveryStats, deliver, deliver_configured, naive_utc
 from clm.store.database import records
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "OutgoingMessage",
     "banner_for",
     "deliver",
+    "deliver_configured",
     "enqueue",
     "messages",
     "requeue",

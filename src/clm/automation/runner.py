@@ -33,7 +33,6 @@ import duckdb
 
 from clm.automation import enrolments as store
 from clm.automation import goals, outbox, steps, templates, triggers, versions
-from clm.automation.channels import missing_settings
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
 from clm.automation.enrolments import Enrolment
@@ -139,17 +138,7 @@ def run(
         con.execute(
             "INSERT OR REPLACE INTO automation_clock VALUES (?, ?, ?)", [CLOCK, end, utcnow()]
         )
-    section = settings.channels
-    delivered = outbox.deliver(
-        con,
-        channels or {},
-        end,
-        batch_size=section.outbox.batch_size,
-        unconfigured=missing_settings(section),
-        flush_every=section.outbox.flush_every,
-        flush_ms=section.outbox.flush_ms,
-        fsync=section.outbox.fsync,
-    )
+    delivered = outbox.deliver_configured(con, channels or {}, end, settings.channels)
     stats.delivered = _plain(delivered)
     return stats
 

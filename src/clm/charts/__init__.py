@@ -71,11 +71,10 @@ def _render(figure: go.Figure, width: int, height: int, attempts: int = 3) -> by
     """Kaleido's render; a page whose scripts had not loaded yet (its ``JavascriptError``
     "kaleido_scopes is not defined", seen on a busy machine after earlier renders in the
     same process) is tried again, up to ``attempts`` times."""
-    for attempt in range(1, attempts + 1):
+    for _ in range(attempts - 1):
         try:
-            data: bytes = figure.to_image(format="png", width=width, height=height, scale=1)
-            return data
+            return bytes(figure.to_image(format="png", width=width, height=height, scale=1))
         except RuntimeError as exc:
-            if type(exc).__name__ != "JavascriptError" or attempt == attempts:
+            if type(exc).__name__ != "JavascriptError":
                 raise
-    raise AssertionError("unreachable")
+    return bytes(figure.to_image(format="png", width=width, height=height, scale=1))

@@ -43,26 +43,13 @@ class Messaging(WorkspaceBase):
         """Send every message due at ``now`` (default: the current time, UTC) on the
         channels configured in ``clm.toml``; messages of an unconfigured channel wait."""
         from clm.automation import outbox
-        from clm.automation.channels import make_channels, missing_settings
-        from clm.automation.channels.base import close
+        from clm.automation.channels import opened
 
-        section = self.settings.channels
-        channels = make_channels(section, self.root)
-        try:
-            return outbox.deliver(
-                self.con,
-                channels,
-                now or datetime.now(UTC).replace(tzinfo=None),
-                limit=limit,
-                batch_size=section.outbox.batch_size,
-                unconfigured=missing_settings(section),
-                flush_every=section.outbox.flush_every,
-                flush_ms=section.outbox.flush_ms,
-                fsync=section.outbox.fsync,
+        when = now or datetime.now(UTC).replace(tzinfo=None)
+        with opened(self.settings.channels, self.root) as channels:
+            return outbox.deliver_configured(
+                self.con, channels, when, self.settings.channels, limit=limit
             )
-        finally:
-            for channel in channels.values():
-                close(channel)
 
     def outbox_requeue(self, message_ids: list[str]) -> int:
         """Queue unknown or failed messages again; return how many were requeued."""
