@@ -132,9 +132,9 @@ class _OutOfTime(Exception):
 
 # Where a likelihood has no interior maximum its evaluations can also slow down by orders
 # of magnitude (Pareto/NBD's ₂F₁ with s → ∞ takes seconds per call): a fit gives up then.
-# The budget is the fitting thread's CPU time, not the wall clock, so that whether a fit succeeds
-# does not depend on how busy the machine is (a wall-clock budget made fits that take 10 s
-# on a quiet machine fail at a load average of 14).
+# The budget is the fitting thread's CPU time, not the wall clock, so that whether a fit
+# succeeds does not depend on how busy the machine is (with a wall-clock budget, fits that
+# finish in seconds on a quiet machine were seen to fail at a load average of 14).
 BUDGET_SECONDS = 30.0
 
 
