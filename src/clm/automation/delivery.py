@@ -23,7 +23,8 @@ database lacks, and a mark without an outcome is interrupted mid-send:
   made live again (idempotent).
 
 A message whose outcome was neither logged nor flushed was not sent (a crash before the
-mark leaves it ``queued``), so every message is sent once, or (email only) held.
+mark leaves it ``queued``), so every message is sent once, or (email only) held. Storing
+outcomes and replaying a crashed run's log live in :mod:`clm.automation.outcomes`.
 """
 
 from __future__ import annotations
@@ -33,54 +34,32 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from clm.automation import inflight
 from clm.automation.channels.base import (
     Channel,
     OutgoingMessage,
-    RetryPolicy,
     SendResult,
     after_crash,
-    retry_policy,
 )
 from clm.automation.channels.pacing import TokenBucket
 from clm.automation.inflight import InflightLog, Outcome
-from clm.config import ChannelsSection
-from clm.store.database import transaction
-
-HOLD_REASON = (
-    "interrupted after the message was handed to the server: it may have arrived, so it "
-    "is not re-sent by itself (requeue it to send it again)"
+from clm.automation.outcomes import (
+    DeliveryStats,
+    Done,
+    recover,
+    store,
 )
-RESEND_REASON = "interrupted mid-send: sent again with the same idempotency key"
+from clm.config import ChannelsSection
+
 _LOCK = threading.Lock()
 # After this many "retry" answers in a row, a channel is taken as down for the rest of
 # the run: its other due messages are not tried (nor counted as tries) until the next run.
 DOWN_AFTER = 3
-
-
-@dataclass
-class DeliveryStats:
-    """What one :func:`deliver` run did."""
-
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    unknown: int = 0
-    resent_after_crash: int = 0
-    held_after_crash: int = 0
-    waiting: dict[str, str] = field(default_factory=dict)  # channel -> missing setting
-    waiting_messages: int = 0
-    replayed_after_crash: int = 0  # outcomes an interrupted run logged but did not store
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def naive_utc(ts: datetime) -> datetime:
@@ -91,20 +70,6 @@ def naive_utc(ts: datetime) -> datetime:
 class _Due:
     message: OutgoingMessage
     attempts: int
-
-
-@dataclass(frozen=True)
-class _Done:
-    """An outcome to store."""
-
-    message_id: str
-    customer_id: str
-    automation: str
-    channel: str
-    variant: str | None
-    attempt: int
-    result: SendResult
-    at: datetime
 
 
 def deliver_configured(
@@ -159,7 +124,7 @@ def deliver(
         path = inflight.path_for(con)
         log = InflightLog(path, fsync=fsync) if path is not None else None
         try:
-            _recover(con, channels, now, stats, log)
+            recover(con, channels, now, stats, log)
             _note_waiting(con, channels, now, unconfigured or {}, stats)
             run = _Run(con, channels, now, stats, log, flush_every, flush_ms / 1000)
             try:
@@ -235,7 +200,7 @@ class _Run:
             if (rate := _setting(c, "max_per_second", 0.0)) > 0
         }
         self.pools: dict[str, ThreadPoolExecutor] = {}
-        self.pending: list[_Done] = []
+        self.pending: list[Done] = []
         self.flushed_at = time.monotonic()
 
     def _pool(self, name: str) -> ThreadPoolExecutor:
@@ -260,7 +225,7 @@ class _Run:
                     break
                 self.flush()  # stored, a message retried without a wait is due again
                 continue
-            futures: dict[Future[_Done | None], _Due] = {
+            futures: dict[Future[Done | None], _Due] = {
                 self._pool(d.message.channel).submit(self._attempt, d): d for d in batch
             }
             for future in as_completed(futures):
@@ -275,7 +240,7 @@ class _Run:
                 ):
                     self.flush()
 
-    def _attempt(self, due: _Due) -> _Done | None:
+    def _attempt(self, due: _Due) -> Done | None:
         """In a sending thread: wait for the gate and a token, send, log the outcome."""
         message, attempt = due.message, due.attempts + 1
         channel, gate = self.channels[message.channel], self.gates[message.channel]
@@ -295,7 +260,7 @@ class _Run:
             status = result.status
         finally:
             gate.leave(status)
-        return _Done(
+        return Done(
             message.message_id,
             message.customer_id,
             message.automation,
@@ -309,7 +274,7 @@ class _Run:
     def flush(self) -> None:
         """Store the outcomes answered so far (one transaction)."""
         done, self.pending = self.pending, []
-        _store(self.con, self.channels, done, self.stats)
+        store(self.con, self.channels, done, self.stats)
         self.flushed_at = time.monotonic()
 
     def close(self) -> None:
@@ -345,146 +310,7 @@ def _send_logged(
         return SendResult("unknown", reason) if marked else SendResult("retry", reason)
 
 
-def _final(channel: Channel | None, done: _Done) -> tuple[str, str, datetime]:
-    """The stored status, error and next try of an outcome (retry policy applied)."""
-    policy = retry_policy(channel) if channel is not None else RetryPolicy()
-    status: str = done.result.status
-    detail, next_at = done.result.detail, done.at
-    if status == "retry":
-        if policy.exhausted(done.attempt):
-            status, detail = "failed", f"gave up after {done.attempt} tries: {detail}"
-        else:
-            status, next_at = "retrying", done.at + policy.delay(done.attempt)
-    return status, detail, next_at
-
-
-def _store(
-    con: duckdb.DuckDBPyConnection,
-    channels: Mapping[str, Channel],
-    done: list[_Done],
-    stats: DeliveryStats,
-) -> None:
-    """Store outcomes and the ``message_sent`` events of the sent ones, in one transaction."""
-    if not done:
-        return
-    finals = [_final(channels.get(d.channel), d) for d in done]
-    table = pa.table(
-        {
-            "message_id": [d.message_id for d in done],
-            "status": [f[0] for f in finals],
-            "attempts": pa.array([d.attempt for d in done], pa.int32()),
-            "next_attempt_at": pa.array([f[2] for f in finals], pa.timestamp("us")),
-            "last_error": [f[1] or None for f in finals],
-            "done_at": pa.array([d.at for d in done], pa.timestamp("us")),
-            "provider_id": pa.array([d.result.provider_id for d in done], pa.string()),
-            "customer_id": [d.customer_id for d in done],
-            "properties": [
-                json.dumps(
-                    {
-                        "message_id": d.message_id,
-                        "automation": d.automation,
-                        "channel": d.channel,
-                        "variant": d.variant,
-                    }
-                )
-                for d in done
-            ],
-        }
-    )
-    con.register("_clm_outbox_done", table)
-    try:
-        with transaction(con):
-            con.execute(
-                """
-                UPDATE outbox SET status = d.status, attempts = d.attempts,
-                       next_attempt_at = d.next_attempt_at, last_error = d.last_error,
-                       sent_at = CASE WHEN d.status = 'sent' THEN d.done_at ELSE outbox.sent_at END,
-                       provider_id = coalesce(d.provider_id, outbox.provider_id)
-                FROM _clm_outbox_done d WHERE outbox.message_id = d.message_id
-                """
-            )
-            con.execute(
-                """
-                INSERT INTO events (event_id, customer_id, type, ts, properties)
-                SELECT 'msg:' || message_id || ':sent', customer_id, 'message_sent', done_at,
-                       properties::JSON
-                FROM _clm_outbox_done WHERE status = 'sent'
-                """
-            )
-    finally:
-        con.unregister("_clm_outbox_done")
-    for status, _, _ in finals:
-        setattr(stats, status, getattr(stats, status) + 1)
-
-
 # -- before and after the sending ------------------------------------------------------------
-
-
-def _recover(
-    con: duckdb.DuckDBPyConnection,
-    channels: Mapping[str, Channel],
-    now: datetime,
-    stats: DeliveryStats,
-    log: InflightLog | None,
-) -> None:
-    """Resolve what an earlier run left unstored (it stopped mid-send): replay the
-    outcomes its log holds; resolve marks without one (and ``sending`` rows) per channel."""
-    entries = inflight.read(log.path) if log is not None else {}
-    rows = con.execute(
-        """
-        SELECT message_id, customer_id, automation, channel, variant, attempts, status
-        FROM outbox
-        WHERE status = 'sending'
-           OR (status IN ('queued', 'retrying') AND list_contains(?, message_id))
-        """,
-        [sorted(entries)],
-    ).fetchall()
-    replay: list[_Done] = []
-    interrupted: list[tuple[str, str, int]] = []  # message id, channel, attempt
-    for message_id, customer_id, automation, channel, variant, attempts, status in rows:
-        entry = entries.get(message_id)
-        if status == "sending":
-            interrupted.append((message_id, channel, int(attempts)))
-        elif entry is not None and entry.attempt > attempts:
-            if entry.outcome is None:
-                interrupted.append((message_id, channel, entry.attempt))
-            else:
-                o = entry.outcome
-                result = SendResult(o.status, o.detail, o.provider_id)  # type: ignore[arg-type]
-                at = datetime.fromisoformat(o.at)
-                replay.append(
-                    _Done(
-                        message_id,
-                        customer_id,
-                        automation,
-                        channel,
-                        variant,
-                        entry.attempt,
-                        result,
-                        at,
-                    )
-                )
-    replayed = DeliveryStats()
-    _store(con, channels, replay, replayed)
-    stats.replayed_after_crash += len(replay)
-    with transaction(con):
-        for message_id, channel, attempt in interrupted:
-            if after_crash(channels.get(channel)) == "resend":
-                con.execute(
-                    "UPDATE outbox SET status = 'retrying', attempts = ?, next_attempt_at = ?, "
-                    "last_error = ? WHERE message_id = ?",
-                    [attempt, now, RESEND_REASON, message_id],
-                )
-                stats.resent_after_crash += 1
-            else:
-                con.execute(
-                    "UPDATE outbox SET status = 'unknown', attempts = ?, last_error = ? "
-                    "WHERE message_id = ?",
-                    [attempt, HOLD_REASON, message_id],
-                )
-                stats.held_after_crash += 1
-    if log is not None:
-        log.clear()
 
 
 def _note_waiting(

@@ -77,7 +77,8 @@ import pyarrow as pa
 
 from clm.automation.channels.banner import banner_for
 from clm.automation.channels.base import OutgoingMessage
-from clm.automation.delivery import DeliveryStats, deliver, deliver_configured, naive_utc
+from clm.automation.delivery import deliver, deliver_configured, naive_utc
+from clm.automation.outcomes import DeliveryStats
 from clm.store.database import records
 
 __all__ = [
