@@ -33,16 +33,41 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from clm.errors import InvalidMessage
+from clm.ingest.records import (
+    AMOUNT_SCALE,
+    EARLIEST,
+    LATEST,
+    MAX_UNITS,
+    EventRecord,
+    LinkRecord,
+    ProfileRecord,
+    Record,
+    check_record,
+    micros,
+)
 
-AMOUNT_SCALE = 10_000
-MAX_UNITS = 10**18  # DECIMAL(18, 4) holds |amount| < 10^14, i.e. < 10^18 ten-thousandths
+__all__ = [  # the records are re-exported: callers take them from here with the parsers
+    "AMOUNT_SCALE",
+    "EARLIEST",
+    "EventRecord",
+    "LinkRecord",
+    "ProfileRecord",
+    "Record",
+    "TrackingError",
+    "check_record",
+    "micros",
+    "parse_batch",
+    "parse_message",
+    "records",
+    "write_key",
+]
+
 MAX_ID = 256
 MAX_FUTURE = timedelta(days=1)
 CONSENT_CHANNELS = ("email", "sms", "push")
@@ -57,9 +82,6 @@ TRACK_TYPES = {
     "Email Signup": "email_signup",
     "Offer Accepted": "offer_accepted",
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # earlier times are refused (no shop data is)
-_LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # the live state's dates end in year 9999
 
 
 TrackingError = InvalidMessage
@@ -145,55 +167,6 @@ class Batch(BaseModel):
         if len(value) > 10_000:
             raise ValueError("at most 10,000 messages per batch")
         return value
-
-
-# -- records ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """One event as clm stores it (SPEC §1); ``ts`` in µs since the epoch, UTC."""
-
-    event_id: str
-    customer_id: str | None
-    anonymous_id: str | None
-    type: str
-    ts: int
-    category: str | None = None
-    amount: int | None = None  # ten-thousandths (AMOUNT_SCALE)
-    order_id: str | None = None
-    properties: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileRecord:
-    """An identify call: traits, consent and attributes of a customer at ``ts``."""
-
-    message_id: str
-    customer_id: str
-    ts: int
-    traits: dict[str, Any] = field(default_factory=dict)  # email, phone, timezone, signup_at
-    consent: dict[str, bool] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkRecord:
-    """Visitor ``anonymous_id`` is customer ``customer_id`` from ``ts`` on (SPEC §1)."""
-
-    message_id: str
-    anonymous_id: str
-    customer_id: str
-    ts: int
-
-
-Record = EventRecord | ProfileRecord | LinkRecord
-
-
-def micros(ts: datetime) -> int:
-    """µs since the epoch of an aware time (naive times are UTC)."""
-    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-    return (aware - _EPOCH) // timedelta(microseconds=1)
 
 
 def records(message: _Common, received: datetime, where: str = "") -> list[Record]:
@@ -477,7 +450,7 @@ def _signup(value: Any, path: str) -> int:
     except ValueError:
         raise TrackingError(path, "not an ISO 8601 time") from None
     aware = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    if not EARLIEST <= aware < _LATEST:
+    if not EARLIEST <= aware < LATEST:
         raise TrackingError(path, "before 1900-01-01 or after 9998")
     return micros(aware)
 
@@ -497,14 +470,3 @@ def _consent(value: Any, path: str) -> dict[str, bool]:
             raise TrackingError(f"{path}.{channel}", "true or false")
         out[channel] = granted
     return out
-
-
-def check_record(record: Record) -> None:
-    """Refuse a record the live state or the database could not hold, before it is
-    journaled (records also come from other paths than :func:`records`, e.g. tracked
-    opens and clicks). Raises :class:`TrackingError` naming the field."""
-    if not micros(EARLIEST) <= record.ts < micros(_LATEST):
-        raise TrackingError("timestamp", "before 1900-01-01 or after 9998")
-    amount = record.amount if isinstance(record, EventRecord) else None
-    if amount is not None and (not isinstance(amount, int) or abs(amount) >= MAX_UNITS):
-        raise TrackingError("amount", "too large for money (18 digits)")
