@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from clm.errors import ConfigError
 
+ENV_VAR = "CLM_WORKSPACE"  # the workspace folder when -w is not given
+
 CONFIG_FILE = "clm.toml"
 
 

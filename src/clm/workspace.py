@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from clm import config
-from clm.config import Settings
+from clm.config import ENV_VAR, Settings
 from clm.errors import (
     ServedElsewhere,
     WorkspaceError,
@@ -32,8 +32,6 @@ from clm.facade.live import Live
 from clm.facade.messaging import Messaging
 from clm.facade.scores import Scores
 from clm.store import database, serving
-
-ENV_VAR = "CLM_WORKSPACE"
 
 
 def default_path() -> Path:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clm.cli import automations, clv, experiment, imports, outbox, serve, users
 from clm.cli import report as report_cli
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
-from clm.cli.remote import opened_or_served
 from clm.cli.render import (
     RichProgress,
     console,
@@ -21,7 +22,21 @@ from clm.cli.render import (
     print_json,
     table,
 )
-from clm.workspace import Workspace
+
+if TYPE_CHECKING:
+    from clm.cli.remote import RemoteWorkspace
+    from clm.workspace import Workspace
+
+
+@contextmanager
+def opened_or_served(path: Path) -> Iterator[Workspace | RemoteWorkspace]:
+    """:func:`clm.cli.remote.opened_or_served`, imported when a command runs: it loads
+    httpx, pandas and the facade, which `clm --help` does not need."""
+    from clm.cli import remote
+
+    with remote.opened_or_served(path) as workspace:
+        yield workspace
+
 
 app = typer.Typer(
     name="clm",
@@ -58,6 +73,8 @@ def init(
     ] = None,
 ) -> None:
     """Create a workspace: clm.toml, the DuckDB file and definition folders."""
+    from clm.workspace import Workspace
+
     with Workspace.init(directory, name=name) as ws:
         console.print(f"Created workspace [bold]{ws.settings.workspace.name}[/] in {ws.root}")
         console.print("Next: clm import transactions FILE -w " + str(directory))
@@ -426,6 +443,7 @@ def demo(
     """Build the demo world: generate, import, score, automate, measure, summarize."""
     from clm.ingest import demo as demo_world
     from clm.ingest.demo import story
+    from clm.workspace import Workspace
 
     ws = (
         Workspace.open(directory)

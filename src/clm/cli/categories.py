@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.table import Table
 
 from clm.cli.render import console, number, percent, table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MATRIX_LIMIT = 12
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors, opened
 from clm.cli.render import console, number, print_json, table
-from clm.models import bgnbd, gamma_gamma, pareto_nbd
-from clm.scores.clv import MODEL_NAMES, ClvFit, ModelChoice
+
+if TYPE_CHECKING:
+    from clm.scores.clv import ClvFit, ModelChoice
 
 app = typer.Typer(
     help="Customer lifetime value: fit BG/NBD, Pareto/NBD and Gamma-Gamma (SPEC §5) and "
@@ -18,7 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 HERE = Path(".")
-TITLES = {bgnbd.NAME: "BG/NBD", pareto_nbd.NAME: "Pareto/NBD", gamma_gamma.NAME: "Gamma-Gamma"}
+# the models' NAMEs (clm.models.*): literal here so that the CLI starts without SciPy
+TITLES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
 
 ModelOpt = Annotated[
     str | None,
@@ -36,6 +38,8 @@ UnitOpt = Annotated[
 
 
 def _model(name: str | None) -> ModelChoice | None:
+    from clm.scores.clv import MODEL_NAMES
+
     if name is not None and name not in MODEL_NAMES:
         raise typer.BadParameter("must be bgnbd, pareto_nbd (pareto) or both", param_hint="--model")
     return None if name is None else MODEL_NAMES[name]

@@ -6,14 +6,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
 
 from clm.cli.render import errors
+from clm.config import ENV_VAR
 from clm.errors import ClmError
-from clm.workspace import ENV_VAR, Workspace
+
+if TYPE_CHECKING:
+    from clm.workspace import Workspace
 
 WorkspaceOpt = Annotated[
     Path,
@@ -47,6 +50,8 @@ def handle_errors(func: F) -> F:
 @contextmanager
 def opened(path: Path) -> Iterator[Workspace]:
     """The workspace at ``path``, closed afterwards."""
+    from clm.workspace import Workspace  # on first use: `clm --help` stays fast
+
     workspace = Workspace.open(path)
     try:
         yield workspace

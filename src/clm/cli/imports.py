@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clm.cli.common import WorkspaceOpt, handle_errors, opened
 from clm.cli.render import RichProgress, console, number, print_json, table
-from clm.ingest.summary import ImportSummary
+
+if TYPE_CHECKING:
+    from clm.ingest.summary import ImportSummary
 
 app = typer.Typer(
     help="Import transactions, customers or events from CSV (or .csv.gz) or Parquet.",

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -23,9 +23,11 @@ from clm.errors import ClmError, NotFound, ServedElsewhere
 from clm.progress import Progress
 from clm.scores import reports
 from clm.scores.calibration import Calibration
-from clm.scores.pipeline import ScoringRun
 from clm.store.serving import Served, served
 from clm.workspace import Workspace
+
+if TYPE_CHECKING:
+    from clm.scores.pipeline import ScoringRun
 
 TIMEOUT = httpx.Timeout(10.0, read=3600.0)  # a scoring run can take long
 
@@ -74,6 +76,8 @@ class RemoteWorkspace:
         engine: str | None = None,
         progress: Progress | None = None,
     ) -> ScoringRun:
+        from clm.scores.pipeline import ScoringRun
+
         if progress is not None:
             progress.phase(f"scoring through the server at {self.server.url}")
         body = {"as_of": str(as_of) if as_of else None, "engine": engine}

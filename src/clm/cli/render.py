@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,6 +17,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console()
 errors = Console(stderr=True)
@@ -79,9 +81,15 @@ def _clean(value: Any) -> Any:
 
 def number(value: Any, digits: int = 0) -> str:
     """``12,345`` or ``12,345.67``; an empty cell for missing values."""
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+    if value is None or (isinstance(value, float) and value != value) or _is_na(value):
         return ""
     return f"{value:,.{digits}f}"
+
+
+def _is_na(value: Any) -> bool:
+    """pandas' NA, without importing pandas for commands that never load it."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NA
 
 
 def percent(value: float) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +16,9 @@ from clm import config
 from clm.cli.common import JsonOpt, WorkspaceOpt, handle_errors
 from clm.cli.render import console, print_json, table
 from clm.errors import UserError, WorkspaceNotFound
-from clm.web.users import UserStore
+
+if TYPE_CHECKING:
+    from clm.web.users import UserStore
 
 app = typer.Typer(
     help="Dashboard users: create, list and delete the accounts that sign in to `clm serve`.",
@@ -32,6 +34,8 @@ def _store(workspace: Path) -> UserStore:
             f"{workspace} is not a clm workspace (no {config.CONFIG_FILE}); "
             f"create one with `clm init {workspace}`"
         )
+    from clm.web.users import UserStore  # clm.web loads FastAPI: only when needed
+
     return UserStore(workspace)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -14,12 +14,16 @@ from clm.facade.base import WorkspaceBase
 from clm.models.summary import TimeUnit
 from clm.profiles.view import customer_view
 from clm.progress import Progress
-from clm.scores import category_reports, clv_jobs, pipeline, reports
+from clm.scores import category_reports, reports
 from clm.scores.calibration import Calibration
-from clm.scores.clv import ClvFit, ModelChoice
-from clm.scores.clv import model_choice as clv_model_choice
-from clm.scores.pipeline import ScoringRun
 from clm.store.status import status as workspace_status
+
+if TYPE_CHECKING:
+    from clm.scores.clv import ClvFit, ModelChoice
+    from clm.scores.pipeline import ScoringRun
+
+# The scoring pipeline and the lifetime-value models (SciPy: ~1 s to import) load when a
+# method needs them, not with the facade: most commands only read results.
 
 
 class Scores(WorkspaceBase):
@@ -35,6 +39,8 @@ class Scores(WorkspaceBase):
         """Compute RFM scores, lifecycle segments, the activity family and lifetime value
         for every profile as of a date (default: the date of the latest event), and store
         them with the calibration."""
+        from clm.scores import pipeline
+
         if self.stream is not None:
             with self.stream.paused():  # every accepted event is stored first
                 day = self._as_of(as_of)
@@ -58,6 +64,8 @@ class Scores(WorkspaceBase):
         """Fit BG/NBD and/or Pareto/NBD (``model``: bgnbd, pareto_nbd (or pareto), both;
         default the clv.model setting) and Gamma-Gamma on the purchases up to the
         calibration end (default: the latest event's date) and store the fit."""
+        from clm.scores import clv_jobs
+
         day = self._as_of(calibration_end, "calibration end")
         unit = time_unit or self.settings.clv.time_unit
         with self._engine() as runner:
@@ -73,6 +81,8 @@ class Scores(WorkspaceBase):
     ) -> dict[str, Any]:
         """Fit on the calibration period and compare predicted with actual repeat purchases
         in the holdout: in total, by calibration frequency, per customer and per week."""
+        from clm.scores import clv_jobs
+
         unit = time_unit or self.settings.clv.time_unit
         start = self._as_of(calibration_end, "calibration end")
         end = self._as_of(holdout_end, "holdout end")
@@ -82,10 +92,14 @@ class Scores(WorkspaceBase):
     def clv(self, customer_id: str | None = None) -> pd.DataFrame:
         """P(alive), expected purchases and spend, CLV and churn risk per buyer of the
         latest scoring run (or of one customer)."""
+        from clm.scores import clv_jobs
+
         run_id, _ = reports.latest_run(self.con)
         return self.con.execute(*clv_jobs.clv_query(run_id, customer_id)).fetchdf()
 
     def _model(self, name: str | None) -> ModelChoice:
+        from clm.scores.clv import model_choice as clv_model_choice
+
         return clv_model_choice(name or self.settings.clv.model)
 
     # -- results ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 from clm.models.fitting import Fit, maximize
 from clm.models.summary import Summary
@@ -194,6 +194,8 @@ def conditional_expected_purchases(
 
 def pmf(p: Sequence[float], t: float, n: ArrayLike) -> FloatArray:
     """P(X(t) = n) for a new customer (Fader, Hardie & Lee 2007, eq. 8)."""
+    from scipy import stats  # ~1 s to import: only the holdout checks need it
+
     r, alpha, a, b = p
     n = np.asarray(n, dtype=np.float64)
     q = alpha / (alpha + t)
