@@ -398,7 +398,7 @@ class Engine:
     def _conversions(self, due: Sequence[Enrolment], b: datetime) -> dict[str, datetime]:
         out: dict[str, datetime] = {}
         for name, version in sorted({(e.automation, e.version) for e in due}):
-            out |= goals.conversions(self.con, self.definition(name, version), b)
+            out |= goals.conversions(self.con, self.definition(name, version), b, among=due)
         return out
 
     def goals(self, b: datetime) -> None:
