@@ -222,11 +222,9 @@ class Engine:
     def use(self, automations: Sequence[Automation]) -> None:
         """Work with these current versions (their paused status read now)."""
         self.current = sorted(automations, key=lambda a: (-a.priority, a.name))
-        self.paused = set()
         for automation in self.current:
             self.definitions[(automation.name, automation.version)] = automation
-            if versions.status(self.con, automation) == "paused":
-                self.paused.add(automation.name)
+        self.paused = versions.paused(self.con, self.current)
 
     def process(self, start: datetime, end: datetime) -> RunStats:
         self.stats.start, self.stats.end = start, end
