@@ -65,12 +65,13 @@ def conversions(
 
 def earliest_open(con: duckdb.DuckDBPyConnection, automation: Automation) -> datetime | None:
     """The earliest enrolment time among the open enrolments of this version."""
-    row = con.execute(
+    rows = con.execute(  # fetchall: a result left open blocks the connection's next use
         "SELECT min(enrolled_at) FROM enrolments WHERE automation = ? AND version = ? "
         "AND converted_at IS NULL AND state IN ('active', 'waiting', 'completed')",
         [automation.name, automation.version],
-    ).fetchone()
-    return None if row is None else row[0]
+    ).fetchall()
+    value: datetime | None = rows[0][0]
+    return value
 
 
 def wait_events(
