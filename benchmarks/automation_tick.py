@@ -143,12 +143,14 @@ class Phases:
 
 
 def counts(ws: Workspace) -> dict[str, int]:
-    one = ws.con.execute
+    def one(sql: str) -> int:  # fetchall: an unfinished result blocks the next register
+        return int(ws.con.execute(sql).fetchall()[0][0])
+
     return {
-        "enrolments": one("SELECT count(*) FROM enrolments").fetchone()[0],  # type: ignore[index]
-        "decisions": one("SELECT count(*) FROM decisions").fetchone()[0],  # type: ignore[index]
-        "messages": one("SELECT count(*) FROM outbox").fetchone()[0],  # type: ignore[index]
-        "sent": one("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0],  # type: ignore[index]
+        "enrolments": one("SELECT count(*) FROM enrolments"),
+        "decisions": one("SELECT count(*) FROM decisions"),
+        "messages": one("SELECT count(*) FROM outbox"),
+        "sent": one("SELECT count(*) FROM outbox WHERE status = 'sent'"),
     }
 
 
