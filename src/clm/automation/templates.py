@@ -49,7 +49,12 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
 
 @lru_cache(maxsize=4096)
 def _compiled(source: str, autoescape: bool) -> jinja2.Template:
-    return _environment(autoescape).from_string(source)
+    template = _environment(autoescape).from_string(source)
+    # The same globals as a plain dict (a copy: the environment's stay as they are).
+    # Jinja merges them into every render's context, and merging the ChainMap it keeps
+    # iterates in Python: 20 µs of a 23 µs render of a one-line subject, 3 µs now.
+    template.globals = dict(template.globals)
+    return template
 
 
 def variables(template: Mapping[str, Any]) -> frozenset[str] | None:
