@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
@@ -30,26 +31,46 @@ def conversions(
 ) -> dict[str, datetime]:
     """The first goal event (after enrolment, within the window, by ``b``) of each open
     enrolment of this automation version (``among``: of these enrolments only)."""
-    goal = automation.goal
-    if goal is None:
+    if automation.goal is None:
         return {}
     if among is None:
-        since = earliest_open(con, automation)
-        ids_sql, ids = "", []
-    else:
-        mine = [
-            e for e in among if (e.automation, e.version) == (automation.name, automation.version)
-        ]
-        since = min((e.enrolled_at for e in mine), default=None)
-        ids_sql, ids = (
-            "AND en.enrolment_id IN (SELECT unnest(?::VARCHAR[]))",
-            [[e.enrolment_id for e in mine]],
-        )
+        return open_conversions(con, [(automation, earliest_open(con, automation))], b)
+    mine = [e for e in among if (e.automation, e.version) == (automation.name, automation.version)]
+    since = min((e.enrolled_at for e in mine), default=None)
     if since is None or since >= b:
         return {}
+    sql, params = _query(automation, b, since, [e.enrolment_id for e in mine])
+    return {str(eid): ts for eid, ts in con.execute(sql, params).fetchall()}
+
+
+def open_conversions(
+    con: duckdb.DuckDBPyConnection,
+    versions: Sequence[tuple[Automation, datetime | None]],
+    b: datetime,
+) -> dict[str, datetime]:
+    """:func:`conversions` of every open enrolment of these automation versions in one
+    statement; each comes with the earliest time among its open enrolments (None: none
+    is open), the lower bound of the events it reads."""
+    parts = [
+        _query(a, b, since)
+        for a, since in versions
+        if a.goal is not None and since is not None and since < b
+    ]
+    if not parts:
+        return {}
+    sql = "\nUNION ALL\n".join(f"({q})" for q, _ in parts)
+    params = [v for _, values in parts for v in values]
+    return {str(eid): ts for eid, ts in con.execute(sql, params).fetchall()}
+
+
+def _query(
+    automation: Automation, b: datetime, since: datetime, ids: Sequence[str] | None = None
+) -> tuple[str, list[Any]]:
+    goal = automation.goal
+    assert goal is not None
     filter_sql, params = triggers.where_sql(goal.get("where") or {})
-    rows = con.execute(
-        f"""
+    ids_sql = "" if ids is None else "AND en.enrolment_id IN (SELECT unnest(?::VARCHAR[]))"
+    sql = f"""
         SELECT en.enrolment_id, min(e.ts) FROM enrolments en
         JOIN events e ON e.customer_id = en.customer_id AND e.type = ?
          AND e.ts > en.enrolled_at AND e.ts <= least(en.goal_until, ?) {filter_sql}
@@ -57,10 +78,17 @@ def conversions(
           AND en.state IN ('active', 'waiting', 'completed') {ids_sql}
           AND e.ts > ? AND e.ts <= ?
         GROUP BY en.enrolment_id
-        """,
-        [goal["event"], b, *params, automation.name, automation.version, *ids, since, b],
-    ).fetchall()
-    return {str(eid): ts for eid, ts in rows}
+        """
+    key = [automation.name, automation.version]
+    return sql, [
+        goal["event"],
+        b,
+        *params,
+        *key,
+        *([list(ids)] if ids is not None else []),
+        since,
+        b,
+    ]
 
 
 def earliest_open(con: duckdb.DuckDBPyConnection, automation: Automation) -> datetime | None:
@@ -72,6 +100,18 @@ def earliest_open(con: duckdb.DuckDBPyConnection, automation: Automation) -> dat
     ).fetchall()
     value: datetime | None = rows[0][0]
     return value
+
+
+def with_goal_windows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, datetime | None]]:
+    """The automation versions with open enrolments in a goal window, each with the
+    earliest time among its open enrolments not converted (:func:`earliest_open`)."""
+    rows = con.execute(
+        "SELECT automation, version, min(enrolled_at) FILTER (WHERE converted_at IS NULL) "
+        "FROM enrolments WHERE state IN ('active', 'waiting', 'completed') "
+        "GROUP BY automation, version HAVING bool_or(goal_until IS NOT NULL) "
+        "ORDER BY automation, version"
+    ).fetchall()
+    return [(str(a), int(v), since) for a, v, since in rows]
 
 
 def wait_events(

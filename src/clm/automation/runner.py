@@ -400,35 +400,34 @@ class Engine:
         return out
 
     def goals(self, b: datetime) -> None:
-        pairs = self.con.execute(
-            "SELECT DISTINCT automation, version FROM enrolments "
-            "WHERE state IN ('active', 'waiting', 'completed') AND goal_until IS NOT NULL"
-        ).fetchall()
-        for name, version in pairs:
-            automation = self.definition(str(name), int(version))
-            found = goals.conversions(self.con, automation, b)
-            open_ = store.select(
-                self.con,
-                "automation = ? AND version = ? AND state IN ('active', 'waiting', "
-                "'completed') AND (enrolment_id IN (SELECT unnest(?::VARCHAR[])) "
-                "OR (state = 'completed' AND goal_until <= ?))",
-                [name, version, list(found), b],
-            )
-            if not open_:
-                continue
-            with self.tx():
-                updated: list[Enrolment] = []
-                decisions: list[Decision] = []
-                for e in open_:
-                    if e.enrolment_id in found:
-                        e, d = steps.convert(e, found[e.enrolment_id])
-                    else:
-                        e, d = steps.close_window(e, b)
-                    updated.append(e)
-                    decisions.append(d)
-                    self.stats.count(d)
-                store.update(self.con, updated)
-                self._record(decisions)
+        """Conversions and closed windows of every open enrolment: one statement finds the
+        conversions of all automation versions, one reads the enrolments to change."""
+        pairs = goals.with_goal_windows(self.con)
+        found = goals.open_conversions(
+            self.con, [(self.definition(name, version), since) for name, version, since in pairs], b
+        )
+        open_ = store.select(
+            self.con,
+            "state IN ('active', 'waiting', 'completed') AND ("
+            "enrolment_id IN (SELECT unnest(?::VARCHAR[])) "
+            "OR (state = 'completed' AND goal_until <= ?)) ORDER BY automation, version",
+            [list(found), b],
+        )
+        if not open_:
+            return
+        with self.tx():
+            updated: list[Enrolment] = []
+            decisions: list[Decision] = []
+            for e in open_:
+                if e.enrolment_id in found:
+                    e, d = steps.convert(e, found[e.enrolment_id])
+                else:
+                    e, d = steps.close_window(e, b)
+                updated.append(e)
+                decisions.append(d)
+                self.stats.count(d)
+            store.update(self.con, updated)
+            self._record(decisions)
 
 
 def _due(e: Enrolment) -> datetime:
