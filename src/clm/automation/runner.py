@@ -315,6 +315,7 @@ class Engine:
             if not due:
                 return
             conversions = self._conversions(due, b)
+            self.facts.prefetch([(e.customer_id, _due(e)) for e in due])
             for chunk in _chunks(due, BATCH):
                 self._advance_chunk(chunk, conversions)
 
