@@ -138,5 +138,5 @@ def test_variables_of_json_fields_and_of_a_broken_source() -> None:
     body = {"body": {"who": "{{ customer_id }}", "list": ["{{ offer }}", 3, {"x": "{{ y }}"}]}}
     assert templates.variables(body) == {"customer_id", "offer", "y"}
     assert templates.variables({"text": "{{ name "}) is None
-    with pytest.raises(TemplateError, match="sms.text: syntax error"):
+    with pytest.raises(TemplateError, match=r"sms\.text: syntax error"):
         templates.render("sms", {"text": "{{ name "}, {"name": "x"})
