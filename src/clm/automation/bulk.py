@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -24,8 +24,24 @@ def insert(
     """``INSERT OR IGNORE`` every row: a row whose key exists is left as it is."""
     if not rows:
         return
+    _insert(con, table, columns, frame(columns, rows))
+
+
+def insert_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Columns,
+    values: Mapping[str, Sequence[Any]],
+) -> None:
+    """:func:`insert` from a list of values per column (named as in ``columns``)."""
+    if values and len(next(iter(values.values()))):
+        data = {name: pa.array(values[name], type=t) for name, t in columns}
+        _insert(con, table, columns, pa.table(data))
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: Columns, rows: pa.Table) -> None:
     names = ", ".join(n for n, _ in columns)
-    con.register("_bulk_rows", frame(columns, rows))
+    con.register("_bulk_rows", rows)
     try:
         con.execute(f"INSERT OR IGNORE INTO {table} ({names}) SELECT {names} FROM _bulk_rows")
     finally:

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -77,25 +78,14 @@ TYPES: list[tuple[str, pa.DataType]] = [
 
 def record(con: duckdb.DuckDBPyConnection, decisions: Sequence[Decision], now: datetime) -> None:
     """Store decisions; one already stored (same id) is kept as it is."""
-    rows = [
-        [
-            d.decision_id,
-            d.ts,
-            d.automation,
-            d.version,
-            d.enrolment_id,
-            d.customer_id,
-            d.step_id,
-            d.kind,
-            d.reason,
-            d.channel,
-            d.message_id,
-            d.variant,
-            d.cost,
-            d.not_before,
-            d.detail,
-            now,
-        ]
-        for d in decisions
-    ]
-    bulk.insert(con, "decisions", TYPES, rows)
+    if not decisions:
+        return
+    columns: dict[str, list[Any]] = {  # built by column: no row lists to transpose
+        "decision_id": [d.decision_id for d in decisions],
+        **{name: [getattr(d, name) for d in decisions] for name in FIELDS},
+        "recorded_at": [now] * len(decisions),
+    }
+    bulk.insert_table(con, "decisions", TYPES, columns)
+
+
+FIELDS = [name for name, _ in TYPES if name not in ("decision_id", "recorded_at")]

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -103,12 +103,16 @@ class Automation:
         value = self.spec.get("goal")
         return dict(value) if value else None
 
-    @property
+    # The derived values below are read per customer (every enrolment, every step): each
+    # is worked out once per Automation object (``cached_property`` writes the instance's
+    # ``__dict__``, which a frozen dataclass allows; the spec is never changed in place).
+
+    @cached_property
     def goal_window(self) -> timedelta | None:
         goal = self.goal
         return parse_duration(goal["window"]) if goal else None
 
-    @property
+    @cached_property
     def reentry(self) -> str | timedelta:
         """``"never"`` (the default), ``"always"``, or the pause after the last enrolment."""
         value = self.spec.get("reentry", "never")
@@ -117,11 +121,18 @@ class Automation:
     def holdout(self, default: float) -> float:
         return float(self.spec.get("holdout", default))
 
-    def step(self, step_id: str) -> dict[str, Any]:
+    @cached_property
+    def _steps(self) -> dict[str, dict[str, Any]]:
+        by_id: dict[str, dict[str, Any]] = {}
         for step in self.spec["steps"]:
-            if step["id"] == step_id:
-                return dict(step)
-        raise KeyError(step_id)
+            by_id.setdefault(step["id"], step)  # the first of an id, as a scan finds it
+        return by_id
+
+    def step(self, step_id: str) -> dict[str, Any]:
+        step = self._steps.get(step_id)
+        if step is None:
+            raise KeyError(step_id)
+        return dict(step)
 
     def next_step(self, step_id: str) -> str | None:
         """The step after ``step_id``: its ``next``, else the following one in the list."""
@@ -131,12 +142,16 @@ class Automation:
         index = self.order.index(step_id)
         return self.order[index + 1] if index + 1 < len(self.order) else None
 
-    @property
+    @cached_property
     def channels(self) -> frozenset[str]:
         return frozenset(s["channel"] for s in self.spec["steps"] if s["type"] == "send")
 
     @property
     def message_costs(self) -> dict[str, float]:
+        return dict(self._costs)
+
+    @cached_property
+    def _costs(self) -> dict[str, float]:
         costs = self.spec.get("measurement", {}).get("message_cost", {})
         return {str(k): float(v) for k, v in costs.items()}
 

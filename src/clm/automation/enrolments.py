@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -59,7 +59,17 @@ class Enrolment:
     variant: str | None = None
 
     def moved(self, **changes: Any) -> Enrolment:
-        return replace(self, **changes)
+        """A copy with ``changes`` (what :func:`dataclasses.replace` gives, without its
+        per-field ``__init__``: this runs several times per enrolment and step)."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Enrolment has no field(s) {', '.join(sorted(unknown))}")
+        new = object.__new__(Enrolment)
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
+
+_FIELDS = frozenset(f.name for f in fields(Enrolment))
 
 
 TS = pa.timestamp("us")

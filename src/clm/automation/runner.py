@@ -222,11 +222,9 @@ class Engine:
     def use(self, automations: Sequence[Automation]) -> None:
         """Work with these current versions (their paused status read now)."""
         self.current = sorted(automations, key=lambda a: (-a.priority, a.name))
-        self.paused = set()
         for automation in self.current:
             self.definitions[(automation.name, automation.version)] = automation
-            if versions.status(self.con, automation) == "paused":
-                self.paused.add(automation.name)
+        self.paused = versions.paused(self.con, self.current)
 
     def process(self, start: datetime, end: datetime) -> RunStats:
         self.stats.start, self.stats.end = start, end
@@ -317,6 +315,7 @@ class Engine:
             if not due:
                 return
             conversions = self._conversions(due, b)
+            self.facts.prefetch([(e.customer_id, _due(e)) for e in due])
             for chunk in _chunks(due, BATCH):
                 self._advance_chunk(chunk, conversions)
 
@@ -398,39 +397,38 @@ class Engine:
     def _conversions(self, due: Sequence[Enrolment], b: datetime) -> dict[str, datetime]:
         out: dict[str, datetime] = {}
         for name, version in sorted({(e.automation, e.version) for e in due}):
-            out |= goals.conversions(self.con, self.definition(name, version), b)
+            out |= goals.conversions(self.con, self.definition(name, version), b, among=due)
         return out
 
     def goals(self, b: datetime) -> None:
-        pairs = self.con.execute(
-            "SELECT DISTINCT automation, version FROM enrolments "
-            "WHERE state IN ('active', 'waiting', 'completed') AND goal_until IS NOT NULL"
-        ).fetchall()
-        for name, version in pairs:
-            automation = self.definition(str(name), int(version))
-            found = goals.conversions(self.con, automation, b)
-            open_ = store.select(
-                self.con,
-                "automation = ? AND version = ? AND state IN ('active', 'waiting', "
-                "'completed') AND (enrolment_id IN (SELECT unnest(?::VARCHAR[])) "
-                "OR (state = 'completed' AND goal_until <= ?))",
-                [name, version, list(found), b],
-            )
-            if not open_:
-                continue
-            with self.tx():
-                updated: list[Enrolment] = []
-                decisions: list[Decision] = []
-                for e in open_:
-                    if e.enrolment_id in found:
-                        e, d = steps.convert(e, found[e.enrolment_id])
-                    else:
-                        e, d = steps.close_window(e, b)
-                    updated.append(e)
-                    decisions.append(d)
-                    self.stats.count(d)
-                store.update(self.con, updated)
-                self._record(decisions)
+        """Conversions and closed windows of every open enrolment: one statement finds the
+        conversions of all automation versions, one reads the enrolments to change."""
+        pairs = goals.with_goal_windows(self.con)
+        found = goals.open_conversions(
+            self.con, [(self.definition(name, version), since) for name, version, since in pairs], b
+        )
+        open_ = store.select(
+            self.con,
+            "state IN ('active', 'waiting', 'completed') AND ("
+            "enrolment_id IN (SELECT unnest(?::VARCHAR[])) "
+            "OR (state = 'completed' AND goal_until <= ?)) ORDER BY automation, version",
+            [list(found), b],
+        )
+        if not open_:
+            return
+        with self.tx():
+            updated: list[Enrolment] = []
+            decisions: list[Decision] = []
+            for e in open_:
+                if e.enrolment_id in found:
+                    e, d = steps.convert(e, found[e.enrolment_id])
+                else:
+                    e, d = steps.close_window(e, b)
+                updated.append(e)
+                decisions.append(d)
+                self.stats.count(d)
+            store.update(self.con, updated)
+            self._record(decisions)
 
 
 def _due(e: Enrolment) -> datetime:

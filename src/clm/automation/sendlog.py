@@ -32,7 +32,8 @@ class SendLog:
         self.loaded.update(todo)
 
     def _load(self, customer_id: str, channel: str) -> list[datetime]:
-        self.preload([customer_id])
+        if customer_id not in self.loaded:  # preloaded in bulk as a rule: no set per call
+            self.preload([customer_id])
         return self.times.setdefault((customer_id, channel), [])
 
     def count(self, customer_id: str, channel: str, t: datetime) -> int:

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from clm.errors import TemplateError
@@ -48,7 +49,38 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
 
 @lru_cache(maxsize=4096)
 def _compiled(source: str, autoescape: bool) -> jinja2.Template:
-    return _environment(autoescape).from_string(source)
+    template = _environment(autoescape).from_string(source)
+    # The same globals as a plain dict (a copy: the environment's stay as they are).
+    # Jinja merges them into every render's context, and merging the ChainMap it keeps
+    # iterates in Python: 20 µs of a 23 µs render of a one-line subject, 3 µs now.
+    template.globals = dict(template.globals)
+    return template
+
+
+def variables(template: Mapping[str, Any]) -> frozenset[str] | None:
+    """The names a template reads from its context (every field, every string of a JSON
+    field), by Jinja2's own analysis (:func:`jinja2.meta.find_undeclared_variables`);
+    None when a source does not parse (rendering then reports the error).
+
+    Rendering with only these names of a context gives what the whole context gives: a
+    template reaches its context only through the names it mentions."""
+    names: set[str] = set()
+    for source in _sources(template):
+        try:
+            names |= meta.find_undeclared_variables(_environment(False).parse(source))
+        except jinja2.TemplateSyntaxError:
+            return None
+    return frozenset(names)
+
+
+def _sources(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _sources(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _sources(v)]
+    return []
 
 
 def render_string(

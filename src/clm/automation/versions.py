@@ -9,6 +9,7 @@ A file that stops validating keeps its last good version running (found by its p
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +38,9 @@ def sync(con: duckdb.DuckDBPyConnection, root: Path, now: datetime) -> Loaded:
     valid, problems = load(root)
     created: list[tuple[str, int]] = []
     current: list[Automation] = []
+    latest_of = latest_versions(con)
     for automation in valid:
-        latest = latest_version(con, automation.name)
+        latest = latest_of.get(automation.name)
         if latest is not None and latest.content_hash == automation.content_hash:
             current.append(latest)
             continue
@@ -74,6 +76,16 @@ def latest_version(con: duckdb.DuckDBPyConnection, name: str) -> Automation | No
     return _automation(rows[0]) if rows else None
 
 
+def latest_versions(con: duckdb.DuckDBPyConnection) -> dict[str, Automation]:
+    """The latest stored version of every automation, in one query (a tick reads them
+    all: one query per automation cost ~10-170 ms each at 1M profiles under load)."""
+    rows = con.execute(
+        "SELECT DISTINCT ON (automation) definition, path, version, automation "
+        "FROM automation_versions ORDER BY automation, version DESC"
+    ).fetchall()
+    return {str(r[3]): _automation(r[:3]) for r in rows}
+
+
 def version(con: duckdb.DuckDBPyConnection, name: str, number: int) -> Automation:
     rows = con.execute(
         "SELECT definition, path, version FROM automation_versions "
@@ -107,6 +119,16 @@ def status(con: duckdb.DuckDBPyConnection, automation: Automation) -> str:
         "SELECT status FROM automation_states WHERE automation = ?", [automation.name]
     ).fetchall()
     return str(rows[0][0]) if rows else str(automation.spec.get("status", "active"))
+
+
+def paused(con: duckdb.DuckDBPyConnection, automations: Sequence[Automation]) -> set[str]:
+    """The names of the paused ones among ``automations`` (:func:`status`, one query)."""
+    stored = dict(con.execute("SELECT automation, status FROM automation_states").fetchall())
+    return {
+        a.name
+        for a in automations
+        if str(stored.get(a.name, a.spec.get("status", "active"))) == "paused"
+    }
 
 
 def set_status(con: duckdb.DuckDBPyConnection, name: str, value: str, now: datetime) -> None:
