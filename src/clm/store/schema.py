@@ -315,4 +315,26 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_customer ON outbox (customer_id);
         """,
     ),
+    (
+        10,
+        """
+        -- the measurement units' costly parts, kept and advanced from the events appended
+        -- since (clm.automation.kept_units); empty here, the first report fills them
+        CREATE TABLE units_outcomes (
+            message_id VARCHAR PRIMARY KEY,
+            sent BOOLEAN NOT NULL,
+            delivered BOOLEAN NOT NULL,
+            opened BOOLEAN NOT NULL,
+            clicked BOOLEAN NOT NULL
+        );
+        CREATE TABLE units_revenue (
+            enrolment_id VARCHAR NOT NULL,
+            customer_id VARCHAR,
+            enrolled_at TIMESTAMP,
+            goal_until TIMESTAMP,
+            revenue DECIMAL(38, 4) NOT NULL
+        );
+        CREATE TABLE units_progress (next_rowid BIGINT NOT NULL, counted BIGINT NOT NULL);
+        """,
+    ),
 ]
