@@ -41,6 +41,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from clm import Workspace
+from clm.automation import kept_units
 from clm.ingest import demo
 from clm.ingest.demo import story
 from clm.store import summaries
@@ -88,7 +89,8 @@ def scale(root: Path, copies: int) -> None:
     copy k suffixes every id with ``~k``), each rewritten in the order clm writes it
     (:data:`ORDER`): the table is recreated from its own ``CREATE`` statement and its
     indexes, so constraints and indexes stay as the migrations made them; the per-run
-    summaries are written again over every copy."""
+    summaries and the kept measurement units are brought up to every copy, as scoring
+    and the last automation run would have."""
     with Workspace.open(root) as ws:
         con = ws.con
         for table, columns in COPIED.items():
@@ -123,6 +125,7 @@ def scale(root: Path, copies: int) -> None:
         )
         for (run_id,) in con.execute("SELECT run_id FROM scoring_runs").fetchall():
             summaries.write(con, run_id)  # as the run would have: over every copy
+        kept_units.refresh(con)  # as the last `clm run` would have: over every copy
         con.execute("CHECKPOINT")
 
 

@@ -77,18 +77,15 @@ FROM (
 ) d
 WHERE r.enrolment_id = d.enrolment_id
 """
-# Enrolments not summed yet: every purchase of theirs (the events are all read by now).
-_NEW_ENROLMENTS = """
+# Enrolments not summed yet: every purchase of theirs (the events are all read by now)
+# after the earliest of their starts ($1: a constant, so the scan skips the row groups
+# before it; a tick's new enrolments are recent and the events are stored in time order).
+_NEW = "SELECT * FROM enrolments WHERE enrolment_id NOT IN (SELECT enrolment_id FROM units_revenue)"
+_NEW_ENROLMENTS = f"""
 INSERT INTO units_revenue
-WITH new AS (
-    SELECT enrolment_id, customer_id, enrolled_at, goal_until FROM enrolments
-    WHERE enrolment_id NOT IN (SELECT enrolment_id FROM units_revenue)
-)
-SELECT n.enrolment_id, n.customer_id, n.enrolled_at, n.goal_until,
-       coalesce(sum(e.amount), 0)
-FROM new n LEFT JOIN events e
-  ON e.customer_id = n.customer_id AND e.type = 'purchase'
- AND e.ts > n.enrolled_at AND e.ts <= n.goal_until
+SELECT n.enrolment_id, n.customer_id, n.enrolled_at, n.goal_until, coalesce(sum(e.amount), 0)
+FROM ({_NEW}) n LEFT JOIN (SELECT * FROM events WHERE type = 'purchase' AND ts > $1) e
+  ON e.customer_id = n.customer_id AND e.ts > n.enrolled_at AND e.ts <= n.goal_until
 GROUP BY ALL
 """
 
@@ -151,7 +148,9 @@ def _advance(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_STALE)
     if int(end) > start:
         con.execute(_ADD_PURCHASES, [start])
-    con.execute(_NEW_ENROLMENTS)
+    first, new = con.execute(f"SELECT min(enrolled_at), count(*) FROM ({_NEW})").fetchall()[0]
+    if new:
+        con.execute(_NEW_ENROLMENTS, [first])
     con.execute("DELETE FROM units_progress")
     con.execute("INSERT INTO units_progress VALUES (?, ?)", [int(end), int(total)])
 

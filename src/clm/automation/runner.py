@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from clm.automation import enrolments as store
-from clm.automation import goals, outbox, steps, templates, triggers, versions
+from clm.automation import goals, kept_units, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
 from clm.automation.enrolments import Enrolment
@@ -140,6 +140,7 @@ def run(
         )
     delivered = outbox.deliver_configured(con, channels or {}, end, settings.channels)
     stats.delivered = _plain(delivered)
+    kept_units.refresh(con)  # the reports' kept parts follow each run (a small step)
     return stats
 
 
