@@ -88,11 +88,15 @@ class Automations(WorkspaceBase):
                 channels=channels,
             )
 
-    def why(self, customer_id: str, automation: str | None = None) -> list[dict[str, Any]]:
-        """Every automation decision about a customer, oldest first, with a sentence each."""
+    def why(
+        self, customer_id: str, automation: str | None = None, events: str = "events"
+    ) -> list[dict[str, Any]]:
+        """Every automation decision about a customer, oldest first, with a sentence each
+        (the outcome events from ``events``: a name from ``customer_events``, else the
+        table)."""
         from clm.automation.why import why
 
-        return why(self.con, customer_id, automation)
+        return why(self.con, customer_id, automation, events)
 
     def _measurements(self) -> dict[str, Any]:
         from clm.experiments.measurement import load_measurements
