@@ -126,7 +126,7 @@ def test_migration_fills_runs_stored_before_it(tmp_path: Path, root: Path) -> No
             ws.con.execute(f"DROP TABLE {table}")
         for (index,) in ws.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall():
             ws.con.execute(f"DROP INDEX {index}")
-        for table in ("units_outcomes", "units_revenue", "units_progress"):  # migration 10
+        for table in ("units_outcomes", "units_revenue", "units_progress", "units_kept"):
             ws.con.execute(f"DROP TABLE {table}")
         ws.con.execute("DELETE FROM schema_migrations WHERE version >= 8")
     with Workspace.open(copy) as ws:

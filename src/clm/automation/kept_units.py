@@ -14,16 +14,20 @@ parts only ever grow with appended events, so they are kept (migration 10):
   to it (sums of decimals are exact, so in any order they equal the one sum), a new or
   changed enrolment is summed from all the events;
 - ``units_progress``: the events read so far (every row with a rowid below
-  ``next_rowid``) and how many they were.
+  ``next_rowid``) and how many they were, and the states of the enrolments and of the
+  units stored (counts and sums of row hashes of the enrolments, sent decisions and
+  versions);
+- ``units_kept``: the units themselves (``KEPT_SQL``'s rows), computed again only when
+  that state changed: a report of an unchanged workspace reads 61,500 stored rows at 1M
+  profiles instead of joining them again (0.15-0.3 s).
 
 Events are only ever appended (DuckDB numbers appended rows after the ones before them),
 as for :func:`clm.store.data_summary.events_by_type`: before advancing, the rows below
 ``next_rowid`` are counted again, and when that is not the count recorded (rows deleted,
 or committed late below it by another writer) the kept parts are rebuilt from scratch.
-:func:`units_query` then joins the kept parts to the enrolments and sent decisions (small
-tables) and gives the same rows as ``UNITS_SQL``. A refresh that cannot write (a
-read-only database, a conflicting writer) leaves them as they were and ``UNITS_SQL`` is
-used.
+:func:`units_query` then reads ``units_kept``: the same rows as ``UNITS_SQL``. A refresh
+that cannot write (a read-only database, a conflicting writer, the caller's own open
+transaction) leaves them as they were and ``UNITS_SQL`` is used.
 """
 
 from __future__ import annotations
@@ -102,23 +106,41 @@ KEPT_SQL = (
     )
 )
 
+# What the stored units were computed from: a changed enrolment, sent decision or version
+# changes its sum of hashes (or its count), new events the progress.
+_ENROLMENTS_STATE = """
+SELECT count(*)::VARCHAR || ':' || coalesce(sum(hash(enrolment_id, automation, version,
+       customer_id, arm, variant, enrolled_at, converted_at, goal_until)), 0)::VARCHAR
+FROM enrolments
+"""
+_OTHER_STATE = """
+SELECT (SELECT count(*)::VARCHAR || ':' || coalesce(sum(hash(decision_id, enrolment_id,
+               message_id, cost)), 0)::VARCHAR FROM decisions WHERE kind = 'sent')
+       || '|' || (SELECT count(*)::VARCHAR || ':' || coalesce(sum(hash(automation, version,
+               definition::VARCHAR)), 0)::VARCHAR FROM automation_versions)
+"""
+_STORED = "SELECT * FROM units_kept WHERE ($1::VARCHAR IS NULL OR automation = $1::VARCHAR)"
+ORDER = " ORDER BY automation, enrolled_at, enrolment_id"
+
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_LOCK = threading.Lock()
 
 
 def units_query(
-    con: duckdb.DuckDBPyConnection, automation: str | None = None
+    con: duckdb.DuckDBPyConnection, automation: str | None = None, *, ordered: bool = True
 ) -> tuple[str, list[Any]]:
     """SQL and parameters of the measurement units (one row per enrolment, of one
-    automation or of all): from the kept parts brought up to date, else ``UNITS_SQL``."""
+    automation or of all, in ``UNITS_SQL``'s order unless ``ordered`` is False: an
+    aggregation needs no order): the stored units brought up to date, else ``UNITS_SQL``."""
     if refresh(con):
-        return KEPT_SQL, [automation]
+        return _STORED + (ORDER if ordered else ""), [automation]
     return UNITS_SQL, [automation]
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> bool:
-    """Bring the kept parts up to the events, enrolments and decisions stored now, in one
-    transaction; False (nothing changed) when it could not."""
+    """Bring the kept parts and the stored units up to the events, enrolments, decisions
+    and versions stored now, in one transaction; False (nothing changed) when it could
+    not."""
     if _in_transaction(con):  # the caller's own changes are not in the kept parts
         return False
     with _lock(con):
@@ -134,25 +156,34 @@ def refresh(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _advance(con: duckdb.DuckDBPyConnection) -> None:
-    progress = con.execute("SELECT next_rowid, counted FROM units_progress").fetchall()
-    start, counted = (int(progress[0][0]), int(progress[0][1])) if progress else (0, 0)
+    progress = con.execute(
+        "SELECT next_rowid, counted, enrolments, units FROM units_progress"
+    ).fetchall()
+    start, counted, enrolled, stored = progress[0] if progress else (0, 0, None, None)
     size = "SELECT coalesce(max(rowid) + 1, 0), count(*) FROM events"
-    end, total = con.execute(size).fetchall()[0]
+    end, total = (int(v) for v in con.execute(size).fetchall()[0])
     below = con.execute("SELECT count(*) FROM events WHERE rowid < ?", [start]).fetchall()
-    if int(below[0][0]) != counted or int(end) < start:  # not only appended: start over
+    if int(below[0][0]) != counted or end < start:  # not only appended: start over
         con.execute("DELETE FROM units_outcomes")
         con.execute("DELETE FROM units_revenue")
-        start = 0
-    if int(end) > start:
+        start, enrolled = 0, None
+    if end > start:
         con.execute(_OUTCOMES, [start])
-    con.execute(_STALE)
-    if int(end) > start:
+    enrolments = str(con.execute(_ENROLMENTS_STATE).fetchall()[0][0])
+    if enrolments != enrolled:
+        con.execute(_STALE)
+    if end > start:
         con.execute(_ADD_PURCHASES, [start])
-    first, new = con.execute(f"SELECT min(enrolled_at), count(*) FROM ({_NEW})").fetchall()[0]
-    if new:
-        con.execute(_NEW_ENROLMENTS, [first])
+    if enrolments != enrolled:
+        first, new = con.execute(f"SELECT min(enrolled_at), count(*) FROM ({_NEW})").fetchall()[0]
+        if new:
+            con.execute(_NEW_ENROLMENTS, [first])
+    units = f"{end}:{total}|{enrolments}|{con.execute(_OTHER_STATE).fetchall()[0][0]}"
+    if units != stored:
+        con.execute("DELETE FROM units_kept")
+        con.execute(f"INSERT INTO units_kept {KEPT_SQL}", [None])
     con.execute("DELETE FROM units_progress")
-    con.execute("INSERT INTO units_progress VALUES (?, ?)", [int(end), int(total)])
+    con.execute("INSERT INTO units_progress VALUES (?, ?, ?, ?)", [end, total, enrolments, units])
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:

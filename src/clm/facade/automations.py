@@ -113,7 +113,7 @@ class Automations(WorkspaceBase):
 
         default = Measurement(self.settings.clv.margin)
         settings = self._measurements().get(name, default)
-        sql, params = units_query(self.con, name)
+        sql, params = units_query(self.con, name, ordered=False)
         report = experiment_report.automation_report(self.con, sql, params, name, settings)
         if not report["arms"]:
             raise NotFound(f"automation {name!r} has no enrolments yet (or does not exist)")
@@ -126,7 +126,7 @@ class Automations(WorkspaceBase):
         from clm.experiments import report as experiment_report
         from clm.experiments.measurement import Measurement
 
-        sql, params = units_query(self.con, None)
+        sql, params = units_query(self.con, None, ordered=False)
         default = Measurement(self.settings.clv.margin)
         return experiment_report.automations_report(
             self.con, sql, params, self._measurements(), default
@@ -139,7 +139,7 @@ class Automations(WorkspaceBase):
         from clm.experiments import report as experiment_report
         from clm.experiments.measurement import Measurement
 
-        sql, params = units_query(self.con, None)
+        sql, params = units_query(self.con, None, ordered=False)
         default = Measurement(self.settings.clv.margin)
         return experiment_report.all_reports(self.con, sql, params, self._measurements(), default)
 

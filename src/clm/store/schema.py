@@ -334,7 +334,18 @@ MIGRATIONS: list[tuple[int, str]] = [
             goal_until TIMESTAMP,
             revenue DECIMAL(38, 4) NOT NULL
         );
-        CREATE TABLE units_progress (next_rowid BIGINT NOT NULL, counted BIGINT NOT NULL);
+        CREATE TABLE units_progress (
+            next_rowid BIGINT NOT NULL,  -- the events read: every row below it
+            counted BIGINT NOT NULL,  -- how many they were
+            enrolments VARCHAR NOT NULL,  -- the enrolments' state the revenue is for
+            units VARCHAR NOT NULL  -- the state units_kept was computed from
+        );
+        CREATE TABLE units_kept (
+            automation VARCHAR, version INTEGER, enrolment_id VARCHAR, customer_id VARCHAR,
+            arm VARCHAR, variant VARCHAR, enrolled_at TIMESTAMP, sent BOOLEAN,
+            delivered BOOLEAN, opened BOOLEAN, clicked BOOLEAN, converted BOOLEAN,
+            converted_at TIMESTAMP, revenue DOUBLE, cost DOUBLE, incentive_cost DOUBLE
+        );
         """,
     ),
 ]
