@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from benchmarks import machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -71,6 +72,10 @@ COPIED = {
 # whole time range, not packed into its copy's few row groups.
 BY_PROFILE = "run_id, coalesce(customer_id, anonymous_id), customer_id IS NULL"
 ORDER = {"scores": BY_PROFILE, "activity": BY_PROFILE, "next_best": BY_PROFILE, "clv": BY_PROFILE}
+# An outcome event of copy k names copy k's message (its id suffixed like the outbox's).
+MESSAGE_OF_COPY = """CASE WHEN k = 0 OR json_extract_string(properties, '$.message_id') IS NULL
+    THEN properties ELSE json_merge_patch(properties, json_object('message_id',
+    json_extract_string(properties, '$.message_id') || '~' || k)) END"""
 LAYOUT = "clm-layout"  # the scaled world's folder suffix (older worlds were copied per copy)
 
 
@@ -103,7 +108,11 @@ def scale(root: Path, copies: int) -> None:
             ).fetchall()
             names = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
             select = ", ".join(
-                f"CASE WHEN k = 0 THEN {c} ELSE {c} || '~' || k END AS {c}" if c in columns else c
+                f"CASE WHEN k = 0 THEN {c} ELSE {c} || '~' || k END AS {c}"
+                if c in columns
+                else f"{MESSAGE_OF_COPY} AS {c}"
+                if (table, c) == ("events", "properties")
+                else c
                 for c in names
             )
             order = f"{ORDER[table]}, _r, k" if table in ORDER else "_r, k"
@@ -128,6 +137,20 @@ def scale(root: Path, copies: int) -> None:
             summaries.write(con, run_id)  # as the run would have: over every copy
         kept_units.refresh(con)  # as the last `clm run` would have: over every copy
         con.execute("CHECKPOINT")
+
+
+def busiest_customer(base: Path, seed: str) -> str:
+    """The base world's customer with the most events after the seed customer: a regular
+    customer's page (the demo imports the seed customer's rows first, so the seed's
+    events sit together at the start of each import, while everyone else's are spread
+    over the whole table)."""
+    with duckdb.connect(str(base / "clm.duckdb"), read_only=True) as con:
+        row = con.execute(
+            "SELECT customer_id FROM events WHERE customer_id <> ? "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+            [seed],
+        ).fetchall()
+    return str(row[0][0])
 
 
 @contextlib.contextmanager
@@ -205,6 +228,7 @@ def main() -> None:
         f"/customers?q={seed[:6]}",
         f"/customers/{seed}",
         f"/customers/{seed}~{args.copies - 1}",
+        f"/customers/{busiest_customer(base, seed)}~{args.copies // 2}",
         "/automations",
         "/experiments",
         "/data",
