@@ -93,9 +93,10 @@ def scale(root: Path, copies: int) -> None:
     copy k suffixes every id with ``~k``), each rewritten in the order clm writes it
     (:data:`ORDER`): the table is recreated from its own ``CREATE`` statement and its
     indexes, so constraints and indexes stay as the migrations made them; the per-run
-    summaries and the kept measurement units are brought up to every copy, as scoring
-    and the last automation run would have."""
+    summaries, the kept measurement units and the events clustered by profile are brought
+    up to every copy, as scoring, the imports and the last automation run would have."""
     from clm.automation import kept_units  # here: the script also times older clm code
+    from clm.profiles import clustered
 
     with Workspace.open(root) as ws:
         con = ws.con
@@ -136,6 +137,7 @@ def scale(root: Path, copies: int) -> None:
         for (run_id,) in con.execute("SELECT run_id FROM scoring_runs").fetchall():
             summaries.write(con, run_id)  # as the run would have: over every copy
         kept_units.refresh(con)  # as the last `clm run` would have: over every copy
+        clustered.advance(con)  # as the imports and runs would have
         con.execute("CHECKPOINT")
 
 

@@ -41,6 +41,7 @@ from clm.automation.outbox import OutgoingMessage
 from clm.automation.sendlog import SendLog
 from clm.config import Settings
 from clm.errors import AutomationError
+from clm.profiles import clustered
 from clm.store.database import transaction
 
 CLOCK = "batch"
@@ -141,6 +142,7 @@ def run(
     delivered = outbox.deliver_configured(con, channels or {}, end, settings.channels)
     stats.delivered = _plain(delivered)
     kept_units.refresh(con)  # the reports' kept parts follow each run (a small step)
+    clustered.advance(con)  # and the events clustered by profile (the run's outcomes)
     return stats
 
 

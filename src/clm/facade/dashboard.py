@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from clm.facade.base import DEFINITIONS, WorkspaceBase
+from clm.profiles import clustered
 from clm.profiles import search as profile_search
 from clm.scores import history_reports
 from clm.store import data_summary
@@ -58,6 +59,11 @@ class Dashboard(WorkspaceBase):
         """The latest events of a profile (anonymous history included), newest first
         (from ``events``: a name from :meth:`customer_events`, else the table)."""
         return profile_search.timeline(self.con, customer_id, limit, events)
+
+    def cluster_events(self) -> bool:
+        """Append the events stored since to the copy clustered by profile (imports and
+        automation runs do it; False when it could not write)."""
+        return clustered.advance(self.con)
 
     @contextlib.contextmanager
     def customer_events(self, customer_id: str) -> Iterator[str]:

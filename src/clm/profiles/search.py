@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from clm.profiles import clustered
 from clm.store.database import records
 
 # The events of a profile: its own (as a customer), and those of its anonymous ids (its
@@ -93,8 +94,7 @@ def own_events(con: duckdb.DuckDBPyConnection, profile_id: str) -> pa.Table:
     those of its anonymous ids or of itself as a visitor), read once: they hold every event
     the single customer view, the timeline and ``why`` read for the profile, so each can
     filter this small table instead of scanning all events again."""
-    sql = OWN_EVENTS.format(columns="*", events="events")
-    return con.sql(sql, params=[profile_id]).to_arrow_table()
+    return clustered.own_events(con, profile_id)  # the same rows, from the clustered copy
 
 
 def segment_history(con: duckdb.DuckDBPyConnection, profile_id: str) -> list[dict[str, Any]]:

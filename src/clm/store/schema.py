@@ -348,4 +348,28 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        11,
+        """
+        -- the events again, clustered by profile (clm.profiles.clustered): appended in
+        -- batches sorted by pkey, so a one-profile lookup skips all but a few row groups
+        CREATE TABLE events_by_profile (
+            pkey VARCHAR,  -- coalesce(customer_id, anonymous_id)
+            event_id VARCHAR NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            type VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            category VARCHAR,
+            amount DECIMAL(18, 4),
+            order_id VARCHAR,
+            properties JSON,
+            import_id INTEGER
+        );
+        CREATE TABLE events_by_profile_progress (
+            next_rowid BIGINT NOT NULL,  -- every event below it is in the copy
+            counted BIGINT NOT NULL  -- how many they were
+        );
+        """,
+    ),
 ]

@@ -233,15 +233,18 @@ class Dashboard:
 def _warm_up(open_workspace: OpenWorkspace, env: jinja2.Environment) -> None:
     """Once at start, in the background: compile the page templates (Jinja2 keeps them;
     ~70 ms for the automations page's on its first request otherwise), parse the
-    automation definitions (kept per file text by ``definitions.load``, ~0.1 s) and count
+    automation definitions (kept per file text by ``definitions.load``, ~0.1 s), count
     the events by type (the Data page then only adds the rows stored since,
-    :func:`clm.store.data_summary.events_by_type`)."""
+    :func:`clm.store.data_summary.events_by_type`) and bring the events clustered by
+    profile up to date (:mod:`clm.profiles.clustered`; a customer page reads the events
+    after its mark from the table)."""
     try:
         for name in env.list_templates(extensions=["html"]):
             env.get_template(name)
         with open_workspace() as ws:
             ws.automation_definitions()
             data_summary.events_by_type(ws.con)
+            ws.cluster_events()  # the events the server's writer appended since
     except Exception as exc:  # the pages do it themselves then
         log.info("dashboard: not warmed up at start: %s", type(exc).__name__)
 
