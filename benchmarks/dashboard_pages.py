@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +159,7 @@ def busiest_customer(base: Path, seed: str) -> str:
 @contextlib.contextmanager
 def client(root: Path) -> Iterator[TestClient]:
     from clm.web import create_router
+    from clm.web.router import WARM_UP
 
     ws = Workspace.open(root)
 
@@ -175,6 +177,9 @@ def client(root: Path) -> Iterator[TestClient]:
         with TestClient(app, headers={"Authorization": f"Bearer {KEY}"}) as test_client:
             yield test_client
     finally:
+        for thread in threading.enumerate():  # the dashboard's start-up work
+            if thread.name == WARM_UP:
+                thread.join(60)
         ws.close()
 
 

@@ -179,9 +179,10 @@ def _advance(con: duckdb.DuckDBPyConnection) -> None:
         if new:
             con.execute(_NEW_ENROLMENTS, [first])
     units = f"{end}:{total}|{enrolments}|{con.execute(_OTHER_STATE).fetchall()[0][0]}"
-    if units != stored:
-        con.execute("DELETE FROM units_kept")
-        con.execute(f"INSERT INTO units_kept {KEPT_SQL}", [None])
+    if units == stored:
+        return  # nothing changed: nothing written (the commit stays read-only)
+    con.execute("DELETE FROM units_kept")
+    con.execute(f"INSERT INTO units_kept {KEPT_SQL}", [None])
     con.execute("DELETE FROM units_progress")
     con.execute("INSERT INTO units_progress VALUES (?, ?, ?, ?)", [end, total, enrolments, units])
 

@@ -48,6 +48,9 @@ def advance(con: duckdb.DuckDBPyConnection) -> bool:
             end, total = con.execute(
                 "SELECT coalesce(max(rowid) + 1, 0), count(*) FROM events"
             ).fetchall()[0]
+            if int(end) == start:  # nothing new: nothing written
+                con.execute("COMMIT")
+                return True
             if int(end) > start:
                 con.execute(
                     f"INSERT INTO events_by_profile SELECT coalesce(customer_id, anonymous_id), "

@@ -83,6 +83,7 @@ def _environment() -> jinja2.Environment:
 
 
 log = logging.getLogger(__name__)
+WARM_UP = "clm-dashboard-warm-up"  # the start-up thread's name (join it before closing)
 
 
 class Dashboard:
@@ -265,7 +266,9 @@ def create_router(
     ``/customers/{id}``, ``/automations``, ``/experiments``, ``/data``, ``/login``,
     ``/logout`` and ``/static/{name}``; none appears in the OpenAPI schema."""
     dash = Dashboard(open_workspace, verify_admin_token, server_stats)
-    threading.Thread(target=_warm_up, args=(open_workspace, dash.env), daemon=True).start()
+    threading.Thread(
+        target=_warm_up, args=(open_workspace, dash.env), name=WARM_UP, daemon=True
+    ).start()
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", name="dash_overview")
