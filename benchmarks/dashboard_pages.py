@@ -158,8 +158,9 @@ def busiest_customer(base: Path, seed: str) -> str:
 
 @contextlib.contextmanager
 def client(root: Path) -> Iterator[TestClient]:
-    from clm.web import create_router
-    from clm.web.router import WARM_UP
+    from clm.web import create_router, router
+
+    warm_up = getattr(router, "WARM_UP", None)  # older clm: no start-up thread to join
 
     ws = Workspace.open(root)
 
@@ -178,7 +179,7 @@ def client(root: Path) -> Iterator[TestClient]:
             yield test_client
     finally:
         for thread in threading.enumerate():  # the dashboard's start-up work
-            if thread.name == WARM_UP:
+            if thread.name == warm_up:
                 thread.join(60)
         ws.close()
 
