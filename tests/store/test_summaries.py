@@ -115,6 +115,9 @@ def test_rankings_equal_the_direct_query_beyond_the_stored_top(ws: Workspace) ->
     pd.testing.assert_frame_equal(stored_clv, direct_clv.head(10), check_dtype=False)
 
 
+UNITS = ("units_outcomes", "units_revenue", "units_progress", "units_kept")
+
+
 def test_migration_fills_runs_stored_before_it(tmp_path: Path, root: Path) -> None:
     """A workspace at schema 7 (no summaries, no indexes) gets the same summaries as
     scoring writes, and the lookup indexes of migration 9."""
@@ -126,6 +129,8 @@ def test_migration_fills_runs_stored_before_it(tmp_path: Path, root: Path) -> No
             ws.con.execute(f"DROP TABLE {table}")
         for (index,) in ws.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall():
             ws.con.execute(f"DROP INDEX {index}")
+        for table in (*UNITS, "events_by_profile", "events_by_profile_progress"):  # 10, 11
+            ws.con.execute(f"DROP TABLE {table}")
         ws.con.execute("DELETE FROM schema_migrations WHERE version >= 8")
     with Workspace.open(copy) as ws:
         filled = snapshot(ws)

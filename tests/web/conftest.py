@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from clm import Workspace
 from clm.ingest import demo
 from clm.web import create_router
+from clm.web.router import WARM_UP
 from clm.web.users import UserStore
 
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -90,6 +91,9 @@ def serve(root: Path, seed_customer: str) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join(10)
+        for other in threading.enumerate():  # the dashboard's start-up work, if still going
+            if other.name == WARM_UP:
+                other.join(30)
         ws.close()
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from clm.automation import enrolments as store
-from clm.automation import goals, outbox, steps, templates, triggers, versions
+from clm.automation import goals, kept_units, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
 from clm.automation.enrolments import Enrolment
@@ -41,6 +41,7 @@ from clm.automation.outbox import OutgoingMessage
 from clm.automation.sendlog import SendLog
 from clm.config import Settings
 from clm.errors import AutomationError
+from clm.profiles import clustered
 from clm.store.database import transaction
 
 CLOCK = "batch"
@@ -140,6 +141,8 @@ def run(
         )
     delivered = outbox.deliver_configured(con, channels or {}, end, settings.channels)
     stats.delivered = _plain(delivered)
+    kept_units.refresh(con)  # the reports' kept parts follow each run (a small step)
+    clustered.advance(con)  # and the events clustered by profile (the run's outcomes)
     return stats
 
 

@@ -31,9 +31,14 @@ OUTCOMES = {
 
 
 def why(
-    con: duckdb.DuckDBPyConnection, customer_id: str, automation: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    customer_id: str,
+    automation: str | None = None,
+    events: str = "events",
 ) -> list[dict[str, Any]]:
-    """Decisions (and the outcomes of the messages they queued), oldest first."""
+    """Decisions (and the outcomes of the messages they queued), oldest first; the
+    outcome events are read from ``events`` (the table, or a relation holding at least
+    the customer's own events)."""
     rows = records(
         con,
         """
@@ -46,10 +51,10 @@ def why(
     )
     outcomes = records(
         con,
-        """
+        f"""
         SELECT e.ts, d.automation, d.version, d.enrolment_id, d.step_id, e.type AS kind,
                d.channel, d.message_id, d.variant
-        FROM events e JOIN decisions d
+        FROM {events} e JOIN decisions d
           ON d.kind = 'sent' AND d.message_id = json_extract_string(e.properties, '$.message_id')
         WHERE e.type IN ('message_sent', 'message_delivered', 'message_opened',
                          'message_clicked')

@@ -88,11 +88,15 @@ class Automations(WorkspaceBase):
                 channels=channels,
             )
 
-    def why(self, customer_id: str, automation: str | None = None) -> list[dict[str, Any]]:
-        """Every automation decision about a customer, oldest first, with a sentence each."""
+    def why(
+        self, customer_id: str, automation: str | None = None, events: str = "events"
+    ) -> list[dict[str, Any]]:
+        """Every automation decision about a customer, oldest first, with a sentence each
+        (the outcome events from ``events``: a name from ``customer_events``, else the
+        table)."""
         from clm.automation.why import why
 
-        return why(self.con, customer_id, automation)
+        return why(self.con, customer_id, automation, events)
 
     def _measurements(self) -> dict[str, Any]:
         from clm.experiments.measurement import load_measurements
@@ -103,13 +107,13 @@ class Automations(WorkspaceBase):
     def report_automation(self, name: str) -> dict[str, Any]:
         """Funnel per arm and variant, effects against control, campaign worth, the
         sample-ratio check and the cumulative daily series of automation ``name``."""
-        from clm.automation.measure import units_query
+        from clm.automation.kept_units import units_query
         from clm.experiments import report as experiment_report
         from clm.experiments.measurement import Measurement
 
         default = Measurement(self.settings.clv.margin)
         settings = self._measurements().get(name, default)
-        sql, params = units_query(name)
+        sql, params = units_query(self.con, name, ordered=False)
         report = experiment_report.automation_report(self.con, sql, params, name, settings)
         if not report["arms"]:
             raise NotFound(f"automation {name!r} has no enrolments yet (or does not exist)")
@@ -118,11 +122,11 @@ class Automations(WorkspaceBase):
     def report_automations(self) -> dict[str, Any]:
         """Every automation ranked by incremental profit, and the programme's worth against
         the global control group."""
-        from clm.automation.measure import units_query
+        from clm.automation.kept_units import units_query
         from clm.experiments import report as experiment_report
         from clm.experiments.measurement import Measurement
 
-        sql, params = units_query(None)
+        sql, params = units_query(self.con, None, ordered=False)
         default = Measurement(self.settings.clv.margin)
         return experiment_report.automations_report(
             self.con, sql, params, self._measurements(), default
@@ -131,11 +135,11 @@ class Automations(WorkspaceBase):
     def automation_reports(self) -> dict[str, Any]:
         """:meth:`report_automations` and, under ``reports``, :meth:`report_automation` of
         every automation with enrolments, aggregated in one pass (the dashboard's pages)."""
-        from clm.automation.measure import units_query
+        from clm.automation.kept_units import units_query
         from clm.experiments import report as experiment_report
         from clm.experiments.measurement import Measurement
 
-        sql, params = units_query(None)
+        sql, params = units_query(self.con, None, ordered=False)
         default = Measurement(self.settings.clv.margin)
         return experiment_report.all_reports(self.con, sql, params, self._measurements(), default)
 

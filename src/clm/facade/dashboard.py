@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 
 from clm.facade.base import DEFINITIONS, WorkspaceBase
+from clm.profiles import clustered
 from clm.profiles import search as profile_search
 from clm.scores import history_reports
 from clm.store import data_summary
@@ -49,9 +53,29 @@ class Dashboard(WorkspaceBase):
         run_id = int(latest[-1]["run_id"]) if latest else None
         return profile_search.find_profiles(self.con, text, run_id, limit)
 
-    def customer_timeline(self, customer_id: str, limit: int = 500) -> list[dict[str, Any]]:
-        """The latest events of a profile (anonymous history included), newest first."""
-        return profile_search.timeline(self.con, customer_id, limit)
+    def customer_timeline(
+        self, customer_id: str, limit: int = 500, events: str = "events"
+    ) -> list[dict[str, Any]]:
+        """The latest events of a profile (anonymous history included), newest first
+        (from ``events``: a name from :meth:`customer_events`, else the table)."""
+        return profile_search.timeline(self.con, customer_id, limit, events)
+
+    def cluster_events(self) -> bool:
+        """Append the events stored since to the copy clustered by profile (imports and
+        automation runs do it; False when it could not write)."""
+        return clustered.advance(self.con)
+
+    @contextlib.contextmanager
+    def customer_events(self, customer_id: str) -> Iterator[str]:
+        """The profile's own events read once (one scan of the events instead of one per
+        method) and named for :meth:`customer`, :meth:`customer_timeline` and ``why``
+        while the block runs: each gives what it gives over the table."""
+        name = f"_clm_own_events_{uuid.uuid4().hex}"
+        self.con.register(name, profile_search.own_events(self.con, customer_id))
+        try:
+            yield name
+        finally:
+            self.con.unregister(name)
 
     def customer_segment_history(self, customer_id: str) -> list[dict[str, Any]]:
         """A profile's segment and RFM scores in every scoring run, oldest first."""

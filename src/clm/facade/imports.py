@@ -10,6 +10,7 @@ from clm.ingest.customers import import_customers
 from clm.ingest.events import import_events
 from clm.ingest.mapping import CustomerMapping, EventMapping, SourceOptions
 from clm.ingest.summary import ImportSummary
+from clm.profiles import clustered
 from clm.progress import Progress
 
 
@@ -155,7 +156,7 @@ class Imports(WorkspaceBase):
         options: SourceOptions,
         progress: Progress | None,
     ) -> ImportSummary:
-        return import_events(
+        summary = import_events(
             self.con,
             source,
             mapping,
@@ -165,6 +166,8 @@ class Imports(WorkspaceBase):
             max_errors=self.settings.imports.max_reported_errors,
             default_timezone=self.settings.imports.timezone,
         )
+        clustered.advance(self.con)  # the new events in the copy clustered by profile
+        return summary
 
 
 def _options(

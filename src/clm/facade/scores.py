@@ -122,9 +122,10 @@ class Scores(WorkspaceBase):
         """Customers, share and revenue per lifecycle phase (and CLM level)."""
         return reports.phase_table(self.segments())
 
-    def customer(self, customer_id: str) -> dict[str, Any]:
-        """The single customer view of a customer (or an anonymous visitor's id)."""
-        return customer_view(self.con, customer_id)
+    def customer(self, customer_id: str, events: str = "events") -> dict[str, Any]:
+        """The single customer view of a customer (or an anonymous visitor's id); its
+        events from ``events`` (a name from :meth:`customer_events`, else the table)."""
+        return customer_view(self.con, customer_id, events)
 
     def scores(self, *, format: Literal["pandas", "arrow"] = "pandas") -> pd.DataFrame | pa.Table:
         """The latest scores, one row per profile."""

@@ -13,8 +13,16 @@ from clm.store.database import plain, records
 LATEST_ORDERS = 10
 
 
-def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, Any]:
-    """Everything clm knows about one profile (a customer id, or an anonymous id)."""
+def customer_view(
+    con: duckdb.DuckDBPyConnection, profile_id: str, events: str = "events"
+) -> dict[str, Any]:
+    """Everything clm knows about one profile (a customer id, or an anonymous id).
+
+    ``events`` names the relation the profile's events are read from: the events table,
+    or one holding at least the profile's own events (those of
+    :func:`clm.profiles.search.own_events`, read once for a page that needs them several
+    times). Whether an unknown id has events at all is always asked of the table.
+    """
     traits = records(con, "SELECT 1 FROM profiles WHERE customer_id = ?", [profile_id])
     kind = "customer"
     score_rows = _latest_scores(con, "customer_id", profile_id)
@@ -23,7 +31,7 @@ def customer_view(con: duckdb.DuckDBPyConnection, profile_id: str) -> dict[str, 
         if not score_rows and not _has_events(con, "anonymous_id", profile_id):
             raise NotFound(f"no customer or visitor with id {profile_id!r}")
         kind = "visitor"
-    counts, orders = _events_and_orders(con, kind, profile_id)
+    counts, orders = _events_and_orders(con, kind, profile_id, events)
     return {
         **identity(con, profile_id, kind),
         "scores": score_rows[0] if score_rows else None,
@@ -93,17 +101,17 @@ def _consent(con: duckdb.DuckDBPyConnection, pid: str) -> dict[str, Any]:
     }
 
 
-def _own_events(kind: str) -> str:
+def _own_events(kind: str, events: str = "events") -> str:
     """The events of a profile, anonymous history included, as a subquery.
 
     Equality filters in ``UNION ALL`` branches (the branches are disjoint) rather than one
     ``OR`` across both id columns: at 20M events the ``OR`` form took 0.4 s per query.
     """
     if kind == "visitor":
-        return "(SELECT * FROM events WHERE customer_id IS NULL AND anonymous_id = $1)"
+        return f"(SELECT * FROM {events} WHERE customer_id IS NULL AND anonymous_id = $1)"
     return (
-        "(SELECT * FROM events WHERE customer_id = $1 UNION ALL "
-        "SELECT * FROM events WHERE customer_id IS NULL AND anonymous_id IN "
+        f"(SELECT * FROM {events} WHERE customer_id = $1 UNION ALL "
+        f"SELECT * FROM {events} WHERE customer_id IS NULL AND anonymous_id IN "
         "(SELECT anonymous_id FROM identities WHERE customer_id = $1))"
     )
 
@@ -119,11 +127,11 @@ def _own_rows(table: str, run: str = "", pid: str = "$2") -> str:
 
 
 def _events_and_orders(
-    con: duckdb.DuckDBPyConnection, kind: str, pid: str
+    con: duckdb.DuckDBPyConnection, kind: str, pid: str, events: str
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """The profile's events by type and its latest orders, from one read of its events
     (a materialized subquery: each read of the events costs a scan of their id columns)."""
-    own = _own_events(kind).replace(
+    own = _own_events(kind, events).replace(
         "SELECT *", "SELECT event_id, type, ts, category, amount, order_id"
     )
     row = con.execute(

@@ -315,4 +315,61 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_customer ON outbox (customer_id);
         """,
     ),
+    (
+        10,
+        """
+        -- the measurement units' costly parts, kept and advanced from the events appended
+        -- since (clm.automation.kept_units); empty here, the first report fills them
+        CREATE TABLE units_outcomes (
+            message_id VARCHAR PRIMARY KEY,
+            sent BOOLEAN NOT NULL,
+            delivered BOOLEAN NOT NULL,
+            opened BOOLEAN NOT NULL,
+            clicked BOOLEAN NOT NULL
+        );
+        CREATE TABLE units_revenue (
+            enrolment_id VARCHAR NOT NULL,
+            customer_id VARCHAR,
+            enrolled_at TIMESTAMP,
+            goal_until TIMESTAMP,
+            revenue DECIMAL(38, 4) NOT NULL
+        );
+        CREATE TABLE units_progress (
+            next_rowid BIGINT NOT NULL,  -- the events read: every row below it
+            counted BIGINT NOT NULL,  -- how many they were
+            enrolments VARCHAR NOT NULL,  -- the enrolments' state the revenue is for
+            units VARCHAR NOT NULL  -- the state units_kept was computed from
+        );
+        CREATE TABLE units_kept (
+            automation VARCHAR, version INTEGER, enrolment_id VARCHAR, customer_id VARCHAR,
+            arm VARCHAR, variant VARCHAR, enrolled_at TIMESTAMP, sent BOOLEAN,
+            delivered BOOLEAN, opened BOOLEAN, clicked BOOLEAN, converted BOOLEAN,
+            converted_at TIMESTAMP, revenue DOUBLE, cost DOUBLE, incentive_cost DOUBLE
+        );
+        """,
+    ),
+    (
+        11,
+        """
+        -- the events again, clustered by profile (clm.profiles.clustered): appended in
+        -- batches sorted by pkey, so a one-profile lookup skips all but a few row groups
+        CREATE TABLE events_by_profile (
+            pkey VARCHAR,  -- coalesce(customer_id, anonymous_id)
+            event_id VARCHAR NOT NULL,
+            customer_id VARCHAR,
+            anonymous_id VARCHAR,
+            type VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            category VARCHAR,
+            amount DECIMAL(18, 4),
+            order_id VARCHAR,
+            properties JSON,
+            import_id INTEGER
+        );
+        CREATE TABLE events_by_profile_progress (
+            next_rowid BIGINT NOT NULL,  -- every event below it is in the copy
+            counted BIGINT NOT NULL  -- how many they were
+        );
+        """,
+    ),
 ]

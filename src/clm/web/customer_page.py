@@ -3,6 +3,10 @@ outbox), segment history, charts, the automations the customer is in and why.
 
 Facade methods used:
 
+- ``ws.customer_events(customer_id)``: a context naming the profile's own events read
+  once, passed to ``ws.customer``, ``ws.customer_timeline`` and ``ws.why`` (each reads
+  them instead of scanning all events: one scan per page instead of five);
+
 - ``ws.customer_enrolments(customer_id)``: the automations the customer is in (or was),
   newest first, with arm, variant and state (``clm.automation.enrolments``' states);
 - ``ws.why(customer_id)``: every decision about the customer and the outcomes of the
@@ -32,11 +36,12 @@ STATES = {
 
 def customer(ws: Any, customer_id: str) -> dict[str, Any]:
     """Everything the customer page shows (raises NotFound for an unknown id)."""
-    view = ws.customer(customer_id)
-    events = ws.customer_timeline(customer_id, TIMELINE_EVENTS)
+    with ws.customer_events(customer_id) as own:  # the profile's events, read once
+        view = ws.customer(customer_id, own)
+        events = ws.customer_timeline(customer_id, TIMELINE_EVENTS, own)
+        decisions = ws.why(customer_id, None, own)
     history = ws.customer_segment_history(customer_id)
     activity = view["activity"]
-    decisions = ws.why(customer_id)
     messages = ws.outbox(customer_id=customer_id, limit=MESSAGES)
     return {
         "view": view,
