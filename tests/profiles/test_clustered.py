@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pandas as pd
+
 from clm import Workspace
 from clm.ingest import demo
 from clm.profiles import clustered
@@ -42,12 +44,23 @@ def _ids(ws: Workspace) -> list[str]:
 
 def test_the_copy_follows_imports_appends_and_deletes(ws: Workspace) -> None:
     world = demo.build(ws, 150, seed=3)
+    ids = [world.seed_customer_id, *_ids(ws)]
+    assert _same_for(ws, ids) > 100  # as the demo left it (imports do not advance it)
+    assert clustered.advance(ws.con)
     assert (
         ws.con.execute("SELECT count(*) FROM events_by_profile").fetchall()[0][0]
         == (ws.con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-    )  # the imports advanced it
-    ids = [world.seed_customer_id, *_ids(ws)]
+    )
     assert _same_for(ws, ids) > 100
+    copied = ws.con.execute("SELECT count(*) FROM events_by_profile").fetchall()[0][0]
+    ws.import_events(  # an import leaves the copy behind; its rows come from the table
+        pd.DataFrame({"cid": [ids[1], ids[2]], "ts": ["2024-05-02", "2024-05-03"]}),
+        type="visit",
+        customer="cid",
+        time="ts",
+    )
+    assert ws.con.execute("SELECT count(*) FROM events_by_profile").fetchall()[0][0] == copied
+    _same_for(ws, ids)
     ws.con.execute(  # appended after the mark: read from the table's newest rows
         "INSERT INTO events (event_id, customer_id, anonymous_id, type, ts) "
         "SELECT 'x-' || i, CASE WHEN i % 2 = 0 THEN ? END, CASE WHEN i % 2 = 1 THEN ? END, "
