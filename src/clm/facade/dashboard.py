@@ -61,8 +61,8 @@ class Dashboard(WorkspaceBase):
         return profile_search.timeline(self.con, customer_id, limit, events)
 
     def cluster_events(self) -> bool:
-        """Append the events stored since to the copy clustered by profile (imports and
-        automation runs do it; False when it could not write)."""
+        """Append the events stored since to the copy clustered by profile (automation runs
+        and the dashboard's start do it, imports do not; False when it could not write)."""
         return clustered.advance(self.con)
 
     @contextlib.contextmanager
