@@ -223,7 +223,7 @@ class EventStream:
         ids: set[str] = set()
         for record in records:
             if isinstance(record, EventRecord):
-                if hash(record.event_id) in state.seen or record.event_id in ids:
+                if record.event_id in state.seen or record.event_id in ids:
                     self.stats.duplicates += 1
                     continue
                 ids.add(record.event_id)
