@@ -31,8 +31,10 @@ def test_the_set_holds_exactly_what_was_added(
             want.add(event_id)
             assert event_id in s
         assert len(s) == len(want)
-        for probe in probes + loaded + added:
+        everything = probes + loaded + added
+        for probe in everything:
             assert (probe in s) == (probe in want)
+        assert s.contains(everything) == [p in want for p in everything]
         assert sorted(map(hash, want)) == s.hashes().tolist()
         sizes = [len(level) for level in s._levels]
         assert all(a > 2 * b for a, b in itertools.pairwise(sizes))

@@ -47,6 +47,15 @@ class IdSet:
                 return True
         return False
 
+    def contains(self, event_ids: list[str]) -> list[bool]:
+        """Whether each id is in the set: one search per array for the whole list."""
+        hashes = np.fromiter(map(hash, event_ids), np.int64, len(event_ids))
+        found = np.fromiter((int(h) in self._recent for h in hashes), np.bool_, len(hashes))
+        for level in self._levels:
+            at = level.searchsorted(hashes).clip(max=len(level) - 1)
+            found |= level[at] == hashes
+        return [bool(f) for f in found]
+
     def __len__(self) -> int:
         return len(self._recent) + sum(len(level) for level in self._levels)
 

@@ -86,10 +86,11 @@ class LiveState:
 
     # -- updates ---------------------------------------------------------------------------
 
-    def apply(self, record: Record) -> bool:
-        """Apply one record; False when it was a repeat (an event id seen before)."""
+    def apply(self, record: Record, *, new: bool = False) -> bool:
+        """Apply one record; False when it was a repeat (an event id seen before).
+        ``new``: the caller checked that the event's id is not seen yet."""
         if isinstance(record, EventRecord):
-            return self.apply_event(record)
+            return self.apply_event(record, new=new)
         if isinstance(record, LinkRecord):
             self.link(record.anonymous_id, record.customer_id, record.ts)
         elif isinstance(record, ProfileRecord):
@@ -97,9 +98,10 @@ class LiveState:
             self.set_consent(record.customer_id, record.consent, record.ts)
         return True
 
-    def apply_event(self, e: EventRecord) -> bool:
-        """One event into its id's facts, in O(1) (plus the profile's new order, if any)."""
-        if e.event_id in self.seen:
+    def apply_event(self, e: EventRecord, *, new: bool = False) -> bool:
+        """One event into its id's facts, in O(1) (plus finding its order, if a purchase);
+        ``new``: the caller checked that its id is not seen yet."""
+        if not new and e.event_id in self.seen:
             return False
         if e.customer_id is not None:
             facts = self.customers.get(e.customer_id)
