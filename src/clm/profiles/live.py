@@ -248,10 +248,16 @@ def add_event(
     units = e.amount or 0
     if e.type == PURCHASE and not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
         raise OverflowError("a purchase line's time or amount is beyond 64 bits")
-    activity = activity_state.apply_event(
-        facts.activity, e.ts, e.type, e.category, amount, weights, h_short, h_long
+    activity_state.apply_in_place(
+        facts.activity,
+        e.ts,
+        e.type,
+        e.category,
+        amount,
+        weights,
+        activity_state.decay_rate(h_short),
+        activity_state.decay_rate(h_long),
     )
-    facts.activity = activity
     facts.counts[e.type] += 1
     if e.type == PURCHASE:
         if facts.purchases is None:
