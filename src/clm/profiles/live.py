@@ -83,6 +83,13 @@ class LiveState:
     categories: Categories = field(default_factory=Categories)
     latest_ts: int | None = None
     dirty: set[Key] = field(default_factory=set)
+    rates: tuple[float, float] = field(init=False)  # decay rates of the two half-lives
+
+    def __post_init__(self) -> None:
+        self.rates = (
+            activity_state.decay_rate(self.half_life_short),
+            activity_state.decay_rate(self.half_life_long),
+        )
 
     # -- updates ---------------------------------------------------------------------------
 
@@ -114,9 +121,7 @@ class LiveState:
             facts = self.visitors.get(e.anonymous_id)
             if facts is None:
                 facts = self.visitors[e.anonymous_id] = Facts()
-        add_event(
-            facts, e, self.weights, self.half_life_short, self.half_life_long, self.categories
-        )
+        add_event(facts, e, self.weights, self.rates, self.categories)
         self.seen.add(e.event_id)  # only once applied: a failed apply leaves the id unseen
         if self.latest_ts is None or e.ts > self.latest_ts:
             self.latest_ts = e.ts
@@ -238,8 +243,7 @@ def add_event(
     facts: Facts,
     e: EventRecord,
     weights: dict[str, float],
-    h_short: float,
-    h_long: float,
+    rates: tuple[float, float],
     categories: Categories,
 ) -> None:
     """The event's contribution to one id's facts: whatever can fail (the activity sums,
@@ -255,8 +259,7 @@ def add_event(
         e.category,
         amount,
         weights,
-        activity_state.decay_rate(h_short),
-        activity_state.decay_rate(h_long),
+        *rates,
     )
     facts.counts[e.type] += 1
     if e.type == PURCHASE:

@@ -83,17 +83,16 @@ class Purchases:
 
     def find(self, key: str, encoded: bytes | None = None) -> int:
         """The index of the order with this key, or -1."""
-        h = hash(key)
+        h, keys = hash(key), self.keys
+        if h not in keys:  # a scan in C; most lines start a new order
+            return -1
         raw = key.encode() if encoded is None else encoded
-        keys, start = self.keys, 0
-        while True:
-            try:
-                i = keys.index(h, start)
-            except ValueError:
+        i = keys.index(h)
+        while self.key_bytes(i) != raw:  # the same hash, another key
+            if h not in keys[i + 1 :]:
                 return -1
-            if self.key_bytes(i) == raw:
-                return i
-            start = i + 1  # the same hash, another key
+            i = keys.index(h, i + 1)
+        return i
 
     def key_bytes(self, i: int) -> bytes:
         begin = self.orders[_ORDER * i + 2]
@@ -103,18 +102,19 @@ class Purchases:
     def key(self, i: int) -> str:
         return self.key_bytes(i).decode()
 
-    def add_order(self, key: str, ts: int, amount: int) -> int:
+    def add_order(self, key: str, ts: int, amount: int, encoded: bytes | None = None) -> int:
         """A new order (no line yet); its index."""
         self.keys.append(hash(key))
         self.orders.extend((ts, amount, len(self.names)))
-        self.names += key.encode()
+        self.names += key.encode() if encoded is None else encoded
         return len(self.keys) - 1
 
     def add_line(self, key: str, ts: int, amount: int, category: int) -> None:
         """One purchase line of the order ``key`` (its first line makes the order)."""
-        i = self.find(key)
+        encoded = key.encode()
+        i = self.find(key, encoded)
         if i < 0:
-            i = self.add_order(key, ts, amount)
+            i = self.add_order(key, ts, amount, encoded)
         else:
             at = _ORDER * i
             if ts < self.orders[at]:
