@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import tracemalloc
 
 from hypothesis import given, settings
@@ -70,10 +71,21 @@ def test_packed_orders_are_the_orders_of_a_dict(
 def test_keys_with_the_same_hash_stay_two_orders() -> None:
     p = Purchases()
     p.add_line("a", 10, 5, 0)
-    p.keys[0] = hash("b")  # as if "a" and "b" had the same hash
+    p.keys[:8] = struct.pack("<q", hash("b"))  # as if "a" and "b" had the same hash
     p.add_line("b", 20, 7, 0)
     p.add_line("b", 5, 1, 0)
     assert p.table(Categories()) == {"a": Order(10, 5, 1, ()), "b": Order(5, 8, 2, ())}
+
+
+def test_a_hash_found_across_two_keys_bytes_is_no_order() -> None:
+    p = Purchases()
+    p.add_line("x", 10, 5, 0)
+    p.add_line("y", 10, 5, 0)
+    wanted = struct.pack("<q", hash("x"))
+    p.keys[:] = b"\0" * 4 + wanted + b"\0" * 4  # x's hash straddles the two slots
+    assert p.find("x") == -1  # offset 4 is no order's slot (it would read as order 0, "x")
+    p.keys[:8] = wanted
+    assert p.find("x") == 0
 
 
 def test_a_purchase_costs_tens_of_bytes() -> None:
