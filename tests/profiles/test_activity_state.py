@@ -18,6 +18,7 @@ from clm.profiles.activity_state import (
     Decayed,
     add,
     apply_event,
+    apply_in_place,
     decay_rate,
     evaluate,
     micros,
@@ -153,3 +154,15 @@ def test_any_arrival_order_gives_the_batch_sums(events: list[tuple], order: obje
         else:
             assert got.affinity == pytest.approx(row.affinity, rel=1e-9)
         assert got.rising == bool(row.rising)
+
+
+@settings(max_examples=50, deadline=None)
+@given(events=events_strategy)
+def test_the_in_place_update_is_the_update(events: list[tuple]) -> None:
+    copied: ActivityState = {}
+    in_place: ActivityState = {}
+    for _, age, kind, category, amount in events:
+        t = micros(T_END) - age
+        copied = apply_event(copied, t, kind, category, amount, WEIGHTS, H_S, H_L)
+        apply_in_place(in_place, t, kind, category, amount, WEIGHTS, *RATES)
+    assert in_place == copied

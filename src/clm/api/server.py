@@ -22,6 +22,8 @@ from clm.automation.scheduler import Scheduler
 from clm.store.serving import SERVE_FILE, local_url
 from clm.workspace import Workspace
 
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it
+
 
 def build(ws: Workspace, scheduler: Scheduler | None = None) -> tuple[ServerState, object]:
     """The server state and the application over an opened workspace with its stream."""
@@ -72,6 +74,10 @@ def serve(
         # serve file) instead of ending the process on the spot.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _exit)
+        # The writer thread's Python work (building a batch's Arrow table) holds the GIL
+        # for tens of milliseconds; the event loop waits for it at every switch, 5 ms by
+        # default. 1 ms lets requests through between the writer's slices.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         try:
             uvicorn.run(
                 app,  # type: ignore[arg-type]

@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -34,6 +34,7 @@ from clm.store.database import transaction
 
 API_SOURCE = "api"
 _EVENTS = "_clm_api_events"
+_IDS = "_clm_api_event_ids"
 _PROFILES = "_clm_api_profiles"
 _CONSENTS = "_clm_api_consents"
 _LINKS = "_clm_api_links"
@@ -134,11 +135,52 @@ def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.unregister(name)
 
 
-def _money(units: int | None) -> Decimal | None:
-    return None if units is None else Decimal(units).scaleb(-4)
+def _money(units: list[int | None]) -> pa.Array:
+    """Ten-thousandths as ``DECIMAL(18, 4)``: the integers are the decimal's own digits
+    (Arrow's decimal128 is a 16-byte two's complement integer scaled by 10^-4), so no
+    ``Decimal`` object is made per event."""
+    n = len(units)
+    known = np.fromiter((u is not None for u in units), np.bool_, n)
+    low = np.fromiter((u or 0 for u in units), np.int64, n)
+    raw = np.empty((n, 2), np.int64)
+    raw[:, 0], raw[:, 1] = low, low >> 63  # the high word extends the sign
+    validity = None if known.all() else pa.py_buffer(np.packbits(known, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.decimal128(18, 4), n, [validity, pa.py_buffer(raw)], null_count=n - int(known.sum())
+    )
+
+
+def _first_seen(events: list[EventRecord], stored: set[str]) -> list[EventRecord]:
+    """The events whose id is not stored, each id's first only (in batch order)."""
+    out, seen = [], set(stored)
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            out.append(e)
+    return out
 
 
 def _insert_events(con: duckdb.DuckDBPyConnection, events: list[EventRecord]) -> int:
+    """Insert the events whose id is not stored yet. The stored ids among the batch's are
+    found first (a semi-join: the batch is hashed and the events' ids probe it, 2-10 times
+    cheaper than the anti-join ``NOT EXISTS`` over every stored event); usually none are,
+    and the batch goes in as it is."""
+    ids = pa.array([e.event_id for e in events], pa.string())
+    con.register(_IDS, pa.table({"event_id": ids}))
+    try:
+        stored = {
+            str(r[0])
+            for r in con.execute(
+                f"SELECT DISTINCT event_id FROM events WHERE event_id IN "
+                f"(SELECT event_id FROM {_IDS})"
+            ).fetchall()
+        }
+    finally:
+        _unregister(con, _IDS)
+    if stored or len(set(ids.to_pylist())) < len(events):
+        events = _first_seen(events, stored)
+        if not events:
+            return 0
     table = pa.table(
         {
             "event_id": [e.event_id for e in events],
@@ -147,7 +189,7 @@ def _insert_events(con: duckdb.DuckDBPyConnection, events: list[EventRecord]) ->
             "type": [e.type for e in events],
             "ts": pa.array([e.ts for e in events], pa.int64()).cast(pa.timestamp("us")),
             "category": [e.category for e in events],
-            "amount": pa.array([_money(e.amount) for e in events], pa.decimal128(18, 4)),
+            "amount": _money([e.amount for e in events]),
             "order_id": [e.order_id for e in events],
             "properties": [
                 orjson.dumps(e.properties).decode() if e.properties else None for e in events
@@ -157,20 +199,17 @@ def _insert_events(con: duckdb.DuckDBPyConnection, events: list[EventRecord]) ->
     )
     con.register(_EVENTS, table)
     try:
-        before = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
         con.execute(
             f"""
             INSERT INTO events
             SELECT event_id, customer_id, anonymous_id, type, ts, category, amount, order_id,
                    properties::JSON, NULL
-            FROM (SELECT *, row_number() OVER () AS _seq FROM {_EVENTS}) b
-            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _seq) = 1
+            FROM {_EVENTS}
             """
         )
-        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0]) - before
     finally:
         _unregister(con, _EVENTS)
+    return len(events)
 
 
 def merged_profiles(records: list[ProfileRecord]) -> dict[str, dict[str, Any]]:

@@ -66,11 +66,14 @@ def micros(ts: datetime) -> int:
     return (aware - _EPOCH) // timedelta(microseconds=1)
 
 
+_EARLIEST_US, _LATEST_US = micros(EARLIEST), micros(LATEST)
+
+
 def check_record(record: Record) -> None:
     """Refuse a record the live state or the database could not hold, before it is
     journaled (records also come from other paths than :func:`records`, e.g. tracked
     opens and clicks). Raises :class:`InvalidMessage` naming the field."""
-    if not micros(EARLIEST) <= record.ts < micros(LATEST):
+    if not _EARLIEST_US <= record.ts < _LATEST_US:
         raise InvalidMessage("timestamp", "before 1900-01-01 or after 9998")
     amount = record.amount if isinstance(record, EventRecord) else None
     if amount is not None and (not isinstance(amount, int) or abs(amount) >= MAX_UNITS):

@@ -221,9 +221,11 @@ class EventStream:
         state = self.profiles.state
         fresh: list[Record] = []
         ids: set[str] = set()
+        events = [r.event_id for r in records if isinstance(r, EventRecord)]
+        known = iter(state.seen.contains(events))
         for record in records:
             if isinstance(record, EventRecord):
-                if hash(record.event_id) in state.seen or record.event_id in ids:
+                if next(known) or record.event_id in ids:
                     self.stats.duplicates += 1
                     continue
                 ids.add(record.event_id)
@@ -240,7 +242,7 @@ class EventStream:
         end = self._journal.append(lines)
         for record in fresh:
             try:
-                state.apply(record)
+                state.apply(record, new=True)
             except Exception as exc:  # journaled: the database still gets it
                 self.stats.apply_errors += 1
                 log.error("applying a record to the live state failed (%s)", _kind(exc))

@@ -152,6 +152,28 @@ def apply_event(
     return new
 
 
+def apply_in_place(
+    state: ActivityState,
+    t_e: int,
+    event_type: str,
+    category: str | None,
+    amount: float | None,
+    weights: dict[str, float],
+    rate_s: float,
+    rate_l: float,
+) -> None:
+    """:func:`apply_event` changing ``state`` itself, with the decay rates given (the
+    live state's hot path): both scopes' new sums are computed before either is stored."""
+    w, v = weight_and_value(event_type, amount, weights)
+    old = state.get(ALL)
+    new = _pack(t_e, w, w, v, v) if old is None else add(old, t_e, w, v, rate_s, rate_l)
+    if category:
+        old_c = state.get(category)
+        new_c = _pack(t_e, w, w, v, v) if old_c is None else add(old_c, t_e, w, v, rate_s, rate_l)
+        state[category] = new_c
+    state[ALL] = new
+
+
 def value_at(d: Decayed, t: int, h_s: float, h_l: float) -> Decayed:
     """The sums of a scope valued at time ``t`` (events after ``t`` are not expected)."""
     k_s = math.exp((d.t_ref - t) * decay_rate(h_s))

@@ -1,12 +1,15 @@
 """The live profile state: every event moves a profile at once (SPEC §1–4, online).
 
 The server keeps, per customer and per anonymous visitor, the facts its scores need
-and applies each event to them in O(1): the activity sums
+and applies each event to them in O(1) (a purchase line also finds its order among the
+profile's, :mod:`clm.profiles.orders`): the activity sums
 (:func:`clm.profiles.activity_state.apply_event`), the profile's orders (first line's
 time and summed amount per order), its purchase lines for the monetary window, its
-latest visit and its event counts. Scores are computed when they are read, from
-those facts and the stored calibration (:mod:`clm.profiles.live_scores`), so the
-same events and calibration give the batch's numbers whatever order the events
+latest visit and its event counts. Orders and lines are packed in arrays and the
+applied event ids kept as 8-byte hashes (:mod:`clm.profiles.idset`), so the state
+grows by tens of bytes a purchase, not hundreds. Scores are computed when they are
+read, from those facts and the stored calibration (:mod:`clm.profiles.live_scores`),
+so the same events and calibration give the batch's numbers whatever order the events
 arrived in.
 
 A visitor's facts stay under its anonymous id; a customer's profile is its own facts
@@ -17,7 +20,6 @@ another customer (SPEC §1: the newer link wins), moves the history with it.
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from clm.ingest import identity
 from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
 from clm.profiles import activity_state
 from clm.profiles.activity_state import ActivityState
+from clm.profiles.idset import IdSet
+from clm.profiles.orders import Categories, Purchases
 
 PURCHASE = "purchase"
 VISIT = "visit"
@@ -38,36 +42,15 @@ Key = tuple[str, str]
 
 
 @dataclass(slots=True)
-class Order:
-    """An order so far: its first line's time, summed amount, lines and categories."""
-
-    ts: int
-    amount: int
-    lines: int
-    categories: tuple[str, ...]  # sorted, distinct; a tuple of one is a third of a set
-
-    def add(self, ts: int, amount: int, category: str | None) -> None:
-        self.ts = min(self.ts, ts)
-        self.amount += amount
-        self.lines += 1
-        if category and category not in self.categories:
-            self.categories = tuple(sorted((*self.categories, category)))
-
-
-@dataclass(slots=True)
 class Facts:
     """What the events of one id (a customer's own, or one visitor's) say.
 
-    Purchase lines are kept as two arrays (times, amounts): 16 bytes a line.
-    ``orders`` maps an order key (the order id, or ``"\\0" + event id`` for a line
-    without one) to its :class:`Order`; amounts are integer ten-thousandths
-    (:data:`clm.ingest.tracking.AMOUNT_SCALE`).
+    ``purchases`` holds the orders and lines of its purchase events, packed
+    (:class:`clm.profiles.orders.Purchases`; None before the first purchase).
     """
 
     activity: ActivityState = field(default_factory=dict)
-    orders: dict[str, Order] = field(default_factory=dict)
-    line_ts: array[int] = field(default_factory=lambda: array("q"))
-    line_amounts: array[int] = field(default_factory=lambda: array("q"))
+    purchases: Purchases | None = None
     last_visit: int | None = None
     signed_up: bool = False
     counts: Counter[str] = field(default_factory=Counter)
@@ -96,16 +79,25 @@ class LiveState:
     link_times: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     consent: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict)
-    seen: set[int] = field(default_factory=set)
+    seen: IdSet = field(default_factory=IdSet)
+    categories: Categories = field(default_factory=Categories)
     latest_ts: int | None = None
     dirty: set[Key] = field(default_factory=set)
+    rates: tuple[float, float] = field(init=False)  # decay rates of the two half-lives
+
+    def __post_init__(self) -> None:
+        self.rates = (
+            activity_state.decay_rate(self.half_life_short),
+            activity_state.decay_rate(self.half_life_long),
+        )
 
     # -- updates ---------------------------------------------------------------------------
 
-    def apply(self, record: Record) -> bool:
-        """Apply one record; False when it was a repeat (an event id seen before)."""
+    def apply(self, record: Record, *, new: bool = False) -> bool:
+        """Apply one record; False when it was a repeat (an event id seen before).
+        ``new``: the caller checked that the event's id is not seen yet."""
         if isinstance(record, EventRecord):
-            return self.apply_event(record)
+            return self.apply_event(record, new=new)
         if isinstance(record, LinkRecord):
             self.link(record.anonymous_id, record.customer_id, record.ts)
         elif isinstance(record, ProfileRecord):
@@ -113,10 +105,10 @@ class LiveState:
             self.set_consent(record.customer_id, record.consent, record.ts)
         return True
 
-    def apply_event(self, e: EventRecord) -> bool:
-        """One event into its id's facts, in O(1) (plus the profile's new order, if any)."""
-        marker = hash(e.event_id)
-        if marker in self.seen:
+    def apply_event(self, e: EventRecord, *, new: bool = False) -> bool:
+        """One event into its id's facts, in O(1) (plus finding its order, if a purchase);
+        ``new``: the caller checked that its id is not seen yet."""
+        if not new and e.event_id in self.seen:
             return False
         if e.customer_id is not None:
             facts = self.customers.get(e.customer_id)
@@ -129,8 +121,8 @@ class LiveState:
             facts = self.visitors.get(e.anonymous_id)
             if facts is None:
                 facts = self.visitors[e.anonymous_id] = Facts()
-        add_event(facts, e, self.weights, self.half_life_short, self.half_life_long)
-        self.seen.add(marker)  # only once applied: a failed apply leaves the id unseen
+        add_event(facts, e, self.weights, self.rates, self.categories)
+        self.seen.add(e.event_id)  # only once applied: a failed apply leaves the id unseen
         if self.latest_ts is None or e.ts > self.latest_ts:
             self.latest_ts = e.ts
         if e.customer_id is not None:
@@ -248,7 +240,11 @@ class LiveState:
 
 
 def add_event(
-    facts: Facts, e: EventRecord, weights: dict[str, float], h_short: float, h_long: float
+    facts: Facts,
+    e: EventRecord,
+    weights: dict[str, float],
+    rates: tuple[float, float],
+    categories: Categories,
 ) -> None:
     """The event's contribution to one id's facts: whatever can fail (the activity sums,
     the 64-bit line arrays' range) is checked before anything changes."""
@@ -256,20 +252,21 @@ def add_event(
     units = e.amount or 0
     if e.type == PURCHASE and not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
         raise OverflowError("a purchase line's time or amount is beyond 64 bits")
-    activity = activity_state.apply_event(
-        facts.activity, e.ts, e.type, e.category, amount, weights, h_short, h_long
+    activity_state.apply_in_place(
+        facts.activity,
+        e.ts,
+        e.type,
+        e.category,
+        amount,
+        weights,
+        *rates,
     )
-    facts.activity = activity
     facts.counts[e.type] += 1
     if e.type == PURCHASE:
-        facts.line_ts.append(e.ts)
-        facts.line_amounts.append(units)
+        if facts.purchases is None:
+            facts.purchases = Purchases()
         key = e.order_id if e.order_id is not None else "\0" + e.event_id
-        order = facts.orders.get(key)
-        if order is None:
-            facts.orders[key] = Order(e.ts, units, 1, (e.category,) if e.category else ())
-        else:
-            order.add(e.ts, units, e.category)
+        facts.purchases.add_line(key, e.ts, units, categories.code(e.category))
     elif e.type == VISIT:
         if facts.last_visit is None or e.ts > facts.last_visit:
             facts.last_visit = e.ts

@@ -3,20 +3,21 @@
 This is what :func:`clm.profiles.live.add_event` would build applying the events one
 by one (tests compare the two), computed set-wise so that a server starts in seconds:
 per id and scope the decayed sums anchored at the scope's latest event (the sums of
-:mod:`clm.profiles.activity_state`, SPEC §4), per id its orders, purchase lines,
-latest visit, signup events and counts by type.
+:mod:`clm.profiles.activity_state`, SPEC §4), per id its orders and purchase lines
+(packed, :mod:`clm.profiles.orders`), latest visit, signup events and counts by type.
 """
 
 from __future__ import annotations
 
-from array import array
 from typing import Any
 
 import duckdb
 
 from clm.config import ActivitySection
-from clm.profiles import activity_state
-from clm.profiles.live import Facts, Order
+from clm.profiles import activity_state, orders
+from clm.profiles.idset import IdSet
+from clm.profiles.live import Facts
+from clm.profiles.orders import Categories
 
 PURCHASE = "purchase"
 
@@ -71,7 +72,7 @@ def activity_rows(con: duckdb.DuckDBPyConnection, act: ActivitySection) -> Any:
 
 
 def facts(
-    con: duckdb.DuckDBPyConnection, act: ActivitySection
+    con: duckdb.DuckDBPyConnection, act: ActivitySection, categories: Categories
 ) -> tuple[dict[str, Facts], dict[str, Facts], int | None]:
     """Customers' and visitors' facts from every stored event, and the latest event time."""
     customers: dict[str, Facts] = {}
@@ -86,8 +87,7 @@ def facts(
 
     for rid, anon, scope, t_ref, s_s, s_l, v_s, v_l in activity_rows(con, act):
         of(rid, anon).activity[scope] = activity_state.PACKED.pack(t_ref, s_s, s_l, v_s, v_l)
-    _orders(con, of)
-    _lines(con, of)
+    _purchases(con, of, categories)
     for rid, anon, kind, n, last in con.sql(
         f"WITH e AS ({_EVENTS}) SELECT rid, anon, type, count(*), max(t) FROM e GROUP BY ALL"
     ).fetchall():
@@ -101,34 +101,36 @@ def facts(
     return customers, visitors, latest
 
 
-def _orders(con: duckdb.DuckDBPyConnection, of: Any) -> None:
-    rows = con.sql(
-        f"""
+def _purchases(con: duckdb.DuckDBPyConnection, of: Any, categories: Categories) -> None:
+    """Every id's orders (summed per order key) and lines, packed (:func:`orders.packed`)."""
+    purchases = f"""
         WITH e AS ({_EVENTS})
-        SELECT rid, anon, coalesce(order_id, chr(0) || event_id) AS okey, min(t), sum(units),
-               count(*), list(DISTINCT category ORDER BY category) FILTER (category IS NOT NULL)
-        FROM e WHERE type = '{PURCHASE}' GROUP BY ALL
+        SELECT rid, anon, coalesce(order_id, chr(0) || event_id) AS okey, t,
+               coalesce(units, 0) AS units, category
+        FROM e WHERE type = '{PURCHASE}'
+    """
+    summed = con.sql(
+        f"""
+        WITH p AS ({purchases}),
+        o AS (SELECT rid, anon, okey, min(t) AS first, sum(units) AS units FROM p GROUP BY ALL)
+        SELECT rid, anon, list(okey), list(first), list(units) FROM o GROUP BY ALL
         """
     ).fetchall()
-    for rid, anon, key, first, units, n, cats in rows:
-        of(rid, anon).orders[key] = Order(int(first), int(units or 0), int(n), tuple(cats or ()))
+    lines = {
+        (rid, anon): (times, amounts, keys, cats)
+        for rid, anon, times, amounts, keys, cats in con.sql(
+            f"WITH p AS ({purchases}) "
+            "SELECT rid, anon, list(t), list(units), list(okey), list(category) "
+            "FROM p GROUP BY ALL"
+        ).fetchall()
+    }
+    for rid, anon, keys, first, units in summed:
+        times, amounts, line_keys, cats = lines[(rid, anon)]
+        rows = list(zip(times, amounts, line_keys, map(categories.code, cats), strict=True))
+        of(rid, anon).purchases = orders.packed(keys, first, [int(u) for u in units], rows)
 
 
-def _lines(con: duckdb.DuckDBPyConnection, of: Any) -> None:
-    rows = con.sql(
-        f"""
-        WITH e AS ({_EVENTS})
-        SELECT rid, anon, list(t), list(coalesce(units, 0))
-        FROM e WHERE type = '{PURCHASE}' GROUP BY ALL
-        """
-    ).fetchall()
-    for rid, anon, times, amounts in rows:
-        f = of(rid, anon)
-        f.line_ts = array("q", times)
-        f.line_amounts = array("q", amounts)
-
-
-def event_ids(con: duckdb.DuckDBPyConnection) -> set[int]:
-    """The hashes of every stored event id (the live stream's repeat check)."""
+def event_ids(con: duckdb.DuckDBPyConnection) -> IdSet:
+    """Every stored event id (the live stream's repeat check)."""
     ids = con.execute("SELECT event_id FROM events").fetchnumpy()["event_id"]
-    return set(map(hash, ids.tolist()))
+    return IdSet(ids.tolist())

@@ -34,7 +34,7 @@ def load_state(con: duckdb.DuckDBPyConnection, settings: Settings) -> LiveState:
     (:mod:`clm.profiles.live_bulk`)."""
     act = settings.activity
     state = LiveState(dict(act.weights), act.half_life_short, act.half_life_long)
-    state.customers, state.visitors, state.latest_ts = live_bulk.facts(con, act)
+    state.customers, state.visitors, state.latest_ts = live_bulk.facts(con, act, state.categories)
     state.seen = live_bulk.event_ids(con)
     _links_and_traits(con, state)
     return _settled(state)

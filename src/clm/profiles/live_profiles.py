@@ -92,7 +92,7 @@ class LiveProfiles:
         return {
             "scores": row,
             "events": live_scores.event_counts(parts),
-            "latest_purchases": live_scores.latest_purchases(parts),
+            "latest_purchases": live_scores.latest_purchases(parts, self.state.categories),
             "activity": [
                 {
                     "scope": r.scope,

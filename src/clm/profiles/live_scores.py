@@ -17,9 +17,10 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from clm.profiles import activity_state
+from clm.profiles import activity_state, orders
 from clm.profiles.activity_state import ActivityState, ScopeScores
-from clm.profiles.live import MICROS_PER_DAY, Facts, Order, Traits
+from clm.profiles.live import MICROS_PER_DAY, Facts, Traits
+from clm.profiles.orders import Categories, Purchases
 from clm.scores.calibration import Calibration
 from clm.scores.segments import PHASE_OF, RULES
 
@@ -51,22 +52,8 @@ def day_end(as_of: date) -> int:
     return (as_of - date(1970, 1, 1)).days * MICROS_PER_DAY + MICROS_PER_DAY
 
 
-def merged_orders(parts: list[Facts]) -> dict[str, Order]:
-    """The orders of a profile's facts; an order id seen in two parts is one order."""
-    if len(parts) == 1:
-        return parts[0].orders
-    out: dict[str, Order] = {}
-    for facts in parts:
-        for key, o in facts.orders.items():
-            known = out.get(key)
-            if known is None:
-                out[key] = Order(o.ts, o.amount, o.lines, o.categories)
-            else:
-                known.ts = min(known.ts, o.ts)
-                known.amount += o.amount
-                known.lines += o.lines
-                known.categories = tuple(sorted({*known.categories, *o.categories}))
-    return out
+def _purchases(parts: list[Facts]) -> list[Purchases]:
+    return [f.purchases for f in parts if f.purchases is not None]
 
 
 def rfm_inputs(
@@ -75,13 +62,9 @@ def rfm_inputs(
     """recency_days, frequency, monetary, n_orders_life, has_email, visited (SPEC §2–3)."""
     end = day_end(as_of)
     start = end - window_days * MICROS_PER_DAY
-    positive = [o.ts for o in merged_orders(parts).values() if o.amount > 0 and o.ts < end]
-    monetary_units = sum(
-        a
-        for f in parts
-        for ts, a in zip(f.line_ts, f.line_amounts, strict=True)
-        if start <= ts < end
-    )
+    bought = _purchases(parts)
+    positive = [ts for ts in orders.positive_order_times(bought) if ts < end] if bought else []
+    monetary_units = orders.line_sum(bought, start, end) if bought else 0
     visits = [f.last_visit for f in parts if f.last_visit is not None]
     has_email = any(f.signed_up for f in parts) or (
         traits is not None
@@ -192,10 +175,11 @@ def _sum(terms: list[float]) -> float:
     return total
 
 
-def latest_purchases(parts: list[Facts]) -> list[dict[str, Any]]:
+def latest_purchases(parts: list[Facts], categories: Categories) -> list[dict[str, Any]]:
     """The latest orders, newest first, as ``clm customer`` lists them."""
-    orders = merged_orders(parts)
-    newest = sorted(orders.items(), key=lambda kv: kv[1].ts, reverse=True)[:LATEST_ORDERS]
+    bought = _purchases(parts)
+    table = orders.merged(bought, categories) if bought else {}
+    newest = sorted(table.items(), key=lambda kv: kv[1].ts, reverse=True)[:LATEST_ORDERS]
     return [
         {
             "order_id": key[1:] if key.startswith("\0") else key,
