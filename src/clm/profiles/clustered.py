@@ -9,11 +9,11 @@ DuckDB's per-row-group min/max then skip all but a row group or two of each batc
 13 s). It is advanced like :mod:`clm.automation.kept_units`: from the events appended
 since (every row below ``next_rowid`` is in it; ``counted`` says how many there were),
 after each automation run and when the dashboard starts; imports leave it behind (sorting
-a 4M-event import's rows into it took 5 s more than the import's 6.5 s). A lookup reads the copy for the rows below
-``next_rowid`` and the events table for those after it (a rowid range: only the newest
-row groups), so it is exact whether or not the copy is up to date; when the rows below
-``next_rowid`` no longer add up to ``counted`` (events deleted), it reads the events
-table only, until the next advance rebuilds the copy.
+a 4M-event import's rows into it took 5 s more than the import's 6.5 s). A lookup reads
+the copy for the rows below ``next_rowid`` and the events table for those after it (a
+rowid range: only the newest row groups), so it is exact whether or not the copy is up
+to date; when the rows below ``next_rowid`` no longer add up to ``counted`` (events
+deleted), it reads the events table only, until the next advance rebuilds the copy.
 """
 
 from __future__ import annotations
