@@ -136,23 +136,8 @@ def build(root: Path, n: int, seed: int) -> tuple[Workspace, date]:
         timezone_column="timezone",
         consent={"email": "consent_email", "sms": "consent_sms", "push": "consent_push"},
     )
-    ws.import_transactions(
-        transactions(n, rng, d),
-        customer="customer_id",
-        time="ts",
-        amount="amount",
-        category="category",
-        order="order_id",
-        event_id="event_id",
-    )
-    ws.import_events(
-        events(n, rng, d),
-        type_column="type",
-        customer="customer_id",
-        time="ts",
-        category="category",
-        event_id="event_id",
-    )
+    import_purchases(ws, transactions(n, rng, d))
+    import_events(ws, events(n, rng, d))
     for days in (14, 7, 0):
         ws.score(as_of=d - timedelta(days=days))
     folder = root / "definitions" / "automations"
@@ -340,16 +325,15 @@ def interval_events(
 def add_interval_events(ws: Workspace, n: int, seed: int, start: datetime, seconds: float) -> int:
     """Import :func:`interval_events`; returns how many events arrived."""
     events_, purchases = interval_events(n, seed, start, seconds)
-    ws.import_events(
-        events_,
-        type_column="type",
-        customer="customer_id",
-        time="ts",
-        category="category",
-        event_id="event_id",
-    )
+    import_events(ws, events_)
+    import_purchases(ws, purchases)
+    return len(events_) + len(purchases)
+
+
+def import_purchases(ws: Workspace, frame: pd.DataFrame) -> None:
+    """Import the world's purchase lines (the columns :func:`transactions` makes)."""
     ws.import_transactions(
-        purchases,
+        frame,
         customer="customer_id",
         time="ts",
         amount="amount",
@@ -357,4 +341,15 @@ def add_interval_events(ws: Workspace, n: int, seed: int, start: datetime, secon
         order="order_id",
         event_id="event_id",
     )
-    return len(events_) + len(purchases)
+
+
+def import_events(ws: Workspace, frame: pd.DataFrame) -> None:
+    """Import the world's other events (the columns :func:`events` makes)."""
+    ws.import_events(
+        frame,
+        type_column="type",
+        customer="customer_id",
+        time="ts",
+        category="category",
+        event_id="event_id",
+    )
