@@ -156,3 +156,34 @@ def test_inside_a_transaction_the_full_query_is_used(ws: Workspace) -> None:
     assert ws.con.execute(sql, params).fetchall()
     ws.con.execute("ROLLBACK")
     assert ws.con.execute("SELECT count(*) FROM units_progress").fetchall()[0][0] == 0
+
+
+def test_events_that_change_no_unit_do_not_recompute_them(ws: Workspace) -> None:
+    """Visits and purchases outside every goal window only move the progress: the stored
+    units are not computed again (a marked row survives); a purchase inside a window is
+    added and the units are computed again (the mark goes, the oracle agrees)."""
+    _random_world(ws, 1)
+    _same(ws)
+    ws.con.execute("UPDATE units_kept SET cost = -1000 WHERE enrolment_id = 'e1'")  # the mark
+    marked = "SELECT count(*) FROM units_kept WHERE cost = -1000"
+    before = ws.con.execute("SELECT next_rowid FROM units_progress").fetchall()[0][0]
+    ws.con.execute(
+        "INSERT INTO events (event_id, customer_id, type, ts, amount) VALUES "
+        "('v1', 'c1', 'visit', TIMESTAMP '2024-03-02', NULL), "
+        "('p-outside', 'nobody', 'purchase', TIMESTAMP '2024-03-02', 50)"
+    )
+    assert kept_units.refresh(ws.con)
+    assert ws.con.execute(marked).fetchall()[0][0] == 1  # not computed again
+    assert ws.con.execute("SELECT next_rowid FROM units_progress").fetchall()[0][0] == before + 2
+    customer, enrolled_at = ws.con.execute(
+        "SELECT customer_id, enrolled_at FROM enrolments WHERE goal_until IS NOT NULL "
+        "ORDER BY enrolment_id LIMIT 1"
+    ).fetchall()[0]
+    ws.con.execute(
+        "INSERT INTO events (event_id, customer_id, type, ts, amount) "
+        "VALUES ('p-inside', ?, 'purchase', ?, 7)",
+        [customer, enrolled_at + timedelta(seconds=1)],
+    )
+    assert kept_units.refresh(ws.con)
+    assert ws.con.execute(marked).fetchall()[0][0] == 0  # computed again
+    _same(ws)
