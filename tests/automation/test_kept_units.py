@@ -159,13 +159,24 @@ def test_inside_a_transaction_the_full_query_is_used(ws: Workspace) -> None:
 
 
 def test_events_that_change_no_unit_do_not_recompute_them(ws: Workspace) -> None:
-    """Visits and purchases outside every goal window only move the progress: the stored
-    units are not computed again (a marked row survives); a purchase inside a window is
-    added and the units are computed again (the mark goes, the oracle agrees)."""
+    """Visits and purchases outside every goal window only move the progress, a purchase
+    inside a window updates that unit's revenue, and neither computes the stored units
+    again (a marked cell survives); an outcome event does (the mark goes). After each, the
+    units equal the full query's but for the mark."""
     _random_world(ws, 1)
     _same(ws)
-    ws.con.execute("UPDATE units_kept SET cost = -1000 WHERE enrolment_id = 'e1'")  # the mark
+    cost = ws.con.execute("SELECT cost FROM units_kept WHERE enrolment_id = 'e1'").fetchall()
     marked = "SELECT count(*) FROM units_kept WHERE cost = -1000"
+
+    def mark() -> None:
+        ws.con.execute("UPDATE units_kept SET cost = -1000 WHERE enrolment_id = 'e1'")
+
+    def unmarked() -> None:  # the mark survived: take it away and compare with the oracle
+        assert ws.con.execute(marked).fetchall()[0][0] == 1
+        ws.con.execute("UPDATE units_kept SET cost = ? WHERE enrolment_id = 'e1'", cost[0])
+        _same(ws)
+
+    mark()
     before = ws.con.execute("SELECT next_rowid FROM units_progress").fetchall()[0][0]
     ws.con.execute(
         "INSERT INTO events (event_id, customer_id, type, ts, amount) VALUES "
@@ -173,16 +184,32 @@ def test_events_that_change_no_unit_do_not_recompute_them(ws: Workspace) -> None
         "('p-outside', 'nobody', 'purchase', TIMESTAMP '2024-03-02', 50)"
     )
     assert kept_units.refresh(ws.con)
-    assert ws.con.execute(marked).fetchall()[0][0] == 1  # not computed again
     assert ws.con.execute("SELECT next_rowid FROM units_progress").fetchall()[0][0] == before + 2
-    customer, enrolled_at = ws.con.execute(
-        "SELECT customer_id, enrolled_at FROM enrolments WHERE goal_until IS NOT NULL "
-        "ORDER BY enrolment_id LIMIT 1"
+    unmarked()
+
+    mark()
+    enrolment, customer, enrolled_at = ws.con.execute(
+        "SELECT enrolment_id, customer_id, enrolled_at FROM enrolments "
+        "WHERE goal_until IS NOT NULL ORDER BY enrolment_id LIMIT 1"
     ).fetchall()[0]
+    revenue = "SELECT revenue FROM units_kept WHERE enrolment_id = ?"
+    was = ws.con.execute(revenue, [enrolment]).fetchall()[0][0]
     ws.con.execute(
         "INSERT INTO events (event_id, customer_id, type, ts, amount) "
         "VALUES ('p-inside', ?, 'purchase', ?, 7)",
         [customer, enrolled_at + timedelta(seconds=1)],
+    )
+    assert kept_units.refresh(ws.con)
+    assert ws.con.execute(revenue, [enrolment]).fetchall()[0][0] == pytest.approx(was + 7)
+    unmarked()
+
+    mark()
+    sent = "SELECT message_id FROM decisions WHERE kind = 'sent' ORDER BY 1 LIMIT 1"
+    message = ws.con.execute(sent).fetchall()[0][0]
+    ws.con.execute(
+        "INSERT INTO events (event_id, customer_id, type, ts, properties) "
+        "VALUES ('o1', 'c1', 'message_opened', TIMESTAMP '2024-03-02', ?)",
+        [json.dumps({"message_id": message})],
     )
     assert kept_units.refresh(ws.con)
     assert ws.con.execute(marked).fetchall()[0][0] == 0  # computed again

@@ -18,8 +18,9 @@ parts only ever grow with appended events, so they are kept (migration 10):
   units stored (counts and sums of row hashes of the enrolments, sent decisions and
   versions);
 - ``units_kept``: the units themselves (``KEPT_SQL``'s rows), computed again only when
-  that state or a kept part changed (events that touch neither, such as visits or the
-  purchases of customers outside every goal window, only move the progress): a report
+  that state or the outcomes changed (purchases inside goal windows update the revenue of
+  their units; events that touch neither, such as visits or the purchases of customers
+  outside every goal window, only move the progress): a report
   of an unchanged workspace reads 61,500 stored rows at 1M profiles instead of joining
   them again (0.15-0.3 s).
 
@@ -108,6 +109,14 @@ KEPT_SQL = (
     )
 )
 
+# Purchases inside goal windows changed only units_revenue: the stored units take its
+# sums (KEPT_SQL's ``coalesce(r.revenue, 0)::DOUBLE``) instead of being computed again.
+_REVENUE_ONLY = """
+UPDATE units_kept k SET revenue = r.revenue::DOUBLE
+FROM units_revenue r
+WHERE k.enrolment_id = r.enrolment_id AND k.revenue IS DISTINCT FROM r.revenue::DOUBLE
+"""
+
 # What the stored units were computed from: a changed enrolment, sent decision or version
 # changes its sum of hashes (or its count), new events the progress.
 _ENROLMENTS_STATE = """
@@ -165,31 +174,35 @@ def _advance(con: duckdb.DuckDBPyConnection) -> None:
     size = "SELECT coalesce(max(rowid) + 1, 0), count(*) FROM events"
     end, total = (int(v) for v in con.execute(size).fetchall()[0])
     below = con.execute("SELECT count(*) FROM events WHERE rowid < ?", [start]).fetchall()
-    changed = False  # whether the kept parts changed (new events need not change them)
+    rebuilt = False  # whether units_kept must be computed again from the kept parts
     if int(below[0][0]) != counted or end < start:  # not only appended: start over
         con.execute("DELETE FROM units_outcomes")
         con.execute("DELETE FROM units_revenue")
-        start, enrolled, changed = 0, None, True
-    if end > start:
-        changed |= _count(con.execute(_OUTCOMES, [start])) > 0
+        start, enrolled, rebuilt = 0, None, True
+    if end > start:  # (the count includes the rows its ON CONFLICT clause updated)
+        rebuilt |= _count(con.execute(_OUTCOMES, [start])) > 0
     enrolments = str(con.execute(_ENROLMENTS_STATE).fetchall()[0][0])
     if enrolments != enrolled:
-        changed |= _count(con.execute(_STALE)) > 0
-    if end > start:
-        changed |= _count(con.execute(_ADD_PURCHASES, [start])) > 0
+        rebuilt |= _count(con.execute(_STALE)) > 0
+    revenue = end > start and _count(con.execute(_ADD_PURCHASES, [start])) > 0
     if enrolments != enrolled:
         first, new = con.execute(f"SELECT min(enrolled_at), count(*) FROM ({_NEW})").fetchall()[0]
         if new:
-            changed |= _count(con.execute(_NEW_ENROLMENTS, [first])) > 0
+            rebuilt |= _count(con.execute(_NEW_ENROLMENTS, [first])) > 0
     units = f"{enrolments}|{con.execute(_OTHER_STATE).fetchall()[0][0]}"
-    if not changed and units == stored:
-        if end != start:  # events that change no unit (visits, other customers' purchases)
-            con.execute("UPDATE units_progress SET next_rowid = ?, counted = ?", [end, total])
-        return  # nothing else written (with no new events, the commit stays read-only)
-    con.execute("DELETE FROM units_kept")
-    con.execute(f"INSERT INTO units_kept {KEPT_SQL}", [None])
-    con.execute("DELETE FROM units_progress")
-    con.execute("INSERT INTO units_progress VALUES (?, ?, ?, ?)", [end, total, enrolments, units])
+    if rebuilt or units != stored:
+        con.execute("DELETE FROM units_kept")
+        con.execute(f"INSERT INTO units_kept {KEPT_SQL}", [None])
+        con.execute("DELETE FROM units_progress")
+        con.execute(
+            "INSERT INTO units_progress VALUES (?, ?, ?, ?)", [end, total, enrolments, units]
+        )
+        return
+    if revenue:  # only purchases inside goal windows: those enrolments' revenue
+        con.execute(_REVENUE_ONLY)
+    if end != start:  # (events that change no unit, such as visits, only move the progress)
+        con.execute("UPDATE units_progress SET next_rowid = ?, counted = ?", [end, total])
+    # with no new events nothing is written: the commit stays read-only
 
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
