@@ -4,7 +4,8 @@ The dashboard's automation pages read the measurement units kept by
 :mod:`clm.automation.kept_units`; new events bring them up to date first. This times
 ``ws.automation_reports()`` (what both pages build on) on an existing large workspace,
 e.g. the 1M-profile world of ``dashboard_pages.py``: once to bring the units up to date,
-unchanged, after 100 visits, and after one purchase inside an enrolment's goal window.
+unchanged, after 100 visits, after one purchase inside an enrolment's goal window and
+after one open of a sent message.
 It appends those events to the workspace (ids prefixed ``bench-``), so use a copy.
 
     .venv/bin/python benchmarks/units_after_events.py WORKSPACE [--no-append]
@@ -56,6 +57,13 @@ def main() -> None:
             [tag],
         )
         timed("after a purchase inside a goal window")
+        ws.con.execute(
+            "INSERT INTO events (event_id, customer_id, type, ts, properties) "
+            "SELECT ? || '-o', customer_id, 'message_opened', now()::TIMESTAMP, "
+            "json_object('message_id', message_id) FROM decisions WHERE kind = 'sent' LIMIT 1",
+            [tag],
+        )
+        timed("after a message_opened event")
         profiles = ws.con.execute("SELECT count(*) FROM profiles").fetchall()[0][0]
     table = "\n".join(f"| {label} | {ms:,.0f} |" for label, ms in rows)
     block = f"""### Automation reports after new events, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC

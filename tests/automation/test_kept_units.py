@@ -158,22 +158,24 @@ def test_inside_a_transaction_the_full_query_is_used(ws: Workspace) -> None:
     assert ws.con.execute("SELECT count(*) FROM units_progress").fetchall()[0][0] == 0
 
 
-def test_events_that_change_no_unit_do_not_recompute_them(ws: Workspace) -> None:
+def test_events_update_only_the_units_they_change(ws: Workspace) -> None:
     """Visits and purchases outside every goal window only move the progress, a purchase
-    inside a window updates that unit's revenue, and neither computes the stored units
-    again (a marked cell survives); an outcome event does (the mark goes). After each, the
-    units equal the full query's but for the mark."""
+    inside a window updates its unit's revenue, an outcome event the funnel of its
+    message's unit; none of them computes the stored units again (a marked cell
+    survives), a changed enrolment does (the mark goes). After each, the units equal the
+    full query's but for the mark."""
     _random_world(ws, 1)
     _same(ws)
-    cost = ws.con.execute("SELECT cost FROM units_kept WHERE enrolment_id = 'e1'").fetchall()
-    marked = "SELECT count(*) FROM units_kept WHERE cost = -1000"
+    cell = "SELECT incentive_cost FROM units_kept WHERE enrolment_id = 'e1'"
+    kept = ws.con.execute(cell).fetchall()[0][0]
+    marked = "SELECT count(*) FROM units_kept WHERE incentive_cost = -1000"
 
     def mark() -> None:
-        ws.con.execute("UPDATE units_kept SET cost = -1000 WHERE enrolment_id = 'e1'")
+        ws.con.execute("UPDATE units_kept SET incentive_cost = -1000 WHERE enrolment_id = 'e1'")
 
     def unmarked() -> None:  # the mark survived: take it away and compare with the oracle
         assert ws.con.execute(marked).fetchall()[0][0] == 1
-        ws.con.execute("UPDATE units_kept SET cost = ? WHERE enrolment_id = 'e1'", cost[0])
+        ws.con.execute("UPDATE units_kept SET incentive_cost = ? WHERE enrolment_id = 'e1'", [kept])
         _same(ws)
 
     mark()
@@ -203,14 +205,25 @@ def test_events_that_change_no_unit_do_not_recompute_them(ws: Workspace) -> None
     assert ws.con.execute(revenue, [enrolment]).fetchall()[0][0] == pytest.approx(was + 7)
     unmarked()
 
+    for kind in ("message_sent", "message_clicked"):  # a message without outcomes yet
+        mark()
+        enrolment, message = ws.con.execute(
+            "SELECT k.enrolment_id, d.message_id FROM units_kept k JOIN decisions d "
+            "ON d.enrolment_id = k.enrolment_id AND d.kind = 'sent' "
+            "WHERE NOT k.clicked ORDER BY 1, 2 LIMIT 1"
+        ).fetchall()[0]
+        ws.con.execute(
+            "INSERT INTO events (event_id, customer_id, type, ts, properties) "
+            "VALUES (?, 'c1', ?, TIMESTAMP '2024-03-02', ?)",
+            [f"o-{kind}", kind, json.dumps({"message_id": message})],
+        )
+        assert kept_units.refresh(ws.con)
+        funnel = "SELECT sent, clicked FROM units_kept WHERE enrolment_id = ?"
+        assert ws.con.execute(funnel, [enrolment]).fetchall()[0] == (True, kind != "message_sent")
+        unmarked()
+
     mark()
-    sent = "SELECT message_id FROM decisions WHERE kind = 'sent' ORDER BY 1 LIMIT 1"
-    message = ws.con.execute(sent).fetchall()[0][0]
-    ws.con.execute(
-        "INSERT INTO events (event_id, customer_id, type, ts, properties) "
-        "VALUES ('o1', 'c1', 'message_opened', TIMESTAMP '2024-03-02', ?)",
-        [json.dumps({"message_id": message})],
-    )
+    ws.con.execute("UPDATE enrolments SET converted_at = enrolled_at WHERE enrolment_id = 'e2'")
     assert kept_units.refresh(ws.con)
     assert ws.con.execute(marked).fetchall()[0][0] == 0  # computed again
     _same(ws)
