@@ -209,7 +209,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/clm-bench-dashboard"))
     parser.add_argument("--no-append", action="store_true", help="print only")
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
-    parser.add_argument("--label", default="", help="added to the block's heading")
+    parser.add_argument(
+        "--label", default="", help='added to the block\'s heading as is, e.g. " (after, X)"'
+    )
     args = parser.parse_args()
 
     base = args.workdir / f"demo-{args.base}"
