@@ -1,6 +1,6 @@
 """A template's context made from the names it reads against the whole context.
 
-:func:`steps.context` with ``names`` (what :func:`templates.variables` finds in a
+:func:`render_context.context` with ``names`` (what :func:`templates.variables` finds in a
 template) must hold exactly the whole context's entries of those names, and a template
 must render the same against both: property tests over random facts (every key shape
 the facts hold: plain fields, attributes, consents, scores per scope, odd prefixes) and
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clm.automation import steps, templates
+from clm.automation import render_context, templates
 from clm.automation.definitions import Automation
 from clm.errors import TemplateError
 
@@ -84,8 +84,8 @@ def test_named_context_is_the_whole_context_restricted(
     facts: dict[str, Any], names: set[str], offer: str | None, variant: str | None
 ) -> None:
     automation = _automation(offer)
-    whole = steps.context(facts, automation, variant, "m1")
-    part = steps.context(facts, automation, variant, "m1", names)
+    whole = render_context.context(facts, automation, variant, "m1")
+    part = render_context.context(facts, automation, variant, "m1", names)
     assert part == {k: whole[k] for k in names if k in whole}
 
 
@@ -130,8 +130,8 @@ def test_rendering_with_the_names_it_reads_equals_rendering_with_everything(
         except TemplateError as exc:
             return ("error", str(exc))
 
-    whole = steps.context(facts, automation, "A", "m1")
-    assert outcome(steps.context(facts, automation, "A", "m1", names)) == outcome(whole)
+    whole = render_context.context(facts, automation, "A", "m1")
+    assert outcome(render_context.context(facts, automation, "A", "m1", names)) == outcome(whole)
 
 
 def test_variables_of_json_fields_and_of_a_broken_source() -> None:

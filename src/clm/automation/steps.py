@@ -8,12 +8,12 @@ serves the batch runner and a live event handler.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from clm.automation import conditions, guards, templates
+from clm.automation import conditions, guards, render_context
 from clm.automation.decisions import Decision
 from clm.automation.definitions import Automation
 from clm.automation.durations import parse_duration
@@ -364,9 +364,11 @@ def _send(
         return out, None
     variant, template = _variant(automation, e, step)
     mid = message_id(automation.name, e.enrolment_id, sid)
-    names = _template_names(automation, sid, variant, template)
+    names = render_context.template_names(automation, sid, variant, template)
     try:
-        content = env.render(channel, template, context(facts, automation, variant, mid, names))
+        content = env.render(
+            channel, template, render_context.context(facts, automation, variant, mid, names)
+        )
     except ClmError as exc:
         out.append(
             decision(
@@ -440,91 +442,3 @@ def _address(channel: str, content: dict[str, Any], facts: Facts) -> None:
         content.setdefault("to", facts.get("phone"))
     elif channel == "push":
         content.setdefault("to", facts.get("attributes.push_token") or facts.get("customer_id"))
-
-
-# (content hash, step, variant) -> the names its template reads (None: it does not parse)
-_NAMES: dict[tuple[str, str, str | None], frozenset[str] | None] = {}
-
-
-def _template_names(
-    automation: Automation, step_id: str, variant: str | None, template: Mapping[str, Any]
-) -> frozenset[str] | None:
-    key = (automation.content_hash, step_id, variant)
-    if key not in _NAMES:
-        _NAMES[key] = templates.variables(template)
-    return _NAMES[key]
-
-
-def context(
-    facts: Facts,
-    automation: Automation,
-    variant: str | None,
-    mid: str,
-    names: Collection[str] | None = None,
-) -> dict[str, Any]:
-    """What a template sees: profile fields, the offer, ids for tracking links.
-
-    With ``names`` (what the template reads, :func:`templates.variables`) only those
-    entries, made without the pass over every fact: the same values as the whole
-    context's (``tests/automation/test_render_context.py`` checks it)."""
-    if names is not None:
-        return {
-            k: v for k in names if (v := _entry(k, facts, automation, variant, mid)) is not _NONE
-        }
-    attributes: dict[str, Any] = {}
-    plain: dict[str, Any] = dict(_NO_FIELDS)  # every field defined, maybe empty
-    scoped: dict[str, Any] = {}
-    for k, v in facts.items():  # one pass: facts hold ~100 keys (every activity scope)
-        if "." not in k:
-            plain[k] = _plain(v)
-        elif k.startswith("attributes."):
-            attributes[k[len("attributes.") :]] = v
-        elif not k.startswith("attr"):
-            scoped[k] = _plain(v)
-    name = attributes.get("first_name") or attributes.get("name") or ""
-    return {
-        **plain,
-        "name": name,
-        "first_name": name,
-        "attributes": attributes,
-        "scores": scoped,
-        "offer": automation.spec.get("offer", ""),
-        "automation": automation.name,
-        "variant": variant,
-        "message_id": mid,
-    }
-
-
-_NONE = object()  # not in the context
-
-
-def _entry(k: str, facts: Facts, automation: Automation, variant: str | None, mid: str) -> Any:
-    """The context's entry ``k`` (``_NONE`` when it has none); the later keys of the
-    whole context win over facts of the same name, as there."""
-    if k in ("name", "first_name"):
-        return facts.get("attributes.first_name") or facts.get("attributes.name") or ""
-    if k == "attributes":
-        return {f[11:]: v for f, v in facts.items() if f.startswith("attributes.")}
-    if k == "scores":
-        return {f: _plain(v) for f, v in facts.items() if "." in f and not f.startswith("attr")}
-    if k == "offer":
-        return automation.spec.get("offer", "")
-    if k == "automation":
-        return automation.name
-    if k == "variant":
-        return variant
-    if k == "message_id":
-        return mid
-    if "." not in k and k in facts:
-        return _plain(facts[k])
-    return None if k in _NO_FIELDS else _NONE
-
-
-_NO_FIELDS: dict[str, Any] = {k: None for k in conditions.PLAIN_FIELDS}
-_AS_IS = (str, int, float, bool, type(None))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, _AS_IS):
-        return value
-    return value.isoformat() if hasattr(value, "isoformat") else value
