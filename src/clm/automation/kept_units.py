@@ -25,9 +25,10 @@ parts only ever grow with appended events, so they are kept (migration 10):
   them again (0.15-0.3 s).
 
 Events are only ever appended (DuckDB numbers appended rows after the ones before them),
-as for :func:`clm.store.data_summary.events_by_type`: before advancing, the rows below
-``next_rowid`` are counted again, and when that is not the count recorded (rows deleted,
-or committed late below it by another writer) the kept parts are rebuilt from scratch.
+as for :func:`clm.store.data_summary.events_by_type` (:mod:`clm.store.appended`): before
+advancing, the rows below ``next_rowid`` are counted again, and when that is not the
+count recorded (rows deleted, or committed late below it by another writer) the kept parts
+are rebuilt from scratch.
 :func:`units_query` then reads ``units_kept``: the same rows as ``UNITS_SQL``. A refresh
 that cannot write (a read-only database, a conflicting writer, the caller's own open
 transaction) leaves them as they were and ``UNITS_SQL`` is used.
@@ -42,6 +43,7 @@ from typing import Any
 import duckdb
 
 from clm.automation.measure import UNITS_SQL
+from clm.store import appended
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +175,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> bool:
     """Bring the kept parts and the stored units up to the events, enrolments, decisions
     and versions stored now, in one transaction; False (nothing changed) when it could
     not."""
-    if _in_transaction(con):  # the caller's own changes are not in the kept parts
+    if appended.in_transaction(con):  # the caller's own changes are not in the kept parts
         return False
     with _lock(con):
         con.execute("BEGIN TRANSACTION")
@@ -192,11 +194,9 @@ def _advance(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT next_rowid, counted, enrolments, units FROM units_progress"
     ).fetchall()
     start, counted, enrolled, stored = progress[0] if progress else (0, 0, None, None)
-    size = "SELECT coalesce(max(rowid) + 1, 0), count(*) FROM events"
-    end, total = (int(v) for v in con.execute(size).fetchall()[0])
-    below = con.execute("SELECT count(*) FROM events WHERE rowid < ?", [start]).fetchall()
+    end, total = appended.end(con)
     rebuilt = False  # whether units_kept must be computed again from the kept parts
-    if int(below[0][0]) != counted or end < start:  # not only appended: start over
+    if not appended.unchanged_below(con, start, counted) or end < start:  # start over
         con.execute("DELETE FROM units_outcomes")
         con.execute("DELETE FROM units_revenue")
         start, enrolled, rebuilt = 0, None, True
@@ -231,13 +231,6 @@ def _advance(con: duckdb.DuckDBPyConnection) -> None:
 def _count(result: duckdb.DuckDBPyConnection) -> int:
     """The rows an INSERT, UPDATE or DELETE changed (DuckDB returns their count)."""
     return int(result.fetchall()[0][0])
-
-
-def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ``con`` is inside a transaction of its own: then two statements share one
-    transaction id, while in auto-commit each gets a new one."""
-    first = con.execute("SELECT txid_current()").fetchall()[0][0]
-    return bool(con.execute("SELECT txid_current()").fetchall()[0][0] == first)
 
 
 def _lock(con: duckdb.DuckDBPyConnection) -> threading.Lock:

@@ -24,6 +24,8 @@ import threading
 import duckdb
 import pyarrow as pa
 
+from clm.store import appended
+
 log = logging.getLogger(__name__)
 
 #: The columns of the events table, in order (the copy adds ``pkey`` before them).
@@ -37,7 +39,7 @@ _LOCK = threading.Lock()
 def advance(con: duckdb.DuckDBPyConnection) -> bool:
     """Append the events stored since the last advance, sorted by profile (rebuild the
     copy when the rows read before no longer add up); False when it could not write."""
-    if _in_transaction(con):
+    if appended.in_transaction(con):
         return False
     with _LOCK:
         con.execute("BEGIN TRANSACTION")
@@ -46,22 +48,18 @@ def advance(con: duckdb.DuckDBPyConnection) -> bool:
             if start is None:
                 con.execute("DELETE FROM events_by_profile")
                 start = 0
-            end, total = con.execute(
-                "SELECT coalesce(max(rowid) + 1, 0), count(*) FROM events"
-            ).fetchall()[0]
-            if int(end) == start:  # nothing new: nothing written
+            end, total = appended.end(con)
+            if end == start:  # nothing new: nothing written
                 con.execute("COMMIT")
                 return True
-            if int(end) > start:
+            if end > start:
                 con.execute(
                     f"INSERT INTO events_by_profile SELECT coalesce(customer_id, anonymous_id), "
                     f"{COLUMNS} FROM events WHERE rowid >= ? ORDER BY 1",
                     [start],
                 )
             con.execute("DELETE FROM events_by_profile_progress")
-            con.execute(
-                "INSERT INTO events_by_profile_progress VALUES (?, ?)", [int(end), int(total)]
-            )
+            con.execute("INSERT INTO events_by_profile_progress VALUES (?, ?)", [end, total])
             con.execute("COMMIT")
         except duckdb.Error as exc:  # read-only, a conflicting writer, tables missing
             log.info("events by profile not advanced: %s", type(exc).__name__)
@@ -74,8 +72,7 @@ def _valid_start(con: duckdb.DuckDBPyConnection) -> int | None:
     """``next_rowid`` when the events below it are still the ones copied, else None."""
     rows = con.execute("SELECT next_rowid, counted FROM events_by_profile_progress").fetchall()
     start, counted = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
-    below = con.execute("SELECT count(*) FROM events WHERE rowid < ?", [start]).fetchall()
-    return start if int(below[0][0]) == counted else None
+    return start if appended.unchanged_below(con, start, counted) else None
 
 
 def own_events(con: duckdb.DuckDBPyConnection, profile_id: str) -> pa.Table:
@@ -102,7 +99,7 @@ def own_events(con: duckdb.DuckDBPyConnection, profile_id: str) -> pa.Table:
     copied = " UNION ALL ".join(
         f"SELECT {COLUMNS} FROM events_by_profile WHERE pkey = ? AND {own}" for _ in ids
     )
-    mine = not _in_transaction(con)
+    mine = not appended.in_transaction(con)
     if mine:  # the mark and the rows from one snapshot (an advance may commit meanwhile)
         con.execute("BEGIN TRANSACTION")
     try:
@@ -117,9 +114,3 @@ def own_events(con: duckdb.DuckDBPyConnection, profile_id: str) -> pa.Table:
     finally:
         if mine:
             con.execute("COMMIT")
-
-
-def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ``con`` is inside a transaction of its own (two statements share an id)."""
-    first = con.execute("SELECT txid_current()").fetchall()[0][0]
-    return bool(con.execute("SELECT txid_current()").fetchall()[0][0] == first)
