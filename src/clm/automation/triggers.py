@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from clm.automation.audience import schedule_candidates
 from clm.automation.definitions import Automation
@@ -62,6 +63,44 @@ class Occurrence:
     at: datetime
     key: str
     detail: str
+
+
+TS = pa.timestamp("us")
+
+
+def table(found: Sequence[Occurrence]) -> pa.Table:
+    """Occurrences as columns (``customer_id``, ``at``, ``key``, ``detail``), in order."""
+    return columns(
+        [o.customer_id for o in found],
+        [o.at for o in found],
+        [o.key for o in found],
+        [o.detail for o in found],
+    )
+
+
+def columns(
+    customers: Sequence[str], ats: Sequence[datetime], keys: Sequence[str], details: Sequence[str]
+) -> pa.Table:
+    """:func:`table` from one list per column."""
+    return pa.table(
+        {
+            "customer_id": pa.array(customers, pa.string()),
+            "at": pa.array(ats, TS),
+            "key": pa.array(keys, pa.string()),
+            "detail": pa.array(details, pa.string()),
+        }
+    )
+
+
+def find_table(
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> pa.Table:
+    """:func:`find` as columns (:func:`table`), oldest first."""
+    return table(find(con, automation, start, end, runs))
 
 
 def find(
