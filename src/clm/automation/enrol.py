@@ -94,12 +94,18 @@ def enrol(
     con.register("_enrol_found", _with_columns(found, runs))
     try:
         rounds = _todo(con, automation)
+        placed: list[tuple[int, Enrolment | Decision]] = []
         for number in range(1, rounds + 1):
             _decide_round(con, automation, policy, number, facts_at)
             _store(con, automation, now, quiet)
-            _collect(con, automation, batch, quiet, objects)
+            _collect(con, batch)
+            if objects:
+                placed += _objects(con, automation, quiet)
             if number < rounds:
                 _carry_prior(con)
+        placed.sort(key=lambda p: p[0])  # the occurrences' order, as found
+        batch.enrolments = [x for _, x in placed if isinstance(x, Enrolment)]
+        batch.decisions = [x for _, x in placed if isinstance(x, Decision)]
     finally:
         _clean(con)
     return batch
@@ -226,7 +232,8 @@ def _decide_round(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _enrol_round AS
-        SELECT t.idx, t.customer_id, t.ts, t.occurrence, t.detail, t.at_iso, t.run_id, t.enrolment_id,
+        SELECT t.idx, t.customer_id, t.ts, t.occurrence, t.detail, t.at_iso, t.run_id,
+               t.enrolment_id,
                {reentry_sql(automation.reentry)} AS reentry
         FROM _enrol_todo t LEFT JOIN _enrol_prior p ON p.customer_id = t.customer_id
         WHERE t.round = {int(number)}
@@ -371,14 +378,8 @@ def _store(
     )
 
 
-def _collect(
-    con: duckdb.DuckDBPyConnection,
-    automation: Automation,
-    batch: Batch,
-    quiet: frozenset[str],
-    objects: bool,
-) -> None:
-    """Add the round's counts, enrolment details and (with ``objects``) objects to ``batch``."""
+def _collect(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """Add the round's counts and enrolment details to ``batch``."""
     for key, n in con.execute(
         "SELECT CASE WHEN arm IS NULL THEN 'skipped:' || reason ELSE 'enrolled:' || arm END, "
         "count(*) FROM _enrol_decided GROUP BY 1"
@@ -391,54 +392,43 @@ def _collect(
         "FROM _enrol_decided WHERE arm IS NOT NULL"
     ).fetchall()[0]
     batch.why.update(zip(ids or [], details or [], strict=True))
-    if objects:
-        stored = ", ".join(f"e.{c.strip()}" for c in COLUMNS.split(","))
-        batch.enrolments += [
-            Enrolment(*row)
-            for row in con.execute(
-                f"SELECT {stored} FROM _enrol_decided d JOIN enrolments e "
-                "ON e.enrolment_id = d.enrolment_id WHERE d.arm IS NOT NULL ORDER BY d.idx"
-            ).fetchall()
-        ]
-        batch.decisions += _decisions(con, automation, quiet)
 
 
-def _decisions(
+def _objects(
     con: duckdb.DuckDBPyConnection, automation: Automation, quiet: frozenset[str]
-) -> list[Decision]:
-    """The round's logged decisions as objects."""
-    out: list[Decision] = []
+) -> list[tuple[int, Enrolment | Decision]]:
+    """The round's enrolments (as stored) and logged decisions as objects, by position."""
+    stored = ", ".join(f"e.{c.strip()}" for c in COLUMNS.split(","))
+    out: list[tuple[int, Enrolment | Decision]] = [
+        (row[0], Enrolment(*row[1:]))
+        for row in con.execute(
+            f"SELECT d.idx, {stored} FROM _enrol_decided d JOIN enrolments e "
+            "ON e.enrolment_id = d.enrolment_id WHERE d.arm IS NOT NULL"
+        ).fetchall()
+    ]
     rows = con.execute(
-        "SELECT ts, customer_id, occurrence, detail, enrolment_id, reason, block, arm "
-        "FROM _enrol_decided ORDER BY idx"
+        "SELECT idx, ts, customer_id, occurrence, detail, enrolment_id, reason, block, arm "
+        "FROM _enrol_decided"
     ).fetchall()
-    for at, cid, key, detail, eid, reason, block, arm in rows:
+    name, version = automation.name, automation.version
+    for idx, at, cid, key, detail, eid, reason, block, arm in rows:
         if arm is not None:
-            out.append(
-                Decision(
-                    at,
-                    automation.name,
-                    automation.version,
-                    cid,
-                    "enrolled",
-                    enrolment_id=eid,
-                    reason=arm,
-                    detail=detail,
-                )
+            enrolled = Decision(
+                at, name, version, cid, "enrolled", enrolment_id=eid, reason=arm, detail=detail
             )
+            out.append((idx, enrolled))
         elif reason not in quiet:
-            out.append(
-                Decision(
-                    at,
-                    automation.name,
-                    automation.version,
-                    cid,
-                    "skipped",
-                    reason=reason,
-                    detail=f"{detail}: {block}",
-                    scope=key,
-                )
+            skipped = Decision(
+                at,
+                name,
+                version,
+                cid,
+                "skipped",
+                reason=reason,
+                detail=f"{detail}: {block}",
+                scope=key,
             )
+            out.append((idx, skipped))
     return out
 
 
