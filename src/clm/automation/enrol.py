@@ -97,7 +97,7 @@ def enrol(
         placed: list[tuple[int, Enrolment | Decision]] = []
         for number in range(1, rounds + 1):
             _decide_round(con, automation, policy, number, facts_at)
-            _store(con, automation, now, quiet)
+            _store(con, automation, now, quiet, number == 1)
             _collect(con, batch)
             if objects:
                 placed += _objects(con, automation, quiet)
@@ -330,9 +330,21 @@ def _double(x: float) -> str:
 
 
 def _store(
-    con: duckdb.DuckDBPyConnection, automation: Automation, now: datetime, quiet: frozenset[str]
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    now: datetime,
+    quiet: frozenset[str],
+    first_round: bool,
 ) -> None:
-    """Insert the round's enrolments and its decisions (but quiet skips), one statement each."""
+    """Insert the round's enrolments, then its decisions (but quiet skips).
+
+    In the first round every enrolment id is new (``_todo`` kept only those, and a round
+    holds one occurrence per customer), and so is the id of its ``enrolled`` decision:
+    they are plain inserts, which probe the key index; ``INSERT OR IGNORE`` reads the
+    whole key column of the table instead (DuckDB plans it as a merge). Later rounds (a
+    customer's second occurrence may repeat an id) and skips (a live event decided again
+    by the scheduler) keep ``INSERT OR IGNORE``."""
+    verb = "INSERT" if first_round else "INSERT OR IGNORE"
     window = automation.goal_window
     goal_until = (
         f"ts + to_microseconds({window // timedelta(microseconds=1)}::BIGINT)"
@@ -342,7 +354,7 @@ def _store(
     control = "'completed'" if window else "'ended'"
     con.execute(
         f"""
-        INSERT OR IGNORE INTO enrolments ({COLUMNS})
+        {verb} INTO enrolments ({COLUMNS})
         SELECT enrolment_id, $name, $version, customer_id, occurrence, arm, ts,
                CASE WHEN arm = 'treatment' THEN 'active' ELSE {control} END,
                CASE WHEN arm = 'treatment' THEN $first END,
@@ -354,27 +366,40 @@ def _store(
         """,
         {"name": automation.name, "version": automation.version, "first": automation.order[0]},
     )
+    for kind, insert in (("enrolled", verb), ("skipped", "INSERT OR IGNORE")):
+        _log(con, automation, now, quiet, kind, insert)
+
+
+def _log(
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    now: datetime,
+    quiet: frozenset[str],
+    kind: str,
+    insert: str,
+) -> None:
+    """Insert the round's decisions of one kind (``enrolled`` or ``skipped``)."""
+    rows = (
+        "arm IS NOT NULL"
+        if kind == "enrolled"
+        else "arm IS NULL AND reason <> ALL($quiet::VARCHAR[])"
+    )
     names = ", ".join(n for n, _ in DECISION_TYPES)
+    params: dict[str, Any] = {"name": automation.name, "version": automation.version, "now": now}
+    if kind == "skipped":
+        params["quiet"] = sorted(quiet)
     con.execute(
         f"""
-        INSERT OR IGNORE INTO decisions ({names})
+        {insert} INTO decisions ({names})
         SELECT substr(sha256($name || '|' || customer_id || '|'
                              || (CASE WHEN arm IS NULL THEN occurrence ELSE enrolment_id END)
-                             || '||' || kind || '|' || at_iso), 1, 32),
+                             || '||{kind}|' || at_iso), 1, 32),
                ts, $name, $version, CASE WHEN arm IS NULL THEN NULL ELSE enrolment_id END,
-               customer_id, NULL, kind, coalesce(arm, reason), NULL, NULL, NULL, NULL, NULL,
+               customer_id, NULL, '{kind}', coalesce(arm, reason), NULL, NULL, NULL, NULL, NULL,
                CASE WHEN arm IS NULL THEN detail || ': ' || block ELSE detail END, $now
-        FROM (SELECT *, CASE WHEN arm IS NULL THEN 'skipped' ELSE 'enrolled' END AS kind
-              FROM _enrol_decided)
-        WHERE arm IS NOT NULL OR reason NOT IN (SELECT unnest($quiet::VARCHAR[]))
-        ORDER BY idx
+        FROM _enrol_decided WHERE {rows} ORDER BY idx
         """,
-        {
-            "name": automation.name,
-            "version": automation.version,
-            "now": now,
-            "quiet": sorted(quiet),
-        },
+        params,
     )
 
 
