@@ -400,11 +400,7 @@ def _evaluate(
         {"run": run_id, "scope": scope, "above": above, "rearm": rearm, "name": name},
     )
     try:
-        con.execute(
-            "INSERT OR REPLACE INTO crossing_states SELECT $name, customer_id, $scope, armed, "
-            "value, $as_of::DATE FROM crossing_step WHERE old IS DISTINCT FROM armed",
-            {"name": name, "scope": scope, "as_of": as_of},
-        )
+        _store_states(con, name, scope, as_of)
         fired = (
             []
             if baseline
@@ -425,6 +421,25 @@ def _evaluate(
         )
         for cid, value in fired
     ]
+
+
+def _store_states(con: duckdb.DuckDBPyConnection, name: str, scope: str, as_of: date) -> None:
+    """Store the hysteresis states ``crossing_step`` changed: an UPDATE of the stored
+    ones that flipped and a plain INSERT of the customers seen for the first time (an
+    ``INSERT OR REPLACE`` is a merge that reads every stored key and deletes and inserts
+    each changed row in the index)."""
+    params = {"name": name, "scope": scope, "as_of": as_of}
+    con.execute(
+        "UPDATE crossing_states s SET armed = c.armed, value = c.value, as_of = $as_of::DATE "
+        "FROM crossing_step c WHERE s.automation = $name AND s.scope = $scope "
+        "AND s.customer_id = c.customer_id AND c.old IS NOT NULL AND c.old <> c.armed",
+        params,
+    )
+    con.execute(
+        "INSERT INTO crossing_states SELECT $name, customer_id, $scope, armed, value, "
+        "$as_of::DATE FROM crossing_step WHERE old IS NULL",
+        params,
+    )
 
 
 def _crossed(score: str, scope: str, value: float, above: float, as_of: date) -> str:
