@@ -257,7 +257,7 @@ def _expected(
     return new, logged, counts
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(20))
 def test_enrol_matches_the_per_occurrence_rules(ws: Workspace, seed: int) -> None:
     rng = random.Random(seed)
     ids = _world(ws, rng, rng.randint(5, 40))
