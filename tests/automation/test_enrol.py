@@ -164,8 +164,11 @@ def _expected(
     found: list[Any],
     policy: steps.Policy,
     quiet: frozenset[str],
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Counter[str]]:
-    """Enrolment rows, decision rows and counts, one occurrence at a time."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Counter[str], dict[str, str]]:
+    """Enrolment rows, decision rows, counts and each enrolment's occurrence detail, one
+    occurrence at a time. Ids enrolled before the batch are left out; an id found twice
+    in the batch is decided twice (the second sees the first as the last enrolment), and
+    the table keeps the first row of an id."""
     stored = con.execute(
         "SELECT enrolment_id, customer_id, enrolled_at, state FROM enrolments"
     ).fetchall()
@@ -178,6 +181,7 @@ def _expected(
     new: list[tuple[Any, ...]] = []
     logged: list[tuple[Any, ...]] = []
     counts: Counter[str] = Counter()
+    why: dict[str, str] = {}
     window = automation.goal_window
     for o in found:
         eid = enrolments.enrolment_id(automation.name, o.customer_id, o.key)
@@ -252,9 +256,9 @@ def _expected(
             detail=o.detail,
         )
         logged.append((d.decision_id, eid, "enrolled", arm, d.detail))
-        existing.add(eid)
+        why[eid] = o.detail
         prior[o.customer_id] = (o.at, state in ("active", "waiting"))
-    return new, logged, counts
+    return new, logged, counts, why
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -267,7 +271,7 @@ def test_enrol_matches_the_per_occurrence_rules(ws: Workspace, seed: int) -> Non
     policy = steps.Policy(global_share=rng.choice([0.0, 0.1, 0.4]), holdout=rng.choice([0.0, 0.3]))
     quiet = frozenset({"audience", "re_entry"}) if seed % 3 == 0 else frozenset()
     before = set(ws.con.execute("SELECT enrolment_id FROM enrolments").fetchall())
-    new, logged, counts = _expected(ws.con, automation, found, policy, quiet)
+    new, logged, counts, why = _expected(ws.con, automation, found, policy, quiet)
 
     batch = enrol(
         ws.con,
@@ -284,23 +288,22 @@ def test_enrol_matches_the_per_occurrence_rules(ws: Workspace, seed: int) -> Non
     made = ws.con.execute(
         f"SELECT {enrolments.COLUMNS} FROM enrolments ORDER BY enrolment_id"
     ).fetchall()
-    assert sorted(r for r in made if (r[0],) not in before) == sorted(set(new))
+    first: dict[str, tuple[Any, ...]] = {}
+    for row in new:
+        first.setdefault(row[0], row)
+    assert sorted(r for r in made if (r[0],) not in before) == sorted(first.values())
     rows = ws.con.execute(
         "SELECT decision_id, enrolment_id, kind, reason, detail FROM decisions"
     ).fetchall()
-    assert sorted(rows) == sorted(set(logged))
+    first_logged: dict[str, tuple[Any, ...]] = {}
+    for row in logged:
+        first_logged.setdefault(row[0], row)
+    assert sorted(rows) == sorted(first_logged.values())
     assert batch.counts == counts
     assert batch.enrolled == len(new)
     assert sorted(d.decision_id for d in batch.decisions) == sorted(r[0] for r in logged)
     assert [e.enrolment_id for e in batch.enrolments] == [r[0] for r in new]
-    assert batch.why == {
-        r[0]: next(
-            o.detail
-            for o in found
-            if enrolments.enrolment_id(automation.name, o.customer_id, o.key) == r[0]
-        )
-        for r in new
-    }
+    assert batch.why == why
     assert all(
         r[1] == NOW
         for r in ws.con.execute("SELECT decision_id, recorded_at FROM decisions").fetchall()
