@@ -50,9 +50,15 @@ from clm.automation.guards import ADDRESS, CONSENT_CHANNELS
 from clm.automation.steps import Policy
 
 FactsAt = Callable[[Sequence[tuple[str, datetime]]], Mapping[tuple[str, datetime], Any]]
-TS = pa.timestamp("us")
 SCALE = "18446744073709551616.0"  # 2**64: assignment.unit's scale
-TABLES = ("_enrol_todo", "_enrol_prior", "_enrol_round", "_enrol_facts", "_enrol_decided")
+TABLES = (
+    "_enrol_todo",
+    "_enrol_prior",
+    "_enrol_round",
+    "_enrol_facts",
+    "_enrol_combo",
+    "_enrol_decided",
+)
 VIEWS = ("_enrol_found", "_enrol_combo_reason", "_enrol_rows_reason")
 
 
@@ -229,6 +235,15 @@ def _decide_round(
     number: int,
     facts_at: FactsAt,
 ) -> None:
+    """Decide the round's occurrences into ``_enrol_decided``: re-entry, then the facts
+    and the audience of those it lets through, then contactability and the arm."""
+    _round_rows(con, automation, number)
+    fields, reasons = _facts_and_reasons(con, automation, facts_at)
+    _decide(con, automation, policy, fields, reasons)
+
+
+def _round_rows(con: duckdb.DuckDBPyConnection, automation: Automation, number: int) -> None:
+    """``_enrol_round``: the round's occurrences with what re-entry says of each."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _enrol_round AS
@@ -239,6 +254,13 @@ def _decide_round(
         WHERE t.round = {int(number)}
         """
     )
+
+
+def _facts_and_reasons(
+    con: duckdb.DuckDBPyConnection, automation: Automation, facts_at: FactsAt
+) -> tuple[list[str], str]:
+    """``_enrol_facts`` (the facts contactability and the audience read, for the rows
+    re-entry lets through) and a query of each row's audience failure."""
     audience = automation.audience or {}
     wanted = fact_columns.fields_of(audience)
     columnar = all(fact_columns.supported(f) for f in wanted)
@@ -254,6 +276,17 @@ def _decide_round(
         reasons = fact_columns.audience_reasons(con, audience, wanted, "_enrol_facts")
     else:
         reasons = _reasons_from_dicts(con, audience, facts_at)
+    return fields, reasons
+
+
+def _decide(
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    policy: Policy,
+    fields: Sequence[str],
+    reasons: str,
+) -> None:
+    """``_enrol_decided``: each row's skip reason and words, or its arm and variant."""
     column = {f: f"f.f{i}" for i, f in enumerate(fields)}
     blocked = f"not contactable on {', '.join(sorted(automation.channels))}"
     con.execute(
