@@ -35,6 +35,7 @@ from clm.automation import enrolments as store
 from clm.automation import goals, kept_units, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
+from clm.automation.enrol import Batch, enrol
 from clm.automation.enrolments import Enrolment
 from clm.automation.facts import FactsCache
 from clm.automation.outbox import OutgoingMessage
@@ -254,47 +255,40 @@ class Engine:
 
     def enrol(self, automation: Automation, a: datetime, b: datetime) -> int:
         if automation.trigger_kind not in RUN_TRIGGERS:  # a read: no transaction yet
-            found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
-            if not found:
+            found = triggers.find_table(self.con, automation, a, b, self.facts.all_runs)
+            if not found.num_rows:
                 return 0
             with self.tx():
-                return len(self.enrol_found(automation, found))
+                return self._enrol(automation, found).enrolled
         with self.tx():  # triggers on scoring runs store what they saw with the enrolments
-            found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
-            return len(self.enrol_found(automation, found))
+            found = triggers.find_table(self.con, automation, a, b, self.facts.all_runs)
+            return self._enrol(automation, found).enrolled
 
     def enrol_found(
         self, automation: Automation, found: Sequence[triggers.Occurrence]
     ) -> list[Enrolment]:
-        """Decide and store the enrolments of occurrences not seen before."""
-        if not found:
-            return []
-        ids = [store.enrolment_id(automation.name, o.customer_id, o.key) for o in found]
-        done = store.existing(self.con, ids)
-        todo = [o for o, i in zip(found, ids, strict=True) if i not in done]
-        prior = store.prior(self.con, automation.name, [o.customer_id for o in todo])
-        facts = self._facts_at([(o.customer_id, o.at) for o in todo])
-        new: list[Enrolment] = []
-        decisions: list[Decision] = []
-        for o in todo:
-            out = steps.decide_enrolment(
-                automation,
-                o,
-                facts[(o.customer_id, o.at)],
-                prior.get(o.customer_id),
-                self.policy,
-            )
-            if out.enrolment is not None:
-                new.append(out.enrolment)
-                prior[o.customer_id] = (o.at, out.enrolment.state in ("active", "waiting"))
-                self.why[out.enrolment.enrolment_id] = o.detail
-            for d in out.decisions:
-                self.stats.count(d)
-                if not (automation.trigger_kind == "schedule" and d.reason in NOISY):
-                    decisions.append(d)
-        store.insert(self.con, new)
-        self._record(decisions)
-        return new
+        """Decide and store the enrolments of occurrences not seen before (the live path:
+        the enrolments made, and the decisions kept with ``keep``)."""
+        return self._enrol(automation, triggers.table(found), objects=True).enrolments
+
+    def _enrol(self, automation: Automation, found: Any, *, objects: bool = False) -> Batch:
+        """:func:`clm.automation.enrol.enrol` with this run's policy, counts and details."""
+        batch = enrol(
+            self.con,
+            automation,
+            found,
+            self.policy,
+            self.facts.all_runs,
+            utcnow(),
+            facts_at=self._facts_at,
+            quiet=frozenset(NOISY) if automation.trigger_kind == "schedule" else frozenset(),
+            objects=objects or self.keep,
+        )
+        self.stats.counts[automation.name].update(batch.counts)
+        self.why.update(batch.why)
+        if self.keep:
+            self.recorded += batch.decisions
+        return batch
 
     def _record(self, decisions: list[Decision]) -> None:
         record(self.con, decisions, utcnow())

@@ -1,4 +1,5 @@
-"""The engine's decisions as pure functions: enrol or skip, and advance through the steps.
+"""The engine's decisions as pure functions: advance through the steps (enrolling is set-based:
+:mod:`clm.automation.enrol`).
 
 Inputs are a definition, a customer's facts, the time and what the guards need (a count
 of recent sends, a template renderer); outputs are the new enrolment state, the decisions
@@ -17,9 +18,8 @@ from clm.automation import conditions, guards, render_context
 from clm.automation.decisions import Decision
 from clm.automation.definitions import Automation
 from clm.automation.durations import parse_duration
-from clm.automation.enrolments import Enrolment, enrolment_id, message_id
+from clm.automation.enrolments import Enrolment, message_id
 from clm.automation.outbox import OutgoingMessage
-from clm.automation.triggers import Occurrence
 from clm.config import AutomationSection
 from clm.errors import ClmError
 from clm.experiments import assignment
@@ -65,93 +65,6 @@ class Outcome:
     enrolment: Enrolment | None
     decisions: list[Decision]
     messages: list[OutgoingMessage] = field(default_factory=list)
-
-
-# -- enrolment ---------------------------------------------------------------------------------
-
-
-def decide_enrolment(
-    automation: Automation,
-    occurrence: Occurrence,
-    facts: Facts,
-    prior: tuple[datetime, bool] | None,
-    policy: Policy,
-) -> Outcome:
-    """Enrol the customer (with an arm) or say why not: re-entry, audience, consent."""
-    cid, at = occurrence.customer_id, occurrence.at
-    last, is_open = prior if prior else (None, False)
-    block = guards.reentry_block(automation.reentry, last, is_open, at)
-    if block is None and automation.audience:
-        reason = conditions.failure(automation.audience, facts)
-        block = guards.Blocked("audience", reason) if reason else None
-    if block is None:
-        block = guards.contactable(automation.channels, facts)
-    if block is not None:
-        skip = Decision(
-            at,
-            automation.name,
-            automation.version,
-            cid,
-            "skipped",
-            reason=block.reason,
-            detail=f"{occurrence.detail}: {block.detail}",
-            scope=occurrence.key,
-        )
-        return Outcome(None, [skip])
-    arm = assignment.assign(
-        automation.experiment_key,
-        cid,
-        holdout=automation.holdout(policy.holdout),
-        global_share=policy.global_share,
-        global_key=policy.global_key,
-    )
-    eid = enrolment_id(automation.name, cid, occurrence.key)
-    window = automation.goal_window
-    goal_until = at + window if window else None
-    if arm == "treatment":
-        enrolment = Enrolment(
-            eid,
-            automation.name,
-            automation.version,
-            cid,
-            occurrence.key,
-            arm,
-            at,
-            "active",
-            automation.order[0],
-            at,
-            None,
-            goal_until,
-            variant=assigned_variant(automation, cid),
-        )
-    else:
-        state = "completed" if goal_until else "ended"
-        enrolment = Enrolment(
-            eid,
-            automation.name,
-            automation.version,
-            cid,
-            occurrence.key,
-            arm,
-            at,
-            state,
-            None,
-            None,
-            None,
-            goal_until,
-            ended_at=None if goal_until else at,
-        )
-    enrolled = Decision(
-        at,
-        automation.name,
-        automation.version,
-        cid,
-        "enrolled",
-        enrolment_id=eid,
-        reason=arm,
-        detail=occurrence.detail,
-    )
-    return Outcome(enrolment, [enrolled])
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -425,14 +338,6 @@ def step_variant(automation: Automation, step: Mapping[str, Any], customer_id: s
         return None
     weights = [(str(v["name"]), float(v.get("weight", 1.0))) for v in variants]
     return assignment.variant(f"{automation.experiment_key}|{step['id']}", customer_id, weights)
-
-
-def assigned_variant(automation: Automation, customer_id: str) -> str | None:
-    """The variant of the first send step with variants: the enrolment's variant in reports."""
-    for step in automation.spec["steps"]:
-        if step["type"] == "send" and step.get("variants"):
-            return step_variant(automation, step, customer_id)
-    return None
 
 
 def _address(channel: str, content: dict[str, Any], facts: Facts) -> None:
