@@ -107,6 +107,7 @@ def wrk(
             auth,
             mode,
             str(customers),
+            f"{mode}{time.time_ns()}",  # unique ids in every run
         ],
         capture_output=True,
         text=True,
@@ -180,15 +181,16 @@ def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: in
     threading.Thread(target=sample, daemon=True).start()
     sent, n = 0, 0
     start = time.monotonic()
+    tag = time.time_ns()  # unique ids in every run (a second soak on one world repeated them)
     with httpx.Client(base_url=url, auth=(ingest, ""), timeout=30) as c:
         while time.monotonic() - start < seconds:
             batch = [
                 {
                     "type": "track",
                     "event": "purchase",
-                    "messageId": f"s-{n}-{j}",
+                    "messageId": f"s{tag}-{n}-{j}",
                     "userId": f"C{random.randrange(customers):08d}",
-                    "properties": {"revenue": 9.5, "order_id": f"so-{n}-{j}"},
+                    "properties": {"revenue": 9.5, "order_id": f"so{tag}-{n}-{j}"},
                 }
                 for j in range(100)
             ]
