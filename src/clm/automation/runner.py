@@ -31,8 +31,8 @@ from typing import Any
 
 import duckdb
 
+from clm.automation import collector, goals, kept_units, outbox, steps, triggers, versions
 from clm.automation import enrolments as store
-from clm.automation import goals, kept_units, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
 from clm.automation.enrolments import Enrolment
@@ -200,7 +200,7 @@ class Engine:
         self.policy = steps.Policy.from_settings(settings.automation)
         self.facts = FactsCache(con)
         self.sends = SendLog(con, self.policy.period)
-        self.env = steps.Env(self.policy, self.sends.count, templates.render)
+        self.env = steps.Env(self.policy, self.sends.count)
         self.definitions: dict[tuple[str, int], Automation] = {}
         self.current: list[Automation] = []
         self.paused: set[str] = set()
@@ -313,14 +313,20 @@ class Engine:
         return self.definitions[key]
 
     def advance(self, b: datetime) -> None:
+        """Take every step due by ``b``, in rounds until none is due. A round reads the
+        facts and the queued sends of all its enrolments at once (one scan each, not one
+        per chunk) and decides with the cyclic garbage collector paused
+        (:mod:`clm.automation.collector`)."""
         for _ in range(MAX_ROUNDS):
             due = self._due(b)
             if not due:
                 return
             conversions = self._conversions(due, b)
             self.facts.prefetch([(e.customer_id, _due(e)) for e in due])
-            for chunk in _chunks(due, BATCH):
-                self._advance_chunk(chunk, conversions)
+            self.sends.preload([e.customer_id for e in due])
+            with collector.paused():
+                for chunk in _chunks(due, BATCH):
+                    self._advance_chunk(chunk, conversions)
 
     def advance_these(self, due: Sequence[Enrolment]) -> None:
         """Take the due steps of these enrolments (the live path)."""
