@@ -31,7 +31,16 @@ from typing import Any
 
 import duckdb
 
-from clm.automation import collector, goals, kept_units, outbox, steps, triggers, versions
+from clm.automation import (
+    checkpoints,
+    collector,
+    goals,
+    kept_units,
+    outbox,
+    steps,
+    triggers,
+    versions,
+)
 from clm.automation import enrolments as store
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
@@ -316,7 +325,8 @@ class Engine:
         """Take every step due by ``b``, in rounds until none is due. A round reads the
         facts and the queued sends of all its enrolments at once (one scan each, not one
         per chunk) and decides with the cyclic garbage collector paused
-        (:mod:`clm.automation.collector`)."""
+        (:mod:`clm.automation.collector`); its batches commit with DuckDB's automatic
+        checkpoints deferred (:mod:`clm.automation.checkpoints`)."""
         for _ in range(MAX_ROUNDS):
             due = self._due(b)
             if not due:
@@ -324,7 +334,7 @@ class Engine:
             conversions = self._conversions(due, b)
             self.facts.prefetch([(e.customer_id, _due(e)) for e in due])
             self.sends.preload([e.customer_id for e in due])
-            with collector.paused():
+            with collector.paused(), checkpoints.deferred(self.con):
                 for chunk in _chunks(due, BATCH):
                     self._advance_chunk(chunk, conversions)
 

@@ -1,0 +1,44 @@
+"""Deferred checkpoints: the threshold raised inside, the previous one back after, and
+the commits inside durable (a reopened file has them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from clm.automation import checkpoints
+
+
+def _threshold(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_the_threshold_is_raised_inside_and_restored_after(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con.execute("SET checkpoint_threshold = '3MiB'")
+    with checkpoints.deferred(con, "1GiB"):
+        assert _threshold(con) == "1.0 GiB"
+    assert _threshold(con) == "3.0 MiB"
+    with pytest.raises(RuntimeError), checkpoints.deferred(con):
+        raise RuntimeError("a failing body")
+    assert _threshold(con) == "3.0 MiB"
+
+
+def test_commits_inside_survive_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "x.duckdb")
+    con = duckdb.connect(path)
+    con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY, v INTEGER)")
+    with checkpoints.deferred(con):
+        for i in range(3):
+            con.execute("BEGIN")
+            con.execute(
+                "INSERT INTO t SELECT 'k' || range, range FROM range(?, ?)", [i * 10, i * 10 + 10]
+            )
+            con.execute("COMMIT")
+    con.close()
+    again = duckdb.connect(path)
+    assert again.execute("SELECT count(*), sum(v) FROM t").fetchone() == (30, sum(range(30)))
