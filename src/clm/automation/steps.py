@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from clm.automation import conditions, guards, render_context, templates
-from clm.automation.decisions import Decision
+from clm.automation.decisions import Decision, make
 from clm.automation.definitions import Automation
 from clm.automation.durations import parse_duration
 from clm.automation.enrolments import Enrolment, enrolment_id, message_id
@@ -313,14 +313,8 @@ def close_window(e: Enrolment, b: datetime) -> tuple[Enrolment, Decision]:
 
 def decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
     """A decision about an enrolment at ``t``."""
-    return Decision(
-        ts=t,
-        automation=e.automation,
-        version=e.version,
-        customer_id=e.customer_id,
-        kind=kind,
-        enrolment_id=e.enrolment_id,
-        **fields,
+    return make(
+        t, e.automation, e.version, e.customer_id, kind, enrolment_id=e.enrolment_id, **fields
     )
 
 
