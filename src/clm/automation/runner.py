@@ -239,10 +239,16 @@ class Engine:
         self.paused = versions.paused(self.con, self.current)
 
     def process(self, start: datetime, end: datetime) -> RunStats:
+        """Every slice of ``(start, end]``: enrol, advance, goals. The enrolments and
+        the goals, like the steps (:meth:`advance`), decide with the cyclic garbage
+        collector paused and commit with DuckDB's automatic checkpoints deferred (see
+        :mod:`clm.automation.collector` and :mod:`clm.automation.checkpoints`)."""
         self.stats.start, self.stats.end = start, end
         self.load(start if self.dry else utcnow())
-        for a, b in slices(start, end, timedelta(hours=self.settings.automation.slice_hours)):
-            self.slice(a, b)
+        size = timedelta(hours=self.settings.automation.slice_hours)
+        with collector.paused(), checkpoints.deferred(self.con):
+            for a, b in slices(start, end, size):
+                self.slice(a, b)
         return self.stats
 
     def slice(self, a: datetime, b: datetime) -> None:
