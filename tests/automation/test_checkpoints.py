@@ -42,3 +42,18 @@ def test_commits_inside_survive_reopening(tmp_path: Path) -> None:
     con.close()
     again = duckdb.connect(path)
     assert again.execute("SELECT count(*), sum(v) FROM t").fetchone() == (30, sum(range(30)))
+
+
+def test_then_checkpoint_leaves_no_log(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY)")
+    wal = tmp_path / "x.duckdb.wal"
+    with checkpoints.deferred(con, then_checkpoint=True):
+        con.execute("INSERT INTO t SELECT 'k' || range FROM range(50000)")
+        assert wal.exists() and wal.stat().st_size > 0  # committed, in the log
+    assert not wal.exists() or wal.stat().st_size == 0
+    con.execute("BEGIN")
+    with checkpoints.deferred(con, then_checkpoint=True):  # inside a transaction: no error
+        con.execute("INSERT INTO t VALUES ('one more')")
+    con.execute("ROLLBACK")

@@ -16,7 +16,7 @@ change: every commit is in the log, and a crash replays it when the file is open
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import duckdb
 
@@ -24,9 +24,15 @@ DEFERRED = "2GiB"  # the log a bulk step may write before DuckDB checkpoints any
 
 
 @contextmanager
-def deferred(con: duckdb.DuckDBPyConnection, threshold: str = DEFERRED) -> Iterator[None]:
+def deferred(
+    con: duckdb.DuckDBPyConnection, threshold: str = DEFERRED, *, then_checkpoint: bool = False
+) -> Iterator[None]:
     """Run the ``with`` body with automatic checkpoints at ``threshold`` of log (then
-    at the threshold set before)."""
+    at the threshold set before). With ``then_checkpoint`` the body's log is
+    checkpointed at its end (when no transaction is open: a dry run's is, and another
+    cursor's may be; then the next commit above the threshold does it), so the caller
+    pays for it and leaves the file as it found it: checkpointed, with no log of changes
+    that later scans would have to read past."""
     row = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()
     before = str(row[0]) if row else "16MiB"
     con.execute(f"SET checkpoint_threshold = '{threshold}'")
@@ -34,3 +40,6 @@ def deferred(con: duckdb.DuckDBPyConnection, threshold: str = DEFERRED) -> Itera
         yield
     finally:
         con.execute(f"SET checkpoint_threshold = '{before}'")
+    if then_checkpoint:
+        with suppress(duckdb.Error):  # a transaction is open (a dry run, another cursor)
+            con.execute("CHECKPOINT")

@@ -246,7 +246,8 @@ class Engine:
         self.stats.start, self.stats.end = start, end
         self.load(start if self.dry else utcnow())
         size = timedelta(hours=self.settings.automation.slice_hours)
-        with collector.paused(), checkpoints.deferred(self.con):
+        deferred = checkpoints.deferred(self.con, then_checkpoint=not self.dry)
+        with collector.paused(), deferred:
             for a, b in slices(start, end, size):
                 self.slice(a, b)
         return self.stats
