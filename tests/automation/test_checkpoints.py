@@ -48,6 +48,7 @@ def test_then_checkpoint_leaves_no_log(tmp_path: Path) -> None:
     path = tmp_path / "x.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY)")
+    con.execute("SET checkpoint_threshold = '64KiB'")  # the log below is above it
     wal = tmp_path / "x.duckdb.wal"
     with checkpoints.deferred(con, then_checkpoint=True):
         con.execute("INSERT INTO t SELECT 'k' || range FROM range(50000)")
@@ -57,3 +58,22 @@ def test_then_checkpoint_leaves_no_log(tmp_path: Path) -> None:
     with checkpoints.deferred(con, then_checkpoint=True):  # inside a transaction: no error
         con.execute("INSERT INTO t VALUES ('one more')")
     con.execute("ROLLBACK")
+
+
+def test_a_small_log_is_left_to_the_automatic_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY)")
+    con.execute("CHECKPOINT")
+    with checkpoints.deferred(con, then_checkpoint=True):
+        con.execute("INSERT INTO t VALUES ('one')")
+    wal = tmp_path / "x.duckdb.wal"
+    assert wal.exists() and wal.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("0 bytes", 0), ("3.5 KiB", 3584), ("16.0 MiB", 16 * 2**20), ("2GiB", 2 * 2**30)],
+)
+def test_sizes_as_duckdb_shows_them(text: str, size: float) -> None:
+    assert checkpoints._size(text) == size
