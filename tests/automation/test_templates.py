@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clm.automation.templates import render
+from clm.automation.templates import compile_template, render
 from clm.errors import ClmError, TemplateError
 
 PROFILE = {
@@ -95,3 +95,42 @@ def test_the_sandbox_does_not_run_python() -> None:
     # a classic escape: reaching os through a function's globals
     with pytest.raises(TemplateError, match="sandbox"):
         render("sms", {"text": "{{ cycler.__init__.__globals__.os.getcwd() }}"}, PROFILE)
+
+
+CASES = [  # (channel, template): good ones, and every way one fails
+    ("email", {"subject": "{{ name }}", "html": "<p>{{ name }}</p>", "text": "{{ segment }}"}),
+    ("email", {"subject": "{{ name }}\n{{ segment }}", "text": "x"}),  # two lines
+    ("email", {"subject": "{{ name ", "text": "x"}),  # syntax error
+    ("email", {"subject": "ok", "text": "{{ nobody }}"}),  # undefined
+    ("email", {"subject": "{{ ''.__class__.__mro__ }}", "text": "x"}),  # the sandbox
+    ("email", {"subject": "{{ offer.points / 0 }}", "text": "x"}),  # fails inside
+    ("email", {"text": "no subject"}),  # missing field
+    ("email", {"subject": "s", "text": "t", "footer": "f"}),  # unknown field
+    ("sms", {"text": "{{ top_category | upper }} {{ offer.points }}"}),
+    ("push", {"title": "{{ name }}", "body": "{{ segment }}"}),
+    ("banner", {"placement": "home", "content": {"h": "{{ name }}", "n": [1, "{{ segment }}"]}}),
+    ("banner", {"placement": "home", "content": {"h": "{{ nobody }}"}}),
+    ("webhook", {"body": {"who": "{{ name }}", "x": None, "ok": True}}),
+    ("webhook", {"body": "not an object"}),
+    ("fax", {"text": "x"}),  # unknown channel
+]
+
+
+@pytest.mark.parametrize(("channel", "template"), CASES)
+def test_a_compiled_template_renders_what_render_gives(
+    channel: str, template: dict[str, object]
+) -> None:
+    """``compile_template(...).render`` (checked and compiled once, per message after)
+    against :func:`render` (everything per call): the same content or the same error,
+    also when rendered again."""
+    compiled = compile_template(channel, template)
+    for _ in range(2):
+        try:
+            expected: object = render(channel, template, PROFILE)
+        except TemplateError as exc:
+            expected = ("error", str(exc))
+        try:
+            got: object = compiled.render(PROFILE)
+        except TemplateError as exc:
+            got = ("error", str(exc))
+        assert got == expected

@@ -31,8 +31,17 @@ from typing import Any
 
 import duckdb
 
+from clm.automation import (
+    checkpoints,
+    collector,
+    goals,
+    kept_units,
+    outbox,
+    steps,
+    triggers,
+    versions,
+)
 from clm.automation import enrolments as store
-from clm.automation import goals, kept_units, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
 from clm.automation.enrol import Batch, enrol
@@ -201,7 +210,7 @@ class Engine:
         self.policy = steps.Policy.from_settings(settings.automation)
         self.facts = FactsCache(con)
         self.sends = SendLog(con, self.policy.period)
-        self.env = steps.Env(self.policy, self.sends.count, templates.render)
+        self.env = steps.Env(self.policy, self.sends.count)
         self.definitions: dict[tuple[str, int], Automation] = {}
         self.current: list[Automation] = []
         self.paused: set[str] = set()
@@ -231,10 +240,17 @@ class Engine:
         self.paused = versions.paused(self.con, self.current)
 
     def process(self, start: datetime, end: datetime) -> RunStats:
+        """Every slice of ``(start, end]``: enrol, advance, goals. The enrolments and
+        the goals, like the steps (:meth:`advance`), decide with the cyclic garbage
+        collector paused and commit with DuckDB's automatic checkpoints deferred (see
+        :mod:`clm.automation.collector` and :mod:`clm.automation.checkpoints`)."""
         self.stats.start, self.stats.end = start, end
         self.load(start if self.dry else utcnow())
-        for a, b in slices(start, end, timedelta(hours=self.settings.automation.slice_hours)):
-            self.slice(a, b)
+        size = timedelta(hours=self.settings.automation.slice_hours)
+        deferred = checkpoints.deferred(self.con, then_checkpoint=not self.dry)
+        with collector.paused(), deferred:
+            for a, b in slices(start, end, size):
+                self.slice(a, b)
         return self.stats
 
     def slice(self, a: datetime, b: datetime) -> None:
@@ -307,14 +323,21 @@ class Engine:
         return self.definitions[key]
 
     def advance(self, b: datetime) -> None:
+        """Take every step due by ``b``, in rounds until none is due. A round reads the
+        facts and the queued sends of all its enrolments at once (one scan each, not one
+        per chunk) and decides with the cyclic garbage collector paused
+        (:mod:`clm.automation.collector`); its batches commit with DuckDB's automatic
+        checkpoints deferred (:mod:`clm.automation.checkpoints`)."""
         for _ in range(MAX_ROUNDS):
             due = self._due(b)
             if not due:
                 return
             conversions = self._conversions(due, b)
             self.facts.prefetch([(e.customer_id, _due(e)) for e in due])
-            for chunk in _chunks(due, BATCH):
-                self._advance_chunk(chunk, conversions)
+            self.sends.preload([e.customer_id for e in due])
+            with collector.paused(), checkpoints.deferred(self.con):
+                for chunk in _chunks(due, BATCH):
+                    self._advance_chunk(chunk, conversions)
 
     def advance_these(self, due: Sequence[Enrolment]) -> None:
         """Take the due steps of these enrolments (the live path)."""

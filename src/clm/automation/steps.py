@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from clm.automation import conditions, guards, render_context
-from clm.automation.decisions import Decision
+from clm.automation import conditions, guards, render_context, templates
+from clm.automation.decisions import Decision, make
 from clm.automation.definitions import Automation
 from clm.automation.durations import parse_duration
 from clm.automation.enrolments import Enrolment, message_id
@@ -27,7 +27,6 @@ from clm.experiments import assignment
 MAX_STEPS = 100  # steps taken at one instant; a loop of branches without a wait stops here
 
 Facts = Mapping[str, Any]
-Renderer = Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 SentCount = Callable[[str, str, datetime], int]
 
 
@@ -72,11 +71,26 @@ class Outcome:
 
 @dataclass
 class Env:
-    """What advancing needs besides the definition and the facts."""
+    """What advancing needs besides the definition and the facts.
+
+    ``moves`` keeps the quiet-hours move of each (time, time zone) seen: a slice's sends
+    fall on few distinct times, and a zone conversion costs more than the rest of a
+    guard."""
 
     policy: Policy
     sent_count: SentCount
-    render: Renderer
+    moves: dict[tuple[datetime, object], tuple[str, datetime]] = field(default_factory=dict)
+
+    def quiet_move(self, t: datetime, timezone: object) -> tuple[str, datetime]:
+        """The customer's zone (its name) and ``t`` moved out of the quiet hours there
+        (:func:`guards.next_allowed`; ``timezone`` is the profile's, maybe empty)."""
+        key = (t, timezone)
+        found = self.moves.get(key)
+        if found is None:
+            tz = guards.zone(timezone, self.policy.default_timezone)
+            found = (tz.key, guards.next_allowed(t, self.policy.quiet, tz))
+            self.moves[key] = found
+        return found
 
 
 def advance(automation: Automation, e: Enrolment, facts: Facts, env: Env) -> Outcome:
@@ -212,15 +226,49 @@ def close_window(e: Enrolment, b: datetime) -> tuple[Enrolment, Decision]:
 
 def decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
     """A decision about an enrolment at ``t``."""
-    return Decision(
-        ts=t,
-        automation=e.automation,
-        version=e.version,
-        customer_id=e.customer_id,
-        kind=kind,
-        enrolment_id=e.enrolment_id,
-        **fields,
+    return make(
+        t, e.automation, e.version, e.customer_id, kind, enrolment_id=e.enrolment_id, **fields
     )
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send step (in one variant) is the same for every message: worked out once
+    per automation version, step and variant (:func:`send_plan`)."""
+
+    channel: str
+    step_id: str
+    variant: str | None
+    template: templates.Compiled
+    names: frozenset[str] | None  # what the template reads (None: it does not parse)
+    cost: float
+
+
+_PLANS: dict[tuple[str, str, str | None], SendPlan] = {}
+
+
+def send_plan(automation: Automation, step: Mapping[str, Any], variant: str | None) -> SendPlan:
+    """The plan of a send step in ``variant``: its channel, its template checked and
+    compiled, the names it reads and the message cost; kept per version content."""
+    sid = str(step["id"])
+    key = (automation.content_hash, sid, variant)
+    plan = _PLANS.get(key)
+    if plan is None:
+        channel = str(step["channel"])
+        if variant is None:
+            template = dict(step["template"])
+        else:
+            template = dict(next(v for v in step["variants"] if v["name"] == variant)["template"])
+        plan = SendPlan(
+            channel,
+            sid,
+            variant,
+            templates.compile_template(channel, template),
+            render_context.template_names(automation, sid, variant, template),
+            automation.message_costs.get(channel, 0.0),
+        )
+        _PLANS[key] = plan
+    return plan
 
 
 def _send(
@@ -250,8 +298,7 @@ def _send(
     out: list[Decision] = []
     send_at = t
     if channel in policy.quiet_channels:
-        tz = guards.zone(facts.get("timezone"), policy.default_timezone)
-        send_at = guards.next_allowed(t, policy.quiet, tz)
+        tz, send_at = env.quiet_move(t, facts.get("timezone"))
         if send_at != t:
             out.append(
                 decision(
@@ -262,7 +309,7 @@ def _send(
                     reason="quiet_hours",
                     channel=channel,
                     not_before=send_at,
-                    detail=f"quiet hours in {tz.key}: moved to {send_at:%Y-%m-%d %H:%M}",
+                    detail=f"quiet hours in {tz}: moved to {send_at:%Y-%m-%d %H:%M}",
                 )
             )
     cap = policy.caps.get(channel)
@@ -275,12 +322,12 @@ def _send(
             )
         )
         return out, None
-    variant, template = _variant(automation, e, step)
+    plan = send_plan(automation, step, step_variant(automation, step, e.customer_id))
+    variant = plan.variant
     mid = message_id(automation.name, e.enrolment_id, sid)
-    names = render_context.template_names(automation, sid, variant, template)
     try:
-        content = env.render(
-            channel, template, render_context.context(facts, automation, variant, mid, names)
+        content = plan.template.render(
+            render_context.context(facts, automation, variant, mid, plan.names)
         )
     except ClmError as exc:
         out.append(
@@ -290,7 +337,7 @@ def _send(
         )
         return out, None
     _address(channel, content, facts)
-    cost = automation.message_costs.get(channel, 0.0)
+    cost = plan.cost
     message = OutgoingMessage(
         mid,
         automation.name,
@@ -319,16 +366,6 @@ def _send(
         )
     )
     return out, message
-
-
-def _variant(
-    automation: Automation, e: Enrolment, step: dict[str, Any]
-) -> tuple[str | None, dict[str, Any]]:
-    name = step_variant(automation, step, e.customer_id)
-    if name is None:
-        return None, dict(step["template"])
-    chosen = next(v for v in step["variants"] if v["name"] == name)
-    return name, dict(chosen["template"])
 
 
 def step_variant(automation: Automation, step: Mapping[str, Any], customer_id: str) -> str | None:
