@@ -27,7 +27,8 @@ from clm import Workspace
 from clm.automation import conditions, enrolments, guards, steps, triggers
 from clm.automation.decisions import Decision
 from clm.automation.definitions import Automation
-from clm.automation.enrol import enrol, unit_sql
+from clm.automation.enrol import enrol
+from clm.automation.enrol_sql import unit_sql
 from clm.automation.facts import FactsCache, load_facts
 from clm.experiments import assignment
 

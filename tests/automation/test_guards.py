@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from clm.automation import guards
 from clm.automation.durations import parse_duration, schedule_ticks
-from clm.automation.enrol import reentry_sql
+from clm.automation.enrol_sql import reentry_sql
 
 QUIET = guards.QuietHours.parse("21:00-08:00")
 BERLIN, NEW_YORK, TOKYO = (
@@ -79,7 +79,7 @@ def test_frequency_cap() -> None:
 
 
 def _reentry(policy: str | timedelta, last: datetime | None, is_open: bool, t: datetime) -> Any:
-    """The set-based re-entry rule (``enrol.reentry_sql``) on one row."""
+    """The set-based re-entry rule (``enrol_sql.reentry_sql``) on one row."""
     con = duckdb.connect()
     sql = f"SELECT {reentry_sql(policy)} FROM (SELECT ?::TIMESTAMP AS ts) t, "
     sql += "(SELECT ?::TIMESTAMP AS last, ? AS open) p"

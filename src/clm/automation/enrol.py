@@ -19,8 +19,9 @@ whose enrolment id is new is decided, in this order:
 A treated enrolment is active at the first step, due at once, with the variant of the
 first send step that has variants; a control arm is completed with its goal window open
 (or ended without a goal). Enrolments and decisions (``enrolled`` with the arm,
-``skipped`` with the reason) are written with one ``INSERT OR IGNORE`` each; the ids are
-those of :func:`clm.automation.enrolments.enrolment_id` and
+``skipped`` with the reason) are written with one ``INSERT`` each (``INSERT OR IGNORE``
+where an id may repeat: see :func:`_store`); the ids are those of
+:func:`clm.automation.enrolments.enrolment_id` and
 :attr:`clm.automation.decisions.Decision.decision_id`.
 
 Occurrences of one customer are decided in time order, each seeing the enrolment the one
@@ -44,13 +45,12 @@ from clm.automation import conditions, fact_columns
 from clm.automation.decisions import TYPES as DECISION_TYPES
 from clm.automation.decisions import Decision
 from clm.automation.definitions import Automation
+from clm.automation.enrol_sql import contact_fields, contact_sql, reentry_sql, unit_sql, variant_sql
 from clm.automation.enrolments import COLUMNS, Enrolment
 from clm.automation.facts import run_at
-from clm.automation.guards import ADDRESS, CONSENT_CHANNELS
 from clm.automation.steps import Policy
 
 FactsAt = Callable[[Sequence[tuple[str, datetime]]], Mapping[tuple[str, datetime], Any]]
-SCALE = "18446744073709551616.0"  # 2**64: assignment.unit's scale
 TABLES = (
     "_enrol_todo",
     "_enrol_prior",
@@ -139,17 +139,6 @@ def _with_columns(found: pa.Table, runs: Sequence[tuple[int, date]]) -> pa.Table
     )
 
 
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def unit_sql(key: str, customer: str = "customer_id") -> str:
-    """:func:`clm.experiments.assignment.unit` in SQL: the first 8 bytes of
-    SHA-256(``key|customer``) as an unsigned integer over 2**64."""
-    digest = f"sha256('{_quote(key)}|' || {customer})"
-    return f"(('0x' || substr({digest}, 1, 16))::UBIGINT::DOUBLE / {SCALE})"
-
-
 def _todo(con: duckdb.DuckDBPyConnection, automation: Automation) -> int:
     """Store the occurrences not enrolled yet (with their ids and rounds) and the
     customers' last enrolments; return the number of rounds."""
@@ -179,53 +168,6 @@ def _todo(con: duckdb.DuckDBPyConnection, automation: Automation) -> int:
     )
     rows = con.execute("SELECT coalesce(max(round), 0) FROM _enrol_todo").fetchall()
     return int(rows[0][0])
-
-
-def reentry_sql(policy: str | timedelta) -> str:
-    """Why re-entry stops an occurrence ``t`` of a customer whose last enrolment is
-    ``p.last`` (``p.open``: still on its steps), NULL when it does not."""
-    day = "strftime(p.last, '%Y-%m-%d')"
-    if policy == "never":
-        return (
-            f"CASE WHEN p.last IS NOT NULL THEN 'already enrolled on ' || {day} || ' (never)' END"
-        )
-    cases = "WHEN p.last IS NULL THEN NULL WHEN p.open THEN 'still enrolled' "
-    if isinstance(policy, timedelta):
-        wait = policy // timedelta(microseconds=1)
-        cases += (
-            f"WHEN t.ts < p.last + to_microseconds({wait}::BIGINT) THEN 'last enrolled ' || "
-            f"{day} || ', again after {policy.days} days' "
-        )
-    return f"CASE {cases}END"
-
-
-def contact_fields(channels: frozenset[str]) -> list[str]:
-    """The facts contactability reads: each channel's consent and address."""
-    out: list[str] = []
-    for channel in sorted(channels):
-        if channel in CONSENT_CHANNELS:
-            out.append(f"consent.{channel}")
-        if channel in ADDRESS:
-            out.append(ADDRESS[channel])
-    return list(dict.fromkeys(out))
-
-
-def contact_sql(channels: frozenset[str], column: Mapping[str, str]) -> str:
-    """Whether a row can be reached on one of ``channels`` (a granted consent where the
-    channel needs one, a non-empty address where it needs one); ``column`` names each
-    fact's column."""
-    if not channels:
-        return "TRUE"
-    ways = []
-    for channel in sorted(channels):
-        parts = ["TRUE"]
-        if channel in CONSENT_CHANNELS:
-            parts.append(f"{column[f'consent.{channel}']} IS TRUE")
-        if channel in ADDRESS:
-            address = column[ADDRESS[channel]]
-            parts.append(f"({address} IS NOT NULL AND {address} <> '')")
-        ways.append("(" + " AND ".join(parts) + ")")
-    return "(" + " OR ".join(ways) + ")"
 
 
 def _decide_round(
@@ -339,27 +281,6 @@ def _reasons_from_dicts(
     )
     con.register("_enrol_rows_reason", table)
     return "SELECT idx, reason FROM _enrol_rows_reason"
-
-
-def variant_sql(automation: Automation) -> str:
-    """The variant of the first send step with variants
-    (:func:`clm.experiments.assignment.variant` by weight), NULL without one."""
-    for step in automation.spec["steps"]:
-        if step["type"] == "send" and step.get("variants"):
-            weights = [(str(v["name"]), float(v.get("weight", 1.0))) for v in step["variants"]]
-            key = f"{automation.experiment_key}|{step['id']}"
-            point = f"{unit_sql(key)} * {_double(sum(w for _, w in weights))}"
-            cumulative, cases = 0.0, []
-            for name, weight in weights:
-                cumulative += weight
-                cases.append(f"WHEN {point} < {_double(cumulative)} THEN '{_quote(name)}'")
-            return f"CASE {' '.join(cases)} ELSE '{_quote(weights[-1][0])}' END"
-    return "NULL::VARCHAR"
-
-
-def _double(x: float) -> str:
-    """A float as a SQL DOUBLE, exactly (the shortest text that reads back as it)."""
-    return f"'{x!r}'::DOUBLE"
 
 
 def _store(

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from clm.automation import conditions
 from clm.automation.conditions import ACTIVITY_FIELDS, CLV_FIELDS, SCORE_FIELDS
+from clm.automation.enrol_sql import quote
 
 PROFILE_FIELDS = ("email", "phone", "timezone", "signup_at")
 US_PER_DAY = 86_400_000_000
@@ -100,7 +101,7 @@ class _Joins:
         return self._add(
             f"consent:{channel}",
             "SELECT DISTINCT ON (customer_id) customer_id, granted FROM consents "
-            f"WHERE channel = '{_quote(channel)}' AND {self._mine()} ORDER BY customer_id, ts DESC",
+            f"WHERE channel = '{quote(channel)}' AND {self._mine()} ORDER BY customer_id, ts DESC",
             "",
         )
 
@@ -112,10 +113,6 @@ class _Joins:
         )
 
 
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
-
-
 def _column(field: str, joins: _Joins) -> str:
     """The SQL expression of one supported field."""
     head, _, tail = field.partition(".")
@@ -124,7 +121,7 @@ def _column(field: str, joins: _Joins) -> str:
     if field in PROFILE_FIELDS:
         return f"{joins.profile()}.{field}"
     if head == "attributes":
-        return f"json_extract({joins.profile()}.attributes, '{_quote(_json_path(tail))}')::VARCHAR"
+        return f"json_extract({joins.profile()}.attributes, '{quote(_json_path(tail))}')::VARCHAR"
     if head == "consent":
         return f"{joins.consent(tail)}.granted"
     if field in SCORE_FIELDS:
@@ -132,7 +129,7 @@ def _column(field: str, joins: _Joins) -> str:
     if field in CLV_FIELDS:
         return f"{joins.run_table('clv')}.{field}"
     if head in ACTIVITY_FIELDS:
-        scoped = " AND scope = '" + _quote(tail or "all") + "'"
+        scoped = " AND scope = '" + quote(tail or "all") + "'"
         return f"{joins.run_table('activity', scoped)}.{head}"
     if field == "next_best_category":
         return f"{joins.run_table('next_best', ' AND rank = 1')}.category"
