@@ -126,21 +126,11 @@ def render(channel: str, template: Mapping[str, Any], context: Mapping[str, Any]
     TemplateError
         An unknown channel, a missing or unknown field, or a field that does not render;
         the message names the channel and the field.
+
+    Sending compiles a template once per step (:func:`compile_template`) and renders it
+    per message; this is the same for one message.
     """
-    check(channel, template)
-    out: dict[str, Any] = {}
-    for field, source in template.items():
-        where = f"{channel}.{field}"
-        if (channel, field) in JSON_FIELDS:
-            out[field] = render_json(source, context, where=where)
-            continue
-        text = render_string(
-            source, context, where=where, autoescape=(channel, field) == ("email", "html")
-        )
-        if (channel, field) in ONE_LINE and ("\n" in text or "\r" in text):
-            raise TemplateError(f"{where}: renders to more than one line")
-        out[field] = text
-    return out
+    return compile_template(channel, template).render(context)
 
 
 @dataclass(frozen=True)
@@ -162,9 +152,8 @@ class _Field:
 class Compiled:
     """A message template checked and compiled once, rendered per message.
 
-    :meth:`render` gives what :func:`render` gives for the same channel, template and
-    context (content and errors alike); the checks and the compiling are done once per
-    template instead of once per message (``tests/automation/test_templates.py``)."""
+    The checks and the compiling are done once per template instead of once per message;
+    :func:`render` is this for one message."""
 
     channel: str
     fields: tuple[_Field, ...]
