@@ -3,6 +3,7 @@ the commits inside durable (a reopened file has them)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,45 @@ def test_the_threshold_is_raised_inside_and_restored_after(tmp_path: Path) -> No
     assert _threshold(con) == "3.0 MiB"
     with pytest.raises(RuntimeError), checkpoints.deferred(con):
         raise RuntimeError("a failing body")
+    assert _threshold(con) == "3.0 MiB"
+
+
+def test_overlapping_uses_restore_the_value_before_the_first(tmp_path: Path) -> None:
+    """Two uses that overlap without nesting (the first leaves while the second is still
+    inside): before the counter, the second put back the raised value it had found."""
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con.execute("SET checkpoint_threshold = '3MiB'")
+    first, second = checkpoints.deferred(con), checkpoints.deferred(con.cursor())
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert _threshold(con) == "2.0 GiB"  # the second is still inside
+    second.__exit__(None, None, None)
+    assert _threshold(con) == "3.0 MiB"
+    other = duckdb.connect(str(tmp_path / "y.duckdb"))  # another database is its own
+    with checkpoints.deferred(con, "1GiB"):
+        assert _threshold(other) == "16.0 MiB"
+        with checkpoints.deferred(other, "512MiB"):
+            assert _threshold(other) == "512.0 MiB"
+        assert _threshold(other) == "16.0 MiB"
+
+
+def test_threads_leave_the_value_before(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con.execute("SET checkpoint_threshold = '3MiB'")
+    start = threading.Barrier(4)
+
+    def use(cursor: duckdb.DuckDBPyConnection) -> None:
+        start.wait()
+        for _ in range(50):
+            with checkpoints.deferred(cursor):
+                assert _threshold(cursor) == "2.0 GiB"
+
+    threads = [threading.Thread(target=use, args=(con.cursor(),)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert _threshold(con) == "3.0 MiB"
 
 
