@@ -130,9 +130,8 @@ def _with_columns(found: pa.Table, runs: Sequence[tuple[int, date]]) -> pa.Table
     ats: list[datetime] = found.column("at").to_pylist()
     run_ids = {t: (r[0] if (r := run_at(runs, t)) else None) for t in set(ats)}
     renamed = found.rename_columns(["customer_id", "ts", "occurrence", "detail"])
-    return renamed.append_column("idx", pa.array(range(found.num_rows), pa.int64())).append_column(
-        "run_id", pa.array([run_ids[t] for t in ats], pa.int64())
-    )
+    indexed = renamed.append_column("idx", pa.array(range(found.num_rows), pa.int64()))
+    return indexed.append_column("run_id", pa.array([run_ids[t] for t in ats], pa.int64()))
 
 
 def _todo(con: duckdb.DuckDBPyConnection, automation: Automation) -> int:
