@@ -30,6 +30,7 @@ from clm.automation.definitions import Automation
 from clm.automation.enrol import enrol
 from clm.automation.enrol_sql import unit_sql
 from clm.automation.facts import FactsCache, load_facts
+from clm.automation.ids import enrolment_id
 from clm.experiments import assignment
 
 T0 = datetime(2026, 5, 4, 9, 30)
@@ -115,7 +116,7 @@ def _priors(
             at = T0 - timedelta(hours=rng.randint(1, 24 * 40))
             rows.append(
                 enrolments.Enrolment(
-                    enrolments.enrolment_id(automation.name, cid, f"old:{j}"),
+                    enrolment_id(automation.name, cid, f"old:{j}"),
                     automation.name,
                     1,
                     cid,
@@ -185,7 +186,7 @@ def _expected(
     why: dict[str, str] = {}
     window = automation.goal_window
     for o in found:
-        eid = enrolments.enrolment_id(automation.name, o.customer_id, o.key)
+        eid = enrolment_id(automation.name, o.customer_id, o.key)
         if eid in existing:
             continue
         fact = dict(facts[o.customer_id])

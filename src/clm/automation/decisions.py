@@ -6,7 +6,6 @@ occurrence, step, kind, time), so recording the same decision twice keeps one ro
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
@@ -15,7 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from clm.automation import bulk
+from clm.automation import ids
 
 KINDS = ("enrolled", "skipped", "branched", "moved", "sent", "completed", "converted", "ended")
 
@@ -42,11 +41,16 @@ class Decision:
 
     @property
     def decision_id(self) -> str:
-        key = (
-            f"{self.automation}|{self.customer_id}|{self.enrolment_id or self.scope}|"
-            f"{self.step_id or ''}|{self.kind}|{self.ts.isoformat()}"
+        """:func:`clm.automation.ids.decision_id` (what :func:`record` computes in SQL)."""
+        return ids.decision_id(
+            self.automation,
+            self.customer_id,
+            self.enrolment_id,
+            self.scope,
+            self.step_id,
+            self.kind,
+            self.ts,
         )
-        return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 _DEFAULTS = {f.name: f.default for f in fields(Decision) if f.default is not MISSING}
@@ -98,15 +102,29 @@ TYPES: list[tuple[str, pa.DataType]] = [
 
 
 def record(con: duckdb.DuckDBPyConnection, decisions: Sequence[Decision], now: datetime) -> None:
-    """Store decisions; one already stored (same id) is kept as it is."""
+    """Store decisions; one already stored (same id) is kept as it is.
+
+    The decisions go to DuckDB as an Arrow table (read from each decision's attribute
+    dict in C++, not one ``getattr`` per field in Python) with each decision's ``scope``
+    and without its id: the insert computes the ids
+    (:func:`clm.automation.ids.decision_id_sql`, a SHA-256 per row in DuckDB against
+    ~2 µs per decision for the key text and the hash in Python)."""
     if not decisions:
         return
-    columns: dict[str, list[Any]] = {  # built by column: no row lists to transpose
-        "decision_id": [d.decision_id for d in decisions],
-        **{name: [getattr(d, name) for d in decisions] for name in FIELDS},
-        "recorded_at": [now] * len(decisions),
-    }
-    bulk.insert_table(con, "decisions", TYPES, columns)
+    rows = pa.Table.from_pylist([d.__dict__ for d in decisions], schema=_SENT)
+    decision_id = ids.decision_id_sql(
+        "automation", "customer_id", "enrolment_id", "scope", "step_id", "kind", "ts"
+    )
+    con.register("_decisions_new", rows)
+    try:
+        con.execute(
+            f"INSERT OR IGNORE INTO decisions ({', '.join(n for n, _ in TYPES)}) "
+            f"SELECT {decision_id}, {', '.join(FIELDS)}, ? FROM _decisions_new",
+            [now],
+        )
+    finally:
+        con.unregister("_decisions_new")
 
 
 FIELDS = [name for name, _ in TYPES if name not in ("decision_id", "recorded_at")]
+_SENT = pa.schema([(n, t) for n, t in TYPES if n in FIELDS] + [("scope", pa.string())])

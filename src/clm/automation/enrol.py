@@ -20,9 +20,8 @@ A treated enrolment is active at the first step, due at once, with the variant o
 first send step that has variants; a control arm is completed with its goal window open
 (or ended without a goal). Enrolments and decisions (``enrolled`` with the arm,
 ``skipped`` with the reason) are written with one ``INSERT`` each (``INSERT OR IGNORE``
-where an id may repeat: see :func:`_store`); the ids are those of
-:func:`clm.automation.enrolments.enrolment_id` and
-:attr:`clm.automation.decisions.Decision.decision_id`.
+where an id may repeat: see :func:`_store`); the ids are the SQL forms of
+:func:`clm.automation.ids.enrolment_id` and :func:`~clm.automation.ids.decision_id`.
 
 Occurrences of one customer are decided in time order, each seeing the enrolment the one
 before made: the occurrences are cut into rounds (a customer's first, second, ...
@@ -41,7 +40,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from clm.automation import conditions, fact_columns
+from clm.automation import conditions, fact_columns, ids
 from clm.automation.decisions import TYPES as DECISION_TYPES
 from clm.automation.decisions import Decision
 from clm.automation.definitions import Automation
@@ -127,27 +126,22 @@ def _clean(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _with_columns(found: pa.Table, runs: Sequence[tuple[int, date]]) -> pa.Table:
-    """``found`` with a row number, each time's ISO text (decision ids) and scoring run."""
+    """``found`` with a row number and each time's scoring run."""
     ats: list[datetime] = found.column("at").to_pylist()
-    iso = {t: t.isoformat() for t in set(ats)}
-    run_ids = {t: (r[0] if (r := run_at(runs, t)) else None) for t in iso}
+    run_ids = {t: (r[0] if (r := run_at(runs, t)) else None) for t in set(ats)}
     renamed = found.rename_columns(["customer_id", "ts", "occurrence", "detail"])
-    return (
-        renamed.append_column("idx", pa.array(range(found.num_rows), pa.int64()))
-        .append_column("at_iso", pa.array([iso[t] for t in ats], pa.string()))
-        .append_column("run_id", pa.array([run_ids[t] for t in ats], pa.int64()))
-    )
+    indexed = renamed.append_column("idx", pa.array(range(found.num_rows), pa.int64()))
+    return indexed.append_column("run_id", pa.array([run_ids[t] for t in ats], pa.int64()))
 
 
 def _todo(con: duckdb.DuckDBPyConnection, automation: Automation) -> int:
     """Store the occurrences not enrolled yet (with their ids and rounds) and the
     customers' last enrolments; return the number of rounds."""
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _enrol_todo AS
         WITH f AS (
-            SELECT *, substr(sha256($name || '|' || customer_id || '|' || occurrence), 1, 32)
-                AS enrolment_id
+            SELECT *, {ids.enrolment_id_sql("$name", "customer_id", "occurrence")} AS enrolment_id
             FROM _enrol_found
         )
         SELECT f.*, row_number() OVER (PARTITION BY customer_id ORDER BY idx) AS round
@@ -189,7 +183,7 @@ def _round_rows(con: duckdb.DuckDBPyConnection, automation: Automation, number: 
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _enrol_round AS
-        SELECT t.idx, t.customer_id, t.ts, t.occurrence, t.detail, t.at_iso, t.run_id,
+        SELECT t.idx, t.customer_id, t.ts, t.occurrence, t.detail, t.run_id,
                t.enrolment_id,
                {reentry_sql(automation.reentry)} AS reentry
         FROM _enrol_todo t LEFT JOIN _enrol_prior p ON p.customer_id = t.customer_id
@@ -339,16 +333,18 @@ def _log(
         else "arm IS NULL AND reason <> ALL($quiet::VARCHAR[])"
     )
     names = ", ".join(n for n, _ in DECISION_TYPES)
+    enrolment = "CASE WHEN arm IS NULL THEN NULL ELSE enrolment_id END"
+    decision_id = ids.decision_id_sql(
+        "$name", "customer_id", enrolment, "occurrence", "NULL", f"'{kind}'", "ts"
+    )
     params: dict[str, Any] = {"name": automation.name, "version": automation.version, "now": now}
     if kind == "skipped":
         params["quiet"] = sorted(quiet)
     con.execute(
         f"""
         {insert} INTO decisions ({names})
-        SELECT substr(sha256($name || '|' || customer_id || '|'
-                             || (CASE WHEN arm IS NULL THEN occurrence ELSE enrolment_id END)
-                             || '||{kind}|' || at_iso), 1, 32),
-               ts, $name, $version, CASE WHEN arm IS NULL THEN NULL ELSE enrolment_id END,
+        SELECT {decision_id},
+               ts, $name, $version, {enrolment},
                customer_id, NULL, '{kind}', coalesce(arm, reason), NULL, NULL, NULL, NULL, NULL,
                CASE WHEN arm IS NULL THEN detail || ': ' || block ELSE detail END, $now
         FROM _enrol_decided WHERE {rows} ORDER BY idx

@@ -1,8 +1,8 @@
 """Enrolments: who is in which automation, on which version and arm, at which step.
 
-An enrolment id is derived from the automation, the customer and the trigger occurrence
-(not the version: a new version does not enrol the same occurrence again), so finding an
-occurrence twice enrols once. States::
+An enrolment id (:func:`clm.automation.ids.enrolment_id`) is derived from the automation,
+the customer and the trigger occurrence (not the version: a new version does not enrol the
+same occurrence again), so finding an occurrence twice enrols once. States::
 
     active     at ``step_id``, due at ``due_at``
     waiting    at a wait-until-event step since ``wait_since``, timing out at ``due_at``
@@ -13,7 +13,6 @@ occurrence twice enrols once. States::
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -29,15 +28,6 @@ COLUMNS = (
     "enrolment_id, automation, version, customer_id, occurrence, arm, enrolled_at, state, "
     "step_id, due_at, wait_since, goal_until, converted_at, ended_at, variant"
 )
-
-
-def enrolment_id(automation: str, customer_id: str, occurrence: str) -> str:
-    return hashlib.sha256(f"{automation}|{customer_id}|{occurrence}".encode()).hexdigest()[:32]
-
-
-def message_id(automation: str, enrolment: str, step_id: str) -> str:
-    """The contract's message id: one message per (automation, enrolment, step)."""
-    return hashlib.sha256(f"{automation}|{enrolment}|{step_id}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from clm.automation import conditions, guards, render_context, templates
 from clm.automation.decisions import Decision, make
 from clm.automation.definitions import Automation
 from clm.automation.durations import parse_duration
-from clm.automation.enrolments import Enrolment, message_id
+from clm.automation.enrolments import Enrolment
+from clm.automation.ids import message_id
 from clm.automation.outbox import OutgoingMessage
 from clm.config import AutomationSection
 from clm.errors import ClmError
