@@ -1,5 +1,7 @@
 -- wrk script: unique tracking calls against clm serve.
--- Arguments (after --): AUTH_HEADER MODE CUSTOMERS
+-- Arguments (after --): AUTH_HEADER MODE CUSTOMERS TAG
+--   TAG: a prefix unique to the run (LuaJIT's math.random is not seeded, so a tag drawn
+--   here was the same in every run: the single-event run repeated the batch run's ids)
 --   MODE "batch": POST /v1/batch with 100 purchase events per request
 --   MODE "single": POST /v1/track with one purchase event per request
 local counter = 0
@@ -9,7 +11,7 @@ function init(args)
   auth = args[1]
   mode = args[2] or "batch"
   customers = tonumber(args[3] or "50000")
-  tag = tostring(math.random(1, 1000000000))
+  tag = args[4] or tostring(math.random(1, 1000000000))
 end
 
 local function event(i)

@@ -10,6 +10,7 @@ import random
 from datetime import date
 
 from clm import Workspace
+from clm.ingest.recent_ids import RecentIds
 from clm.ingest.tracking import EventRecord
 from clm.profiles import live_scores
 from clm.profiles.ledger import day
@@ -101,3 +102,27 @@ def test_the_live_state_stops_growing_and_stays_exact(ws: Workspace) -> None:
     bound = PROFILES * (FOLD_LIMIT + 2 * 41)
     assert max(sizes) <= bound, sizes
     assert sizes[-1] <= sizes[len(sizes) // 2] + PROFILES, sizes
+
+
+def test_a_repeat_is_ignored_from_the_pending_recent_and_stored_ids(ws: Workspace) -> None:
+    events = purchases(600, seed=3)
+    stream = ws.start_stream(flush_interval=60)  # writes only when flushed
+    try:
+        assert stream.accept(events[:300]) == 300
+        assert stream.accept(events[:10]) == 0  # pending: not written yet
+        stream.flush()
+        assert stream.accept(events[:10]) == 0  # written lately
+        stream._recent = RecentIds(5)
+        stream.accept(events[300:])
+        stream.flush()  # the first events left the recent ids: the database answers
+        before = live_scores.rfm_inputs(
+            stream.live.state.facts_of(("c", "c-1")), None, stream.live.as_of(), 365
+        )
+        assert stream.accept(events[:300] + events[:300]) == 0
+        after = live_scores.rfm_inputs(
+            stream.live.state.facts_of(("c", "c-1")), None, stream.live.as_of(), 365
+        )
+        assert after == before and stream.stats.duplicates == 20 + 600
+    finally:
+        ws.stop_stream()
+    assert ws.con.execute("SELECT count(*) FROM events").fetchall()[0][0] == len(events)

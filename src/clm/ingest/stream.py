@@ -17,9 +17,10 @@ writer thread survives every error and retries what it could not write.
 
 Repeats and memory: the live state is bounded (:mod:`clm.profiles.live`), so the
 stream checks event ids itself, exactly: an id accepted but not written yet is in a set
-(the pending ids), every other id seen is in a Bloom filter (:mod:`clm.profiles.bloom`)
-whose "maybe" is settled by the database (a request with a repeat, or a rare false
-"maybe", costs one lookup). When a purchase line may belong to an order its id's ledger
+(the pending ids), the latest ids written in a bounded one (:mod:`clm.ingest.recent_ids`),
+every other id seen in a Bloom filter (:mod:`clm.profiles.bloom`) whose "maybe" is
+settled by the database (a request repeating an older event, or a rare false "maybe",
+costs one lookup). When a purchase line may belong to an order its id's ledger
 folded, the state reads the id's every line (:meth:`EventStream._history`): the stored
 ones and those accepted but not written yet (queued, being written, or earlier in the same
 request), each event id once, so a write committing meanwhile neither drops nor doubles one.
@@ -51,6 +52,7 @@ from clm.config import Settings
 from clm.errors import InvalidMessage
 from clm.ingest import journal, live_writer
 from clm.ingest.journal import Journal, Position, from_journal, to_journal
+from clm.ingest.recent_ids import RecentIds
 from clm.ingest.tracking import EventRecord, Record, check_record
 from clm.profiles import live_bulk
 from clm.profiles.bloom import Bloom, hashes_of
@@ -84,6 +86,8 @@ class StreamStats:
     written: int = 0
     write_errors: int = 0  # failed writes of a batch (retried; see the log)
     apply_errors: int = 0  # journaled records the live state could not take
+    id_lookups: int = 0  # requests whose ids the database had to settle (repeats, "maybe")
+    history_reads: int = 0  # ledgers built again from an id's every line
     quarantined: int = 0  # records the database refused, kept in QUARANTINE
     last_write_seconds: float = 0.0
     recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
@@ -121,6 +125,7 @@ class EventStream:
         self._queue_end = journal.START
         self._inflight: list[Record] = []  # the batch being written
         self._pending: set[str] = set()  # ids accepted and not written yet
+        self._recent = RecentIds()  # the latest ids written
         self._applying: list[EventRecord] = []  # the current request's events applied so far
         self._ids = Bloom(0)  # every other event id seen (from start)
         self._reader: duckdb.DuckDBPyConnection | None = None
@@ -279,12 +284,13 @@ class EventStream:
         return len(ids)
 
     def _fresh(self, records: list[Record]) -> list[Record]:
-        """The records but repeated events: an id pending, earlier in the request, or stored
-        (a "maybe" of the filter, settled by the database). The pending ids are read first:
-        an id leaves them only once its write committed, so the database then has it."""
+        """The records but repeated events: an id pending, written lately, earlier in the
+        request, or stored (a "maybe" of the filter, settled by the database). The pending
+        ids are read first: an id leaves them only once its write committed and it is in
+        the recent ids, so the database has it by then."""
         events = [r.event_id for r in records if isinstance(r, EventRecord)]
-        pending = self._pending
-        repeats = {e for e in events if e in pending}
+        pending, recent = self._pending, self._recent
+        repeats = {e for e in events if e in pending or e in recent}
         maybe = self._ids.contains_many(hashes_of(events))
         asked = [e for e, m in zip(events, maybe, strict=True) if m and e not in repeats]
         repeats |= self._stored(asked)
@@ -305,6 +311,7 @@ class EventStream:
         if not ids:
             return set()
         assert self._reader is not None
+        self.stats.id_lookups += 1
         self._reader.register("_clm_maybe_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
         try:
             rows = self._reader.execute(
@@ -322,6 +329,7 @@ class EventStream:
         written, queued, or applied earlier in this request; and the other ids with lines
         of the order ``key``."""
         assert self._reader is not None
+        self.stats.history_reads += 1
         with self._lock:
             unwritten = [r for r in (*self._inflight, *self._queue) if isinstance(r, EventRecord)]
         unwritten += self._applying
@@ -391,10 +399,10 @@ class EventStream:
                     if self._queue_end < end:
                         self._queue_end = end
                 return
-            with self._lock:  # written: the filter and the database answer for these ids
-                self._pending.difference_update(
-                    r.event_id for r in batch if isinstance(r, EventRecord)
-                )
+            with self._lock:  # written: the recent ids, the filter and the database have them
+                written = [r.event_id for r in batch if isinstance(r, EventRecord)]
+                self._recent.add_many(written)
+                self._pending.difference_update(written)
                 self._inflight = []
             self.stats.written += len(batch)
             for listener in self.listeners:

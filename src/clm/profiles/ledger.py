@@ -81,7 +81,8 @@ class Order(NamedTuple):
 class Rules:
     """How a ledger bounds itself: ``limit`` kept orders (None: keep every order),
     ``floor`` the first day whose lines are kept (None: all), ``pinned`` keys never
-    folded, ``may_exist`` whether a key not kept may be a known order."""
+    folded, ``may_exist`` whether a key not kept may be a known order (it remembers the
+    key as it answers)."""
 
     limit: int | None = None
     floor: int | None = None
@@ -127,10 +128,8 @@ class Ledger:
         return {k: self.order(i) for i, k in enumerate(self.keys)}
 
     def find(self, key: str) -> int:
-        try:
-            return self.keys.index(key)
-        except ValueError:
-            return -1
+        keys = self.keys
+        return keys.index(key) if key in keys else -1
 
     def add_line(self, line: Line, rules: Rules) -> bool:
         """Take one line; False (nothing changed) when the id's every line is needed."""
@@ -170,6 +169,11 @@ class Ledger:
         if rules.limit is None or len(self.keys) <= rules.limit:
             return
         pinned = rules.pinned
+        if not pinned:  # the usual case: one order over the limit, fold the oldest
+            while len(self.keys) > rules.limit:
+                firsts = self.nums[0::_NUMS]
+                self._fold_one(firsts.index(min(firsts)), rules.floor)
+            return
         loose = [i for i, k in enumerate(self.keys) if k not in pinned]
         while len(loose) > rules.limit:
             oldest = min(loose, key=lambda i: self.nums[_NUMS * i])

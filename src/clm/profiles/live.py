@@ -118,6 +118,7 @@ class LiveState:
     order_keys: Bloom | None = None  # every order key seen (with fold_limit)
     shared: set[str] = field(default_factory=set)  # order keys with lines under two ids
     history: History | None = None  # reads an id's every line (with fold_limit)
+    _rules: Rules | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rates = (
@@ -182,13 +183,17 @@ class LiveState:
         floor = None
         if self.window_days is not None and self.latest_ts is not None:
             floor = ledger.day(self.latest_ts) + 1 - self.window_days
-        keys = self.order_keys
-        return Rules(
-            self.fold_limit,
-            floor,
-            self.shared,
-            (lambda key: hash(key) in keys) if keys is not None else None,
-        )
+        cached = self._rules
+        if cached is not None and cached.floor == floor and cached.limit == self.fold_limit:
+            return cached
+        maybe = self._may_exist if self.order_keys is not None else None
+        self._rules = Rules(self.fold_limit, floor, self.shared, maybe)
+        return self._rules
+
+    def _may_exist(self, key: str) -> bool:
+        """Whether an order key may have been seen (and remember it)."""
+        assert self.order_keys is not None
+        return self.order_keys.test_and_add(hash(key))
 
     def _facts(self, kind: str, rid: str) -> Facts:
         table = self.customers if kind == "c" else self.visitors
@@ -212,7 +217,6 @@ class LiveState:
         if facts.purchases is None:
             facts.purchases = Ledger()
         if facts.purchases.add_line(line, rules):
-            self._remember(key)
             return
         if self.history is None:
             raise RuntimeError("a bounded live state needs a history reader")
@@ -225,11 +229,6 @@ class LiveState:
                     rows_of = self.history(other_kind, other, None)[0]
                     self._rebuild(other_kind, other, rows_of, rules)
         self._rebuild(kind, rid, [*rows, (e.event_id, e.ts, units, key, e.category)], rules)
-        self._remember(key)
-
-    def _remember(self, key: str) -> None:
-        if self.order_keys is not None and not key.startswith("\0"):
-            self.order_keys.add(hash(key))
 
     def _rebuild(self, kind: str, rid: str, rows: list[HistoryRow], rules: Rules) -> None:
         """An id's ledger built from its every line (each event id once)."""
