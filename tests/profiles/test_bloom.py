@@ -25,7 +25,7 @@ def test_every_key_added_is_a_maybe_one_at_a_time_or_many(keys: list[str], capac
 
 def test_the_false_maybe_rate_is_the_formula_s() -> None:
     capacity = 20_000
-    bloom = Bloom(capacity // 3)  # overfilled three times: a rate large enough to measure
+    bloom = Bloom(capacity // 8)  # overfilled: a rate large enough to measure
     bloom.add_many(np.arange(capacity, dtype=np.int64) * 7_919 + 13)
     fresh = np.random.default_rng(3).integers(-(2**62), 2**62, 200_000, dtype=np.int64)
     rate = float(bloom.contains_many(fresh).mean())

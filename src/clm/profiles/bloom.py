@@ -55,7 +55,9 @@ class Bloom:
     """A Bloom filter sized for ``capacity`` keys (see the module docstring)."""
 
     def __init__(self, capacity: int) -> None:
-        self.bits = max(64, BITS_PER_KEY * capacity)
+        # a power of two: a position is a mask away, not a division
+        self.bits = 1 << max(6, (BITS_PER_KEY * capacity - 1).bit_length())
+        self._mask = self.bits - 1
         self._store = bytearray((self.bits + 7) >> 3)
         self._view = np.frombuffer(self._store, np.uint8)
         self.added = 0
@@ -70,8 +72,8 @@ class Bloom:
     def _positions(self, h: int) -> list[int]:
         h = _mix(h)
         step = (h >> 32) | 1
-        m = self.bits
-        return [((h & _LOW) + i * step) % m for i in range(PROBES)]
+        m = self._mask
+        return [((h & _LOW) + i * step) & m for i in range(PROBES)]
 
     def add(self, h: int) -> None:
         """Remember a key's hash."""
@@ -83,10 +85,10 @@ class Bloom:
     def test_and_add(self, h: int) -> bool:
         """Remember a key's hash; whether it may have been added before (one pass)."""
         h = _mix(h)
-        a, step, m, store = h & _LOW, (h >> 32) | 1, self.bits, self._store
+        a, step, m, store = h & _LOW, (h >> 32) | 1, self._mask, self._store
         found = True
         for _ in range(PROBES):
-            p = a % m
+            p = a & m
             byte, bit = p >> 3, 1 << (p & 7)
             if not store[byte] & bit:
                 found = False
@@ -106,7 +108,7 @@ class Bloom:
         h = _mix_many(hashes)
         low, step = h & np.uint64(_LOW), (h >> np.uint64(32)) | np.uint64(1)
         i = np.arange(PROBES, dtype=np.uint64)
-        return (low[:, None] + i[None, :] * step[:, None]) % np.uint64(self.bits)
+        return (low[:, None] + i[None, :] * step[:, None]) & np.uint64(self._mask)
 
     def add_many(self, hashes: Hashes) -> None:
         """Remember many hashes at once."""
