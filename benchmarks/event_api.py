@@ -209,7 +209,7 @@ def soak(
     threading.Thread(target=sample, daemon=True).start()
     sent, n = 0, 0
     start = time.monotonic()
-    tag = time.time_ns()
+    tag = time.time_ns()  # unique ids in every run (a second soak on one world repeated them)
     with httpx.Client(base_url=url, auth=(ingest, ""), timeout=30) as c:
         while time.monotonic() - start < seconds:
             batch = [

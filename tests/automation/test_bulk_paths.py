@@ -272,7 +272,7 @@ def test_crossings_in_sql_fire_as_the_per_customer_walk(ws: Workspace) -> None:
             "steps": [{"id": "end", "type": "exit"}],
         }
         automation = Automation.from_spec(spec, "test.yaml")
-        found = triggers.crossings(ws.con, automation, start, end, runs)
+        found = triggers.occurrences(triggers.crossings(ws.con, automation, start, end, runs))
         scope = category or "all"
         expected, states = _old_crossings(ws.con, walk, score, scope, above, rearm)
         assert {(o.customer_id, o.at) for o in found} == {(c, t) for c, t, _ in expected}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from clm.automation import guards
 from clm.automation.durations import parse_duration, schedule_ticks
+from clm.automation.enrol_sql import reentry_sql
 
 QUIET = guards.QuietHours.parse("21:00-08:00")
 BERLIN, NEW_YORK, TOKYO = (
@@ -75,15 +78,27 @@ def test_frequency_cap() -> None:
     assert guards.cap_block(50, None, "banner", 7) is None
 
 
+def _reentry(policy: str | timedelta, last: datetime | None, is_open: bool, t: datetime) -> Any:
+    """The set-based re-entry rule (``enrol_sql.reentry_sql``) on one row."""
+    con = duckdb.connect()
+    sql = f"SELECT {reentry_sql(policy)} FROM (SELECT ?::TIMESTAMP AS ts) t, "
+    sql += "(SELECT ?::TIMESTAMP AS last, ? AS open) p"
+    return con.execute(sql, [t, last, is_open]).fetchall()[0][0]
+
+
 def test_reentry_policies() -> None:
     t = datetime(2024, 3, 20)
     last = datetime(2024, 3, 1)
-    assert guards.reentry_block("never", None, False, t) is None
-    assert guards.reentry_block("never", last, False, t) is not None
-    assert guards.reentry_block("always", last, False, t) is None
-    assert guards.reentry_block("always", last, True, t) is not None  # still enrolled
-    assert guards.reentry_block(timedelta(days=30), last, False, t) is not None
-    assert guards.reentry_block(timedelta(days=10), last, False, t) is None
+    assert _reentry("never", None, False, t) is None
+    assert _reentry("never", last, False, t) == "already enrolled on 2024-03-01 (never)"
+    assert _reentry("always", last, False, t) is None
+    assert _reentry("always", last, True, t) == "still enrolled"
+    assert _reentry(timedelta(days=30), last, False, t) == (
+        "last enrolled 2024-03-01, again after 30 days"
+    )
+    assert _reentry(timedelta(days=10), last, False, t) is None
+    assert _reentry(timedelta(days=19), last, False, t) is None  # exactly 19 days later
+    assert _reentry(timedelta(days=19, microseconds=1), last, False, t) is not None
 
 
 def test_consent_and_address() -> None:
@@ -95,8 +110,6 @@ def test_consent_and_address() -> None:
     assert push is not None and "never recorded" in push.detail
     assert guards.consent_block("banner", facts) is None  # no consent needed on site
     assert guards.address_block("sms", {"consent.sms": True}) is not None
-    assert guards.contactable(frozenset({"sms", "email"}), facts) is None
-    assert guards.contactable(frozenset({"sms"}), facts) is not None
 
 
 def test_durations_and_schedule_ticks() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clm.automation.templates import render
+from clm.automation.templates import compile_template, render
 from clm.errors import ClmError, TemplateError
 
 PROFILE = {
@@ -95,3 +95,51 @@ def test_the_sandbox_does_not_run_python() -> None:
     # a classic escape: reaching os through a function's globals
     with pytest.raises(TemplateError, match="sandbox"):
         render("sms", {"text": "{{ cycler.__init__.__globals__.os.getcwd() }}"}, PROFILE)
+
+
+NAME = "Ann <b>&</b> Co"
+CASES = [  # (channel, template, the content or the error): good ones, and every way one fails
+    (
+        "email",
+        {"subject": "{{ name }}", "html": "<p>{{ name }}</p>", "text": "{{ segment }}"},
+        {"subject": NAME, "html": "<p>Ann &lt;b&gt;&amp;&lt;/b&gt; Co</p>", "text": "Loyal"},
+    ),
+    ("email", {"subject": "{{ name }}\n{{ segment }}", "text": "x"}, "email.subject: renders to"),
+    ("email", {"subject": "{{ name ", "text": "x"}, "email.subject: syntax error on line 1"),
+    ("email", {"subject": "ok", "text": "{{ nobody }}"}, "email.text: 'nobody' is undefined"),
+    ("email", {"subject": "{{ ''.__class__ }}", "text": "x"}, "email.subject: refused by the"),
+    ("email", {"subject": "{{ offer.points / 0 }}", "text": "x"}, "email.subject: ZeroDivision"),
+    ("email", {"text": "no subject"}, "email template: missing field(s) subject"),
+    ("email", {"subject": "s", "text": "t", "footer": "f"}, "email template: unknown field"),
+    ("sms", {"text": "{{ top_category | upper }} {{ offer.points }}"}, {"text": "BEAUTY 2"}),
+    ("push", {"title": "{{ name }}", "body": "{{ segment }}"}, {"title": NAME, "body": "Loyal"}),
+    (
+        "banner",
+        {"placement": "home", "content": {"h": "{{ name }}", "n": [1, "{{ segment }}"]}},
+        {"placement": "home", "content": {"h": NAME, "n": [1, "Loyal"]}},
+    ),
+    ("banner", {"placement": "home", "content": {"h": "{{ x }}"}}, "banner.content.h: 'x' is"),
+    (
+        "webhook",
+        {"body": {"who": "{{ name }}", "x": None, "ok": True}},
+        {"body": {"who": NAME, "x": None, "ok": True}},
+    ),
+    ("webhook", {"body": "not an object"}, "webhook.body: must be a JSON object"),
+    ("fax", {"text": "x"}, "unknown channel 'fax'"),
+]
+
+
+@pytest.mark.parametrize(("channel", "template", "expected"), CASES)
+def test_a_template_compiled_once_renders_every_message_alike(
+    channel: str, template: dict[str, object], expected: object
+) -> None:
+    """``compile_template(...).render`` (checked and compiled once, then per message):
+    the content worked out by hand, or an error naming the field, on every render."""
+    compiled = compile_template(channel, template)
+    for _ in range(2):
+        if isinstance(expected, str):
+            with pytest.raises(TemplateError) as caught:
+                compiled.render(PROFILE)
+            assert str(caught.value).startswith(expected)
+        else:
+            assert compiled.render(PROFILE) == expected

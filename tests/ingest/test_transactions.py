@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +73,42 @@ def test_same_file_twice_adds_nothing(ws: Workspace, tmp_path: Path) -> None:
     again = import_invoices(ws, path)
     assert (again.imported, again.duplicates) == (0, 5)
     assert len(events(ws)) == 5
+
+
+def derived_id(kind: str, values: list[str | None], occurrence: int) -> str:
+    """SPEC §1's derived event id, computed apart from DuckDB: md5 of the kind and the
+    row's fields joined by the unit separator (a missing field as NUL), then the row's
+    occurrence number among identical rows from the second on."""
+    text = chr(31).join([kind, *(chr(0) if v is None else v for v in values)])
+    digest = hashlib.md5(text.encode()).hexdigest()
+    return digest if occurrence == 1 else f"{digest}-{occurrence}"
+
+
+def test_derived_ids_are_content_hashes_numbered_among_identical_rows(ws: Workspace) -> None:
+    rows = [
+        ["c1", "2020-01-01 10:00:00", "5.00"],
+        ["c2", "2020-01-02 11:00:00", "7.50"],
+        ["c1", "2020-01-01 10:00:00", "5.00"],
+        ["c3", "2020-01-03 12:00:00", None],
+        ["c1", "2020-01-01 10:00:00", "5.00"],
+        ["c2", "2020-01-02 11:00:00", "7.50"],
+    ]
+    frame = pd.DataFrame(rows, columns=["cust", "ts", "amount"], dtype="string")
+    result = ws.import_transactions(
+        frame, customer="cust", time="ts", amount="coalesce(amount, '0')"
+    )
+    seen: dict[tuple[str | None, ...], int] = {}
+    expected = set()
+    for row in rows:
+        seen[tuple(row)] = seen.get(tuple(row), 0) + 1
+        expected.add(derived_id("transactions", row, seen[tuple(row)]))
+    got = {r[0] for r in ws.con.execute("SELECT event_id FROM events").fetchall()}
+    assert got == expected
+    assert (result.imported, result.duplicates) == (6, 0)
+    again = ws.import_transactions(
+        frame.iloc[[0, 2, 4, 4]], customer="cust", time="ts", amount="coalesce(amount, '0')"
+    )
+    assert (again.imported, again.duplicates) == (1, 3)  # the fourth c1 line is new
 
 
 def test_given_event_ids_deduplicate_within_and_across_files(ws: Workspace, tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""Guards, as pure functions: consent, address, quiet hours, frequency cap, re-entry (SPEC §7).
+"""Guards, as pure functions: consent, address, quiet hours, frequency cap (SPEC §7).
+
+The enrolment guards (re-entry, contactability) are set-based: :mod:`clm.automation.enrol`.
 
 Every guard answers with a reason (a short code and plain words) when it stops something,
 so the decision log can say why. Times are naive UTC; quiet hours are read in the
@@ -42,15 +44,6 @@ def address_block(channel: str, facts: Mapping[str, object]) -> Blocked | None:
     if field is None or facts.get(field):
         return None
     return Blocked("no_address", f"no {field} known for {channel}")
-
-
-def contactable(channels: frozenset[str], facts: Mapping[str, object]) -> Blocked | None:
-    """An automation may enrol a customer it can reach on at least one of its channels."""
-    if not channels or any(
-        consent_block(ch, facts) is None and address_block(ch, facts) is None for ch in channels
-    ):
-        return None
-    return Blocked("consent", "not contactable on " + ", ".join(sorted(channels)))
 
 
 @dataclass(frozen=True)
@@ -106,24 +99,3 @@ def cap_block(sent_in_period: int, cap: int | None, channel: str, days: int) -> 
     if cap is None or sent_in_period < cap:
         return None
     return Blocked("cap", f"{sent_in_period} {channel} messages in {days} days (cap {cap})")
-
-
-def reentry_block(
-    policy: str | timedelta,
-    last_enrolled: datetime | None,
-    open_enrolment: bool,
-    t: datetime,
-) -> Blocked | None:
-    """``never``: one enrolment per customer; ``always``: again once the last one is over;
-    a duration: again once that long has passed since the last enrolment."""
-    if last_enrolled is None:
-        return None
-    if policy == "never":
-        return Blocked("re_entry", f"already enrolled on {last_enrolled:%Y-%m-%d} (never)")
-    if open_enrolment:
-        return Blocked("re_entry", "still enrolled")
-    if isinstance(policy, timedelta) and t < last_enrolled + policy:
-        return Blocked(
-            "re_entry", f"last enrolled {last_enrolled:%Y-%m-%d}, again after {policy.days} days"
-        )
-    return None

@@ -31,10 +31,20 @@ from typing import Any
 
 import duckdb
 
+from clm.automation import (
+    checkpoints,
+    collector,
+    goals,
+    kept_units,
+    outbox,
+    steps,
+    triggers,
+    versions,
+)
 from clm.automation import enrolments as store
-from clm.automation import goals, kept_units, outbox, steps, templates, triggers, versions
 from clm.automation.decisions import Decision, record
 from clm.automation.definitions import Automation
+from clm.automation.enrol import Batch, enrol
 from clm.automation.enrolments import Enrolment
 from clm.automation.facts import FactsCache
 from clm.automation.outbox import OutgoingMessage
@@ -200,7 +210,7 @@ class Engine:
         self.policy = steps.Policy.from_settings(settings.automation)
         self.facts = FactsCache(con)
         self.sends = SendLog(con, self.policy.period)
-        self.env = steps.Env(self.policy, self.sends.count, templates.render)
+        self.env = steps.Env(self.policy, self.sends.count)
         self.definitions: dict[tuple[str, int], Automation] = {}
         self.current: list[Automation] = []
         self.paused: set[str] = set()
@@ -230,10 +240,17 @@ class Engine:
         self.paused = versions.paused(self.con, self.current)
 
     def process(self, start: datetime, end: datetime) -> RunStats:
+        """Every slice of ``(start, end]``: enrol, advance, goals. The enrolments and
+        the goals, like the steps (:meth:`advance`), decide with the cyclic garbage
+        collector paused and commit with DuckDB's automatic checkpoints deferred (see
+        :mod:`clm.automation.collector` and :mod:`clm.automation.checkpoints`)."""
         self.stats.start, self.stats.end = start, end
         self.load(start if self.dry else utcnow())
-        for a, b in slices(start, end, timedelta(hours=self.settings.automation.slice_hours)):
-            self.slice(a, b)
+        size = timedelta(hours=self.settings.automation.slice_hours)
+        deferred = checkpoints.deferred(self.con, then_checkpoint=not self.dry)
+        with collector.paused(), deferred:
+            for a, b in slices(start, end, size):
+                self.slice(a, b)
         return self.stats
 
     def slice(self, a: datetime, b: datetime) -> None:
@@ -254,47 +271,40 @@ class Engine:
 
     def enrol(self, automation: Automation, a: datetime, b: datetime) -> int:
         if automation.trigger_kind not in RUN_TRIGGERS:  # a read: no transaction yet
-            found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
-            if not found:
+            found = triggers.find_table(self.con, automation, a, b, self.facts.all_runs)
+            if not found.num_rows:
                 return 0
             with self.tx():
-                return len(self.enrol_found(automation, found))
+                return self._enrol(automation, found).enrolled
         with self.tx():  # triggers on scoring runs store what they saw with the enrolments
-            found = triggers.find(self.con, automation, a, b, self.facts.all_runs)
-            return len(self.enrol_found(automation, found))
+            found = triggers.find_table(self.con, automation, a, b, self.facts.all_runs)
+            return self._enrol(automation, found).enrolled
 
     def enrol_found(
         self, automation: Automation, found: Sequence[triggers.Occurrence]
     ) -> list[Enrolment]:
-        """Decide and store the enrolments of occurrences not seen before."""
-        if not found:
-            return []
-        ids = [store.enrolment_id(automation.name, o.customer_id, o.key) for o in found]
-        done = store.existing(self.con, ids)
-        todo = [o for o, i in zip(found, ids, strict=True) if i not in done]
-        prior = store.prior(self.con, automation.name, [o.customer_id for o in todo])
-        facts = self._facts_at([(o.customer_id, o.at) for o in todo])
-        new: list[Enrolment] = []
-        decisions: list[Decision] = []
-        for o in todo:
-            out = steps.decide_enrolment(
-                automation,
-                o,
-                facts[(o.customer_id, o.at)],
-                prior.get(o.customer_id),
-                self.policy,
-            )
-            if out.enrolment is not None:
-                new.append(out.enrolment)
-                prior[o.customer_id] = (o.at, out.enrolment.state in ("active", "waiting"))
-                self.why[out.enrolment.enrolment_id] = o.detail
-            for d in out.decisions:
-                self.stats.count(d)
-                if not (automation.trigger_kind == "schedule" and d.reason in NOISY):
-                    decisions.append(d)
-        store.insert(self.con, new)
-        self._record(decisions)
-        return new
+        """Decide and store the enrolments of occurrences not seen before (the live path:
+        the enrolments made, and the decisions kept with ``keep``)."""
+        return self._enrol(automation, triggers.table(found), objects=True).enrolments
+
+    def _enrol(self, automation: Automation, found: Any, *, objects: bool = False) -> Batch:
+        """:func:`clm.automation.enrol.enrol` with this run's policy, counts and details."""
+        batch = enrol(
+            self.con,
+            automation,
+            found,
+            self.policy,
+            self.facts.all_runs,
+            utcnow(),
+            facts_at=self._facts_at,
+            quiet=frozenset(NOISY) if automation.trigger_kind == "schedule" else frozenset(),
+            objects=objects or self.keep,
+        )
+        self.stats.counts[automation.name].update(batch.counts)
+        self.why.update(batch.why)
+        if self.keep:
+            self.recorded += batch.decisions
+        return batch
 
     def _record(self, decisions: list[Decision]) -> None:
         record(self.con, decisions, utcnow())
@@ -313,14 +323,21 @@ class Engine:
         return self.definitions[key]
 
     def advance(self, b: datetime) -> None:
+        """Take every step due by ``b``, in rounds until none is due. A round reads the
+        facts and the queued sends of all its enrolments at once (one scan each, not one
+        per chunk) and decides with the cyclic garbage collector paused
+        (:mod:`clm.automation.collector`); its batches commit with DuckDB's automatic
+        checkpoints deferred (:mod:`clm.automation.checkpoints`)."""
         for _ in range(MAX_ROUNDS):
             due = self._due(b)
             if not due:
                 return
             conversions = self._conversions(due, b)
             self.facts.prefetch([(e.customer_id, _due(e)) for e in due])
-            for chunk in _chunks(due, BATCH):
-                self._advance_chunk(chunk, conversions)
+            self.sends.preload([e.customer_id for e in due])
+            with collector.paused(), checkpoints.deferred(self.con):
+                for chunk in _chunks(due, BATCH):
+                    self._advance_chunk(chunk, conversions)
 
     def advance_these(self, due: Sequence[Enrolment]) -> None:
         """Take the due steps of these enrolments (the live path)."""

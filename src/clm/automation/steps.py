@@ -1,4 +1,5 @@
-"""The engine's decisions as pure functions: enrol or skip, and advance through the steps.
+"""The engine's decisions as pure functions: advance through the steps (enrolling is set-based:
+:mod:`clm.automation.enrol`).
 
 Inputs are a definition, a customer's facts, the time and what the guards need (a count
 of recent sends, a template renderer); outputs are the new enrolment state, the decisions
@@ -13,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from clm.automation import conditions, guards, render_context
-from clm.automation.decisions import Decision
+from clm.automation import conditions, guards, render_context, templates
+from clm.automation.decisions import Decision, make
 from clm.automation.definitions import Automation
 from clm.automation.durations import parse_duration
-from clm.automation.enrolments import Enrolment, enrolment_id, message_id
+from clm.automation.enrolments import Enrolment, message_id
 from clm.automation.outbox import OutgoingMessage
-from clm.automation.triggers import Occurrence
 from clm.config import AutomationSection
 from clm.errors import ClmError
 from clm.experiments import assignment
@@ -27,7 +27,6 @@ from clm.experiments import assignment
 MAX_STEPS = 100  # steps taken at one instant; a loop of branches without a wait stops here
 
 Facts = Mapping[str, Any]
-Renderer = Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 SentCount = Callable[[str, str, datetime], int]
 
 
@@ -67,103 +66,31 @@ class Outcome:
     messages: list[OutgoingMessage] = field(default_factory=list)
 
 
-# -- enrolment ---------------------------------------------------------------------------------
-
-
-def decide_enrolment(
-    automation: Automation,
-    occurrence: Occurrence,
-    facts: Facts,
-    prior: tuple[datetime, bool] | None,
-    policy: Policy,
-) -> Outcome:
-    """Enrol the customer (with an arm) or say why not: re-entry, audience, consent."""
-    cid, at = occurrence.customer_id, occurrence.at
-    last, is_open = prior if prior else (None, False)
-    block = guards.reentry_block(automation.reentry, last, is_open, at)
-    if block is None and automation.audience:
-        reason = conditions.failure(automation.audience, facts)
-        block = guards.Blocked("audience", reason) if reason else None
-    if block is None:
-        block = guards.contactable(automation.channels, facts)
-    if block is not None:
-        skip = Decision(
-            at,
-            automation.name,
-            automation.version,
-            cid,
-            "skipped",
-            reason=block.reason,
-            detail=f"{occurrence.detail}: {block.detail}",
-            scope=occurrence.key,
-        )
-        return Outcome(None, [skip])
-    arm = assignment.assign(
-        automation.experiment_key,
-        cid,
-        holdout=automation.holdout(policy.holdout),
-        global_share=policy.global_share,
-        global_key=policy.global_key,
-    )
-    eid = enrolment_id(automation.name, cid, occurrence.key)
-    window = automation.goal_window
-    goal_until = at + window if window else None
-    if arm == "treatment":
-        enrolment = Enrolment(
-            eid,
-            automation.name,
-            automation.version,
-            cid,
-            occurrence.key,
-            arm,
-            at,
-            "active",
-            automation.order[0],
-            at,
-            None,
-            goal_until,
-            variant=assigned_variant(automation, cid),
-        )
-    else:
-        state = "completed" if goal_until else "ended"
-        enrolment = Enrolment(
-            eid,
-            automation.name,
-            automation.version,
-            cid,
-            occurrence.key,
-            arm,
-            at,
-            state,
-            None,
-            None,
-            None,
-            goal_until,
-            ended_at=None if goal_until else at,
-        )
-    enrolled = Decision(
-        at,
-        automation.name,
-        automation.version,
-        cid,
-        "enrolled",
-        enrolment_id=eid,
-        reason=arm,
-        detail=occurrence.detail,
-    )
-    return Outcome(enrolment, [enrolled])
-
-
 # -- steps -----------------------------------------------------------------------------------
 
 
 @dataclass
 class Env:
-    """What advancing needs besides the definition and the facts."""
+    """What advancing needs besides the definition and the facts.
+
+    ``moves`` keeps the quiet-hours move of each (time, time zone) seen: a slice's sends
+    fall on few distinct times, and a zone conversion costs more than the rest of a
+    guard."""
 
     policy: Policy
     sent_count: SentCount
-    render: Renderer
+    moves: dict[tuple[datetime, object], tuple[str, datetime]] = field(default_factory=dict)
+
+    def quiet_move(self, t: datetime, timezone: object) -> tuple[str, datetime]:
+        """The customer's zone (its name) and ``t`` moved out of the quiet hours there
+        (:func:`guards.next_allowed`; ``timezone`` is the profile's, maybe empty)."""
+        key = (t, timezone)
+        found = self.moves.get(key)
+        if found is None:
+            tz = guards.zone(timezone, self.policy.default_timezone)
+            found = (tz.key, guards.next_allowed(t, self.policy.quiet, tz))
+            self.moves[key] = found
+        return found
 
 
 def advance(automation: Automation, e: Enrolment, facts: Facts, env: Env) -> Outcome:
@@ -299,15 +226,49 @@ def close_window(e: Enrolment, b: datetime) -> tuple[Enrolment, Decision]:
 
 def decision(e: Enrolment, t: datetime, kind: str, **fields: Any) -> Decision:
     """A decision about an enrolment at ``t``."""
-    return Decision(
-        ts=t,
-        automation=e.automation,
-        version=e.version,
-        customer_id=e.customer_id,
-        kind=kind,
-        enrolment_id=e.enrolment_id,
-        **fields,
+    return make(
+        t, e.automation, e.version, e.customer_id, kind, enrolment_id=e.enrolment_id, **fields
     )
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send step (in one variant) is the same for every message: worked out once
+    per automation version, step and variant (:func:`send_plan`)."""
+
+    channel: str
+    step_id: str
+    variant: str | None
+    template: templates.Compiled
+    names: frozenset[str] | None  # what the template reads (None: it does not parse)
+    cost: float
+
+
+_PLANS: dict[tuple[str, str, str | None], SendPlan] = {}
+
+
+def send_plan(automation: Automation, step: Mapping[str, Any], variant: str | None) -> SendPlan:
+    """The plan of a send step in ``variant``: its channel, its template checked and
+    compiled, the names it reads and the message cost; kept per version content."""
+    sid = str(step["id"])
+    key = (automation.content_hash, sid, variant)
+    plan = _PLANS.get(key)
+    if plan is None:
+        channel = str(step["channel"])
+        if variant is None:
+            template = dict(step["template"])
+        else:
+            template = dict(next(v for v in step["variants"] if v["name"] == variant)["template"])
+        plan = SendPlan(
+            channel,
+            sid,
+            variant,
+            templates.compile_template(channel, template),
+            render_context.template_names(automation, sid, variant, template),
+            automation.message_costs.get(channel, 0.0),
+        )
+        _PLANS[key] = plan
+    return plan
 
 
 def _send(
@@ -337,8 +298,7 @@ def _send(
     out: list[Decision] = []
     send_at = t
     if channel in policy.quiet_channels:
-        tz = guards.zone(facts.get("timezone"), policy.default_timezone)
-        send_at = guards.next_allowed(t, policy.quiet, tz)
+        tz, send_at = env.quiet_move(t, facts.get("timezone"))
         if send_at != t:
             out.append(
                 decision(
@@ -349,7 +309,7 @@ def _send(
                     reason="quiet_hours",
                     channel=channel,
                     not_before=send_at,
-                    detail=f"quiet hours in {tz.key}: moved to {send_at:%Y-%m-%d %H:%M}",
+                    detail=f"quiet hours in {tz}: moved to {send_at:%Y-%m-%d %H:%M}",
                 )
             )
     cap = policy.caps.get(channel)
@@ -362,12 +322,12 @@ def _send(
             )
         )
         return out, None
-    variant, template = _variant(automation, e, step)
+    plan = send_plan(automation, step, step_variant(automation, step, e.customer_id))
+    variant = plan.variant
     mid = message_id(automation.name, e.enrolment_id, sid)
-    names = render_context.template_names(automation, sid, variant, template)
     try:
-        content = env.render(
-            channel, template, render_context.context(facts, automation, variant, mid, names)
+        content = plan.template.render(
+            render_context.context(facts, automation, variant, mid, plan.names)
         )
     except ClmError as exc:
         out.append(
@@ -377,7 +337,7 @@ def _send(
         )
         return out, None
     _address(channel, content, facts)
-    cost = automation.message_costs.get(channel, 0.0)
+    cost = plan.cost
     message = OutgoingMessage(
         mid,
         automation.name,
@@ -408,16 +368,6 @@ def _send(
     return out, message
 
 
-def _variant(
-    automation: Automation, e: Enrolment, step: dict[str, Any]
-) -> tuple[str | None, dict[str, Any]]:
-    name = step_variant(automation, step, e.customer_id)
-    if name is None:
-        return None, dict(step["template"])
-    chosen = next(v for v in step["variants"] if v["name"] == name)
-    return name, dict(chosen["template"])
-
-
 def step_variant(automation: Automation, step: Mapping[str, Any], customer_id: str) -> str | None:
     """The customer's variant of a send step (None: the step has no variants)."""
     variants = step.get("variants")
@@ -425,14 +375,6 @@ def step_variant(automation: Automation, step: Mapping[str, Any], customer_id: s
         return None
     weights = [(str(v["name"]), float(v.get("weight", 1.0))) for v in variants]
     return assignment.variant(f"{automation.experiment_key}|{step['id']}", customer_id, weights)
-
-
-def assigned_variant(automation: Automation, customer_id: str) -> str | None:
-    """The variant of the first send step with variants: the enrolment's variant in reports."""
-    for step in automation.spec["steps"]:
-        if step["type"] == "send" and step.get("variants"):
-            return step_variant(automation, step, customer_id)
-    return None
 
 
 def _address(channel: str, content: dict[str, Any], facts: Facts) -> None:

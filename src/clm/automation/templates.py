@@ -21,6 +21,7 @@ naming the channel and the field. Only the email HTML is autoescaped.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -89,14 +90,19 @@ def render_string(
     """Render one template source; ``where`` names it in the error (``email.subject``)."""
     try:
         return _compiled(source, autoescape).render(context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{where}: syntax error on line {exc.lineno}: {exc.message}") from exc
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"{where}: refused by the sandbox: {exc}") from exc
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"{where}: {exc.message}") from exc
-    except Exception as exc:  # a filter or a value failing inside the template
-        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise _error(where, exc) from exc
+
+
+def _error(where: str, exc: Exception) -> TemplateError:
+    """The error naming the field for what Jinja2 raised while compiling or rendering."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(f"{where}: syntax error on line {exc.lineno}: {exc.message}")
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return TemplateError(f"{where}: refused by the sandbox: {exc}")
+    if isinstance(exc, jinja2.UndefinedError):
+        return TemplateError(f"{where}: {exc.message}")
+    return TemplateError(f"{where}: {type(exc).__name__}: {exc}")  # a filter or a value
 
 
 def render_json(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
@@ -120,21 +126,82 @@ def render(channel: str, template: Mapping[str, Any], context: Mapping[str, Any]
     TemplateError
         An unknown channel, a missing or unknown field, or a field that does not render;
         the message names the channel and the field.
+
+    Sending compiles a template once per step (:func:`compile_template`) and renders it
+    per message; this is the same for one message.
     """
-    check(channel, template)
-    out: dict[str, Any] = {}
-    for field, source in template.items():
-        where = f"{channel}.{field}"
-        if (channel, field) in JSON_FIELDS:
-            out[field] = render_json(source, context, where=where)
-            continue
-        text = render_string(
-            source, context, where=where, autoescape=(channel, field) == ("email", "html")
+    return compile_template(channel, template).render(context)
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One field of a compiled template: its source, and its Jinja2 template when the
+    source is a text that compiles (None: a JSON field, or a text that does not compile,
+    which :func:`render_string` then reports as :func:`render` does)."""
+
+    name: str
+    where: str
+    source: Any
+    compiled: jinja2.Template | None
+    json: bool
+    one_line: bool
+    escape: bool  # the email HTML is autoescaped
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A message template checked and compiled once, rendered per message.
+
+    The checks and the compiling are done once per template instead of once per message;
+    :func:`render` is this for one message."""
+
+    channel: str
+    fields: tuple[_Field, ...]
+    error: TemplateError | None  # the template fails its checks: every render raises it
+
+    def render(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The content of one message; raises TemplateError as :func:`render` does."""
+        if self.error is not None:
+            raise TemplateError(str(self.error))
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f.json:
+                out[f.name] = render_json(f.source, context, where=f.where)
+                continue
+            if f.compiled is None:
+                text = render_string(f.source, context, where=f.where, autoescape=f.escape)
+            else:
+                try:
+                    text = f.compiled.render(context)
+                except Exception as exc:
+                    raise _error(f.where, exc) from exc
+            if f.one_line and ("\n" in text or "\r" in text):
+                raise TemplateError(f"{f.where}: renders to more than one line")
+            out[f.name] = text
+        return out
+
+
+def compile_template(channel: str, template: Mapping[str, Any]) -> Compiled:
+    """``template`` on ``channel`` checked and compiled for :meth:`Compiled.render`."""
+    try:
+        check(channel, template)
+    except TemplateError as exc:
+        return Compiled(channel, (), exc)
+    fields: list[_Field] = []
+    for name, source in template.items():
+        key = (channel, name)
+        escape = key == ("email", "html")
+        compiled: jinja2.Template | None = None
+        if key not in JSON_FIELDS:
+            try:
+                compiled = _compiled(source, escape)
+            except Exception:  # reported by render_string when a message renders
+                compiled = None
+        json_field, one_line = key in JSON_FIELDS, key in ONE_LINE
+        fields.append(
+            _Field(name, f"{channel}.{name}", source, compiled, json_field, one_line, escape)
         )
-        if (channel, field) in ONE_LINE and ("\n" in text or "\r" in text):
-            raise TemplateError(f"{where}: renders to more than one line")
-        out[field] = text
-    return out
+    return Compiled(channel, tuple(fields), None)
 
 
 def check(channel: str, template: Mapping[str, Any]) -> None:

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from clm.automation.audience import schedule_candidates
 from clm.automation.definitions import Automation
@@ -64,6 +65,63 @@ class Occurrence:
     detail: str
 
 
+TS = pa.timestamp("us")
+NAMES = ("customer_id", "at", "key", "detail")
+
+
+def table(found: Sequence[Occurrence]) -> pa.Table:
+    """Occurrences as columns (``customer_id``, ``at``, ``key``, ``detail``), in order."""
+    return columns(
+        [o.customer_id for o in found],
+        [o.at for o in found],
+        [o.key for o in found],
+        [o.detail for o in found],
+    )
+
+
+def columns(
+    customers: Sequence[str], ats: Sequence[datetime], keys: Sequence[str], details: Sequence[str]
+) -> pa.Table:
+    """:func:`table` from one list per column."""
+    return pa.table(
+        {
+            "customer_id": pa.array(customers, pa.string()),
+            "at": pa.array(ats, TS),
+            "key": pa.array(keys, pa.string()),
+            "detail": pa.array(details, pa.string()),
+        }
+    )
+
+
+def find_table(
+    con: duckdb.DuckDBPyConnection,
+    automation: Automation,
+    start: datetime,
+    end: datetime,
+    runs: Sequence[tuple[int, date]],
+) -> pa.Table:
+    """Occurrences of the automation's trigger in ``(start, end]`` as columns
+    (:func:`table`), oldest first (then by customer and key).
+
+    Triggers on scoring runs (segments, crossings) record the runs they evaluated (and
+    crossings their hysteresis state): call this inside the transaction that enrols
+    what it returns. Segments, crossings and schedules build their columns without an
+    object per occurrence (a schedule may hold a good share of all customers).
+    """
+    kind, body = automation.trigger_kind, automation.trigger
+    if kind == "segment_entered":
+        found = segment_entered(con, automation.name, body["segments"], start, end, runs)
+    elif kind == "event":
+        found = table(events(con, body["type"], body.get("where") or {}, start, end))
+    elif kind == "schedule":
+        found = schedule(con, body["every"], start, end, automation.audience, runs)
+    elif kind == "no_conversion":
+        found = table(no_conversion(con, body["automation"], start, end))
+    else:
+        found = crossings(con, automation, start, end, runs)
+    return found.sort_by([("at", "ascending"), ("customer_id", "ascending"), ("key", "ascending")])
+
+
 def find(
     con: duckdb.DuckDBPyConnection,
     automation: Automation,
@@ -71,24 +129,18 @@ def find(
     end: datetime,
     runs: Sequence[tuple[int, date]],
 ) -> list[Occurrence]:
-    """Occurrences of the automation's trigger in ``(start, end]``, oldest first.
+    """:func:`find_table` as objects."""
+    return occurrences(find_table(con, automation, start, end, runs))
 
-    Triggers on scoring runs (segments, crossings) record the runs they evaluated (and
-    crossings their hysteresis state): call this inside the transaction that enrols
-    what it returns.
-    """
-    kind, body = automation.trigger_kind, automation.trigger
-    if kind == "segment_entered":
-        found = segment_entered(con, automation.name, body["segments"], start, end, runs)
-    elif kind == "event":
-        found = events(con, body["type"], body.get("where") or {}, start, end)
-    elif kind == "schedule":
-        found = schedule(con, body["every"], start, end, automation.audience, runs)
-    elif kind == "no_conversion":
-        found = no_conversion(con, body["automation"], start, end)
-    else:
-        found = crossings(con, automation, start, end, runs)
-    return sorted(found, key=lambda o: (o.at, o.customer_id, o.key))
+
+def occurrences(found: pa.Table) -> list[Occurrence]:
+    """The rows of an occurrence table as objects, in order."""
+    values = [found.column(n).to_pylist() for n in NAMES]
+    return [Occurrence(*row) for row in zip(*values, strict=True)]
+
+
+def _empty() -> pa.Table:
+    return columns([], [], [], [])
 
 
 def segment_entered(
@@ -98,32 +150,34 @@ def segment_entered(
     start: datetime,
     end: datetime,
     runs: Sequence[tuple[int, date]],
-) -> list[Occurrence]:
-    found: list[Occurrence] = []
+) -> pa.Table:
+    found = [_empty()]
     if not seen_runs(con, name):
         history = [r for r in runs if knowledge_time(r[1]) <= start]
         if history:  # what was known before the first window is history, not news
             mark_run(con, name, history[-1][1])
     for run_id, as_of in pending_runs(con, name, start, end, runs):
-        rows = con.execute(
+        rows = con.sql(
             """
-            SELECT customer_id, segment, previous_segment FROM scores
+            SELECT customer_id, $at::TIMESTAMP AS at,
+                   'segment:' || segment || ':' || $day AS key,
+                   'entered ' || segment || ' on ' || $day
+                   || CASE WHEN coalesce(previous_segment, '') = '' THEN ''
+                           ELSE ' (from ' || previous_segment || ')' END AS detail
+            FROM scores
             WHERE run_id = $run AND customer_id IS NOT NULL AND segment_since = as_of
               AND segment IN (SELECT unnest($segments))
             """,
-            {"run": run_id, "segments": list(segments)},
-        ).fetchall()
-        found += [
-            Occurrence(
-                str(cid),
-                max(knowledge_time(as_of), start),  # a run stored late is news when seen
-                f"segment:{segment}:{as_of}",
-                f"entered {segment} on {as_of}" + (f" (from {prev})" if prev else ""),
-            )
-            for cid, segment, prev in rows
-        ]
+            params={
+                "run": run_id,
+                "segments": list(segments),
+                "at": max(knowledge_time(as_of), start),  # a run stored late is news when seen
+                "day": str(as_of),
+            },
+        ).to_arrow_table()
+        found.append(rows.cast(_empty().schema))
         mark_run(con, name, as_of)
-    return found
+    return pa.concat_tables(found)
 
 
 def pending_runs(
@@ -243,17 +297,18 @@ def schedule(
     end: datetime,
     audience: Mapping[str, Any] | None = None,
     runs: Sequence[tuple[int, date]] = (),
-) -> list[Occurrence]:
+) -> pa.Table:
     """One occurrence per tick for every known customer that may be in the audience
     (:func:`clm.automation.audience.schedule_candidates`: the audience in SQL, with the
     scores of the run known at the tick)."""
-    out: list[Occurrence] = []
+    out = [_empty()]
     for tick in schedule_ticks(every, start, end):
         run = run_at(runs, tick)
         customers = schedule_candidates(con, audience, run[0] if run else None, tick)
         key, detail = f"schedule:{tick:%Y-%m-%dT%H:%M}", f"schedule at {tick:%Y-%m-%d %H:%M}"
-        out += [Occurrence(cid, tick, key, detail) for cid in customers]
-    return out
+        n = len(customers)
+        out.append(columns(customers, [tick] * n, [key] * n, [detail] * n))
+    return pa.concat_tables(out)
 
 
 def no_conversion(
@@ -295,7 +350,7 @@ def crossings(
     start: datetime,
     end: datetime,
     runs: Sequence[tuple[int, date]],
-) -> list[Occurrence]:
+) -> pa.Table:
     """Evaluate every scoring run known in the window that this automation has not seen.
 
     The first evaluation starts from the latest run known before the window (a baseline
@@ -307,7 +362,7 @@ def crossings(
     above = float(body["above"])
     rearm = float(body.get("rearm_below", above))
     seen = seen_runs(con, automation.name)
-    found: list[Occurrence] = []
+    found = [_empty()]
     todo = pending_runs(con, automation.name, start, end, runs)
     if not seen:
         before = [r for r in runs if knowledge_time(r[1]) <= start]
@@ -315,8 +370,8 @@ def crossings(
         if baseline is not None:
             _evaluate(con, automation.name, baseline, score, scope, above, rearm, None)
     for run in todo:
-        found += _evaluate(con, automation.name, run, score, scope, above, rearm, start)
-    return found
+        found.append(_evaluate(con, automation.name, run, score, scope, above, rearm, start))
+    return pa.concat_tables(found)
 
 
 def _evaluate(
@@ -328,7 +383,7 @@ def _evaluate(
     above: float,
     rearm: float,
     start: datetime | None,
-) -> list[Occurrence]:
+) -> pa.Table:
     """One run against the stored states, in SQL (:func:`cross` for every customer at
     once); ``start`` None evaluates a baseline (fires nothing). A customer without a
     state starts armed, or, in a baseline, armed when below ``above``. States that
@@ -361,11 +416,7 @@ def _evaluate(
         {"run": run_id, "scope": scope, "above": above, "rearm": rearm, "name": name},
     )
     try:
-        con.execute(
-            "INSERT OR REPLACE INTO crossing_states SELECT $name, customer_id, $scope, armed, "
-            "value, $as_of::DATE FROM crossing_step WHERE old IS DISTINCT FROM armed",
-            {"name": name, "scope": scope, "as_of": as_of},
-        )
+        _store_states(con, name, scope, as_of)
         fired = (
             []
             if baseline
@@ -377,15 +428,32 @@ def _evaluate(
         con.execute("DROP TABLE IF EXISTS crossing_step")
     mark_run(con, name, as_of)
     at = max(knowledge_time(as_of), start or knowledge_time(as_of))
-    return [
-        Occurrence(
-            str(cid),
-            at,
-            f"crossing:{scope}:{as_of}",
-            _crossed(score, scope, float(value), above, as_of),
-        )
-        for cid, value in fired
-    ]
+    ids = [str(cid) for cid, _ in fired]
+    if score == "rising":  # the words do not depend on the value
+        details = [_crossed(score, scope, 0.0, above, as_of)] * len(fired)
+    else:
+        details = [_crossed(score, scope, float(value), above, as_of) for _, value in fired]
+    n = len(ids)
+    return columns(ids, [at] * n, [f"crossing:{scope}:{as_of}"] * n, details)
+
+
+def _store_states(con: duckdb.DuckDBPyConnection, name: str, scope: str, as_of: date) -> None:
+    """Store the hysteresis states ``crossing_step`` changed: an UPDATE of the stored
+    ones that flipped and a plain INSERT of the customers seen for the first time (an
+    ``INSERT OR REPLACE`` is a merge that reads every stored key and deletes and inserts
+    each changed row in the index)."""
+    params = {"name": name, "scope": scope, "as_of": as_of}
+    con.execute(
+        "UPDATE crossing_states s SET armed = c.armed, value = c.value, as_of = $as_of::DATE "
+        "FROM crossing_step c WHERE s.automation = $name AND s.scope = $scope "
+        "AND s.customer_id = c.customer_id AND c.old IS NOT NULL AND c.old <> c.armed",
+        params,
+    )
+    con.execute(
+        "INSERT INTO crossing_states SELECT $name, customer_id, $scope, armed, value, "
+        "$as_of::DATE FROM crossing_step WHERE old IS NULL",
+        params,
+    )
 
 
 def _crossed(score: str, scope: str, value: float, above: float, as_of: date) -> str:
