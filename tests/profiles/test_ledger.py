@@ -105,13 +105,16 @@ def observed(state: LiveState, customer: str, as_of: date) -> dict[str, object]:
     st.randoms(use_true_random=False),
     st.sampled_from([1, 1_000]),
     st.integers(0, 10),
+    st.sampled_from([0, 3]),
 )
 def test_a_bounded_state_scores_as_every_line_would(
     raw: list[Raw],
     rng: object,
     bloom_capacity: int,
     later_days: int,
+    fail_every: int,
 ) -> None:
+    """``fail_every``: every so many history reads fail (a database error) until the end."""
     events = records(raw)
     stream = [*events, *events[: len(events) // 3]]  # repeats
     rng.shuffle(stream)  # type: ignore[attr-defined]
@@ -119,11 +122,24 @@ def test_a_bounded_state_scores_as_every_line_would(
     state.fold_limit, state.window_days = LIMIT, WINDOW
     state.order_keys = Bloom(bloom_capacity)
     model = Model()
-    state.history = model.history
+    reads = [0]
+
+    def history(
+        kind: str, rid: str, key: str | None
+    ) -> tuple[list[HistoryRow], list[tuple[str, str]]]:
+        reads[0] += 1
+        if fail_every and reads[0] % fail_every == 0:
+            raise OSError("injected: the history could not be read")
+        return model.history(kind, rid, key)
+
+    state.history = history
     state.apply(LinkRecord("l1", "A1", "C1", None))
     for e in stream:
         if state.apply(e):
             model.add(e)
+    fail_every = 0
+    state.settle()  # what a read of the profiles does first
+    assert not state.unsettled
     assert state.latest_ts is not None
     as_of = date(1970, 1, 1) + timedelta(days=ledger.day(state.latest_ts) + later_days)
     for customer in ("C1", "C2"):

@@ -279,6 +279,8 @@ class EventStream:
         with self._lock:
             self._queue.extend(fresh)
             self._queue_end = end
+        if state.unsettled:  # a history read failed: the lines are queued now, read again
+            state.settle()
         self.stats.accepted += len(ids)
         self.stats.recent.append((time.monotonic(), len(ids)))
         return len(ids)

@@ -27,6 +27,7 @@ another customer (SPEC §1: the newer link wins), moves the history with it.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from clm.profiles.bloom import Bloom
 from clm.profiles.idset import IdSet
 from clm.profiles.ledger import Categories, Ledger, Line, Rules
 
+log = logging.getLogger("clm.live")
 PURCHASE = "purchase"
 VISIT = "visit"
 EMAIL_SIGNUP = "email_signup"
@@ -118,6 +120,10 @@ class LiveState:
     order_keys: Bloom | None = None  # every order key seen (with fold_limit)
     shared: set[str] = field(default_factory=set)  # order keys with lines under two ids
     history: History | None = None  # reads an id's every line (with fold_limit)
+    # ids whose ledger lacks lines because reading their history failed, with the order
+    # keys that asked for it; built again (:meth:`settle`) before they are read or grow
+    unsettled: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    history_errors: int = 0  # history reads that failed (each one retried)
     _rules: Rules | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,7 +211,10 @@ class LiveState:
     def _add_line(self, e: EventRecord) -> None:
         """A purchase event's line into its id's ledger; when the ledger cannot take it
         alone, the id's ledger (and those of other ids with lines of its order) is built
-        again from :attr:`history` and the line."""
+        again from :attr:`history` and the line. If the history cannot be read, the line
+        is not lost: the id is :attr:`unsettled` (its ledger lacks the line) and is built
+        again from its every line, this one included once the caller has it queued, at its
+        next line or read (:meth:`settle`)."""
         units = e.amount or 0
         if not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
             raise OverflowError("a purchase line's time or amount is beyond 64 bits")
@@ -216,19 +225,49 @@ class LiveState:
         rules = self.rules()
         if facts.purchases is None:
             facts.purchases = Ledger()
-        if facts.purchases.add_line(line, rules):
+        who = (kind, rid)
+        if who not in self.unsettled and facts.purchases.add_line(line, rules):
             return
         if self.history is None:
             raise RuntimeError("a bounded live state needs a history reader")
-        rows, others = self.history(kind, rid, key)
-        if others:
-            self.shared.add(key)
+        keys = self.unsettled.pop(who, set())
+        keys.add(key)
+        current: HistoryRow = (e.event_id, e.ts, units, key, e.category)
+        if not self._settle_one(who, keys, current):
+            self.unsettled[who] = keys
+
+    def settle(self) -> None:
+        """Build again the ledgers of the :attr:`unsettled` ids from their every line (the
+        caller's history has the lines they lack by now); an id whose history still cannot
+        be read stays unsettled."""
+        for who in list(self.unsettled):
+            keys = self.unsettled.pop(who, None)
+            if keys is not None and not self._settle_one(who, keys, None):
+                self.unsettled[who] = keys
+
+    def _settle_one(self, who: Key, keys: set[str], current: HistoryRow | None) -> bool:
+        """Build an id's ledger again from its history (and ``current``, a line not in it
+        yet), and those of the other ids with lines of the orders ``keys``; False (the
+        failure counted and logged) when a history could not be read."""
+        assert self.history is not None
+        kind, rid = who
+        try:
+            rows: list[HistoryRow] = []
+            others: set[Key] = set()
+            for key in sorted(keys):
+                rows, found = self.history(kind, rid, key)
+                if found:  # an order with lines under two ids: never folded from now on
+                    self.shared.add(key)
+                    others.update(found)
             rules = self.rules()
-            for other_kind, other in others:
-                if (other_kind, other) != (kind, rid):
-                    rows_of = self.history(other_kind, other, None)[0]
-                    self._rebuild(other_kind, other, rows_of, rules)
-        self._rebuild(kind, rid, [*rows, (e.event_id, e.ts, units, key, e.category)], rules)
+            for other in sorted(others - {who}):
+                self._rebuild(*other, self.history(*other, None)[0], rules)
+        except Exception as exc:  # a database error: retried at the next line or read
+            self.history_errors += 1
+            log.error("reading an id's purchase lines failed (%s); retried", type(exc).__name__)
+            return False
+        self._rebuild(kind, rid, [*rows, current] if current is not None else rows, self.rules())
+        return True
 
     def _rebuild(self, kind: str, rid: str, rows: list[HistoryRow], rules: Rules) -> None:
         """An id's ledger built from its every line (each event id once)."""
