@@ -136,6 +136,8 @@ def server_stats(state: State) -> dict[str, Any]:
         "live_apply_errors": stats.apply_errors if stats else 0,
         "id_lookups": stats.id_lookups if stats else 0,  # repeats settled by the database
         "history_reads": stats.history_reads if stats else 0,  # ledgers built again
+        # failed history reads: their ids are built again at their next line or read
+        "history_errors": stream.profiles.state.history_errors if stream and stream.profiles else 0,
         "last_write_seconds": stats.last_write_seconds if stats else 0.0,
         "responses": {str(k): v for k, v in sorted(state.responses.items())},
         "automations": state.scheduler.stats() if state.scheduler is not None else None,
