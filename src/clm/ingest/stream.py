@@ -84,6 +84,7 @@ class StreamStats:
     duplicates: int = 0
     rejected: int = 0
     written: int = 0
+    written_batches: int = 0
     write_errors: int = 0  # failed writes of a batch (retried; see the log)
     apply_errors: int = 0  # journaled records the live state could not take
     id_lookups: int = 0  # requests whose ids the database had to settle (repeats, "maybe")
@@ -264,6 +265,7 @@ class EventStream:
         with self._lock:
             self._pending.update(ids)
         self._applying = []
+        state.writes = self.stats.written_batches
         try:
             for record in fresh:
                 try:
@@ -407,6 +409,7 @@ class EventStream:
                 self._pending.difference_update(written)
                 self._inflight = []
             self.stats.written += len(batch)
+            self.stats.written_batches += 1
             for listener in self.listeners:
                 listener(batch)
             self.stats.last_write_seconds = time.perf_counter() - clock

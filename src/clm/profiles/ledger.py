@@ -114,6 +114,11 @@ class Ledger:
     folded_last: int | None = None  # the newest first-line time of those
     folded_newest: int | None = None  # the newest first-line time of every folded order
     folded_days: dict[int, int] = field(default_factory=dict)  # positive folded per first day
+    folded_lines: int = 0  # the lines of every folded order
+
+    def line_count(self) -> int:
+        """The lines taken, kept and folded (a history read must hold at least as many)."""
+        return sum(self.nums[2::_NUMS]) + self.folded_lines
 
     def __len__(self) -> int:
         """The orders kept."""
@@ -181,8 +186,9 @@ class Ledger:
             loose = [i for i, k in enumerate(self.keys) if k not in pinned]
 
     def _fold_one(self, i: int, floor: int | None) -> None:
-        first, amount, _, _ = self.order(i)
+        first, amount, lines, _ = self.order(i)
         self._count_folded(first, amount, floor)
+        self.folded_lines += lines
         del self.keys[i], self.masks[i]
         del self.nums[_NUMS * i : _NUMS * (i + 1)]
 
@@ -249,4 +255,5 @@ def from_orders(orders: list[Summed], days: dict[int, int], rules: Rules) -> Led
             kept += not pinned
         else:
             out._count_folded(t, units, floor)
+            out.folded_lines += n
     return out

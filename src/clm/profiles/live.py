@@ -46,6 +46,12 @@ VISIT = "visit"
 EMAIL_SIGNUP = "email_signup"
 MICROS_PER_DAY = 86_400_000_000
 _INT64 = (-(2**63), 2**63)
+SHORT_READS = 3  # writes that pass with an id's reads short of its lines before one is believed
+
+
+class ShortHistory(RuntimeError):
+    """A history read holds fewer lines than the id's ledger has taken (retried)."""
+
 
 #: A profile key: ("c", customer id) or ("a", anonymous id of an unlinked visitor).
 Key = tuple[str, str]
@@ -123,7 +129,11 @@ class LiveState:
     # ids whose ledger lacks lines because reading their history failed, with the order
     # keys that asked for it; built again (:meth:`settle`) before they are read or grow
     unsettled: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    history_errors: int = 0  # history reads that failed (each one retried)
+    history_errors: int = 0  # history reads that failed or fell short (each one retried)
+    # per id whose history reads fell short: how many writes passed meanwhile, the last seen
+    short_reads: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    writes: int = 0  # batches the caller has written to the database (it keeps this current)
+    missing: dict[tuple[str, str], int] = field(default_factory=dict)  # lines an id's ledger lacks
     _rules: Rules | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -226,8 +236,11 @@ class LiveState:
         if facts.purchases is None:
             facts.purchases = Ledger()
         who = (kind, rid)
-        if who not in self.unsettled and facts.purchases.add_line(line, rules):
-            return
+        if who not in self.unsettled:
+            if facts.purchases.add_line(line, rules):
+                return
+        elif rules.may_exist is not None and not key.startswith("\0"):
+            rules.may_exist(key)  # remembered as add_line would: another id may share it
         if self.history is None:
             raise RuntimeError("a bounded live state needs a history reader")
         keys = self.unsettled.pop(who, set())
@@ -235,6 +248,7 @@ class LiveState:
         current: HistoryRow = (e.event_id, e.ts, units, key, e.category)
         if not self._settle_one(who, keys, current):
             self.unsettled[who] = keys
+            self.missing[who] = self.missing.get(who, 0) + 1
 
     def settle(self) -> None:
         """Build again the ledgers of the :attr:`unsettled` ids from their every line (the
@@ -252,22 +266,50 @@ class LiveState:
         assert self.history is not None
         kind, rid = who
         try:
-            rows: list[HistoryRow] = []
+            read: dict[str, HistoryRow] = {}  # every line any of the reads holds
             others: set[Key] = set()
             for key in sorted(keys):
                 rows, found = self.history(kind, rid, key)
+                read.update((r[0], r) for r in rows)
                 if found:  # an order with lines under two ids: never folded from now on
                     self.shared.add(key)
                     others.update(found)
-            rules = self.rules()
-            for other in sorted(others - {who}):
-                self._rebuild(*other, self.history(*other, None)[0], rules)
-        except Exception as exc:  # a database error: retried at the next line or read
+            rows = list(read.values())
+            self._complete(who, rows)
+            rebuilt = [(other, self.history(*other, None)[0]) for other in sorted(others - {who})]
+            for other, other_rows in rebuilt:
+                self._complete(other, other_rows)
+        except Exception as exc:  # a database error, a short read: retried at the next line or read
             self.history_errors += 1
             log.error("reading an id's purchase lines failed (%s); retried", type(exc).__name__)
             return False
-        self._rebuild(kind, rid, [*rows, current] if current is not None else rows, self.rules())
+        rules = self.rules()
+        for other, other_rows in rebuilt:
+            self._rebuild(*other, other_rows, rules)
+            self.missing.pop(other, None)
+        self.missing.pop(who, None)
+        self._rebuild(kind, rid, [*rows, current] if current is not None else rows, rules)
         return True
+
+    def _complete(self, who: Key, rows: list[HistoryRow]) -> None:
+        """Raise :class:`ShortHistory` when a history read holds fewer lines than the id's
+        ledger has taken: built from it, the ledger would lose lines (a read that missed
+        lines on their way to the database). A read is believed only once it stayed short
+        while :data:`SHORT_READS` batches were written (lines the database refused, kept
+        in quarantine, are in no read)."""
+        facts = (self.customers if who[0] == "c" else self.visitors).get(who[1])
+        held = facts.purchases.line_count() if facts and facts.purchases else 0
+        held += self.missing.get(who, 0)  # taken while unsettled, not in its ledger
+        if len({r[0] for r in rows}) >= held:
+            self.short_reads.pop(who, None)
+            return
+        passed, seen = self.short_reads.get(who, (0, self.writes))
+        passed += self.writes > seen
+        if passed < SHORT_READS:
+            self.short_reads[who] = (passed, self.writes)
+            raise ShortHistory(f"{len(rows)} lines read, {held} taken")
+        self.short_reads.pop(who, None)
+        log.error("an id's stored purchase lines stay fewer than the live ones; taken as read")
 
     def _rebuild(self, kind: str, rid: str, rows: list[HistoryRow], rules: Rules) -> None:
         """An id's ledger built from its every line (each event id once)."""
