@@ -24,6 +24,9 @@ costs one lookup). When a purchase line may belong to an order its id's ledger
 folded, the state reads the id's every line (:meth:`EventStream._history`): the stored
 ones and those accepted but not written yet (queued, being written, or earlier in the same
 request), each event id once, so a write committing meanwhile neither drops nor doubles one.
+A read that fails, or holds fewer lines than the ledger took, leaves the id unsettled and is
+done again (at its next line, at the end of the request, before its profile is read), so no
+line is lost (:meth:`clm.profiles.live.LiveState.settle`).
 
 Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
 writer thread only touches the queue and the pending ids (under its own lock) and its

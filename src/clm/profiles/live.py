@@ -16,7 +16,9 @@ orders per id and folds the rest, remembers order keys in a Bloom filter
 (:mod:`clm.profiles.bloom`) and leaves the repeat check to its caller (``seen`` None:
 the event stream checks ids against a filter and the database); when a line may belong
 to a folded order, or to another id's, :attr:`LiveState.history` reads the id's every
-purchase line (the database and what is not written yet) and the ledger is built again.
+purchase line (the database and what is not written yet) and the ledger is built again;
+never from a read that failed or holds fewer lines than the ledger took (the id is then
+:attr:`LiveState.unsettled` and read again).
 Its memory then grows with the profiles, not with their events.
 
 A visitor's facts stay under its anonymous id; a customer's profile is its own facts
