@@ -8,8 +8,10 @@ What it measures, against a served demo world (``--customers`` profiles):
 3. Event-to-profile latency: send a purchase, then read the profile until the order shows;
    the time from sending to seeing it (p50, p99 of ``--probes`` probes).
 4. A soak: ``--soak`` seconds at ``--soak-rate`` events/s through ``/v1/batch`` while the
-   server's resident memory is sampled every 10 s (a table in RESULTS.md, every sample
-   in ``event_api_soak.html`` beside it).
+   server's resident memory and DuckDB's buffer memory (``/v1/admin/status``) are sampled
+   every 10 s (a table in RESULTS.md, every sample in ``event_api_soak.html`` beside it),
+   with the slope of the second half (after the warm-up) per minute and per million
+   events, and how often the database settled a repeat or a ledger was built again.
 
 Each wrk run also reports the server process's CPU time per request (all its threads),
 which the other programs on a shared machine disturb less than the rates, and the
@@ -165,18 +167,44 @@ def probe(url: str, ingest: str, admin: str, probes: int, customers: int) -> dic
     }
 
 
-def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: int) -> dict:
-    """Batches of 100 at ``rate`` events/s for ``seconds``; RSS sampled every 10 s."""
+def _status(c: httpx.Client, admin: str) -> dict:
+    headers = {"Authorization": f"Bearer {admin}"}
+    return c.get("/v1/admin/status", headers=headers).json()["server"]
+
+
+def slope(samples: list[tuple[float, float]], after: float) -> float:
+    """The least-squares slope (MiB per second) of the samples from ``after`` seconds on."""
+    points = [(t, m) for t, m in samples if t >= after]
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    mm = sum(m for _, m in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    return sum((t - mt) * (m - mm) for t, m in points) / var if var else 0.0
+
+
+def soak(
+    url: str, ingest: str, admin: str, pid: int, seconds: int, rate: int, customers: int
+) -> dict:
+    """Batches of 100 at ``rate`` events/s for ``seconds``; the server's RSS and DuckDB's
+    buffer memory sampled every 10 s."""
     proc = psutil.Process(pid)
     load_before = load()
     samples: list[tuple[float, float]] = []
+    database: list[tuple[float, float]] = []
     stop = threading.Event()
+    counters: dict = {}
 
     def sample() -> None:
         start = time.monotonic()
-        while not stop.is_set():
-            samples.append((time.monotonic() - start, proc.memory_info().rss / 2**20))
-            stop.wait(SOAK_SAMPLE_SECONDS)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            counters["start"] = _status(c, admin)
+            while not stop.is_set():
+                t = time.monotonic() - start
+                samples.append((t, proc.memory_info().rss / 2**20))
+                database.append((t, _status(c, admin).get("database_memory_bytes", 0) / 2**20))
+                stop.wait(SOAK_SAMPLE_SECONDS)
 
     threading.Thread(target=sample, daemon=True).start()
     sent, n = 0, 0
@@ -201,7 +229,11 @@ def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: in
                 time.sleep(ahead)
     stop.set()
     samples.append((time.monotonic() - start, proc.memory_info().rss / 2**20))
+    with httpx.Client(base_url=url, timeout=30) as c:
+        end = _status(c, admin)
     first, last = samples[0][1], samples[-1][1]
+    per_second = sent / seconds
+    half = slope(samples, seconds / 2)
     return {
         "load_before": load_before,
         "load_after": load(),
@@ -211,7 +243,14 @@ def soak(url: str, ingest: str, pid: int, seconds: int, rate: int, customers: in
         "rss_end_mib": last,
         "rss_max_mib": max(m for _, m in samples),
         "mib_per_million_events": (last - first) / sent * 1e6,
+        "second_half_mib_per_minute": half * 60,
+        "second_half_mib_per_million_events": half / per_second * 1e6,
+        "database_start_mib": database[0][1] if database else None,
+        "database_end_mib": database[-1][1] if database else None,
+        "id_lookups": end.get("id_lookups", 0) - counters["start"].get("id_lookups", 0),
+        "history_reads": end.get("history_reads", 0) - counters["start"].get("history_reads", 0),
         "samples": [(round(t), round(m, 1)) for t, m in samples],
+        "database_samples": [(round(t), round(m, 1)) for t, m in database],
     }
 
 
@@ -250,7 +289,7 @@ def main() -> None:
         }
         if args.soak:
             results["soak"] = soak(
-                url, ingest, process.pid, args.soak, args.soak_rate, args.customers
+                url, ingest, admin, process.pid, args.soak, args.soak_rate, args.customers
             )
     finally:
         server.stop(process)
@@ -300,6 +339,17 @@ def publish(r: dict, args: argparse.Namespace) -> None:
             f"{k['rss_max_mib']:.0f} MiB | flat | {k['mib_per_million_events']:.0f} MiB per "
             f"million events | | {_loads(k)} |"
         )
+        lines.append(
+            f"| soak, second half: RSS slope | {k['second_half_mib_per_minute']:.1f} MiB per "
+            f"minute | flat | {k['second_half_mib_per_million_events']:.0f} MiB per million "
+            "events | | |"
+        )
+        if k.get("database_end_mib") is not None:
+            lines.append(
+                f"| soak: DuckDB's buffers start / end; repeats settled by the database; "
+                f"ledgers rebuilt | {k['database_start_mib']:.0f} / {k['database_end_mib']:.0f} "
+                f"MiB; {k['id_lookups']:,}; {k['history_reads']:,} | | | | |"
+            )
         picked = k["samples"][:: max(1, len(k["samples"]) // 10)]  # about 10 columns
         lines += [
             "",
@@ -322,6 +372,9 @@ def soak_chart(k: dict, rate: int) -> None:
 
     seconds, mib = zip(*k["samples"], strict=True)
     figure = go.Figure(go.Scatter(x=seconds, y=mib, mode="lines+markers", name="RSS"))
+    if k.get("database_samples"):
+        at, db = zip(*k["database_samples"], strict=True)
+        figure.add_trace(go.Scatter(x=at, y=db, mode="lines", name="DuckDB buffers"))
     figure.update_layout(
         title=f"clm serve: resident memory in a {k['seconds']} s soak at {rate:,} events/s "
         f"({time.strftime('%Y-%m-%d %H:%M')} UTC)",

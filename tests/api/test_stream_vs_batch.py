@@ -137,6 +137,7 @@ def test_a_shuffled_history_with_repeats_matches_clm_score(tmp_path: Path) -> No
                 if answer.status_code == 200:
                     live[pid] = answer.json()
             segments = client.get("/v1/segments").json()
+            health = client.get("/v1/admin/status").json()["server"]  # named when one differs
     with Workspace.open(root) as ws:
         n_events = ws.status()["events"]["total"]
         batch = ws.scores()
@@ -157,6 +158,7 @@ def test_a_shuffled_history_with_repeats_matches_clm_score(tmp_path: Path) -> No
                 column,
                 want,
                 got,
+                health,
             )
         assert view["scores"]["segment_since"] == str(row["segment_since"])[:10]
     live_counts = {r["segment"]: r["customers"] for r in segments["segments"]}

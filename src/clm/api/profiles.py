@@ -107,7 +107,9 @@ async def score(body: ScoreRequest, state: State, _key: AdminKey) -> dict[str, A
 def status(state: State, _key: AdminKey) -> dict[str, Any]:
     with state.ws.reader() as ws:
         info = ws.status()
+        memory = ws.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
     info["server"] = server_stats(state)
+    info["server"]["database_memory_bytes"] = int(memory[0][0] or 0)  # DuckDB's buffers
     return info
 
 
@@ -132,6 +134,10 @@ def server_stats(state: State) -> dict[str, Any]:
         "write_errors": stats.write_errors if stats else 0,
         "records_quarantined": stats.quarantined if stats else 0,  # .clm/journal/rejected.jsonl
         "live_apply_errors": stats.apply_errors if stats else 0,
+        "id_lookups": stats.id_lookups if stats else 0,  # repeats settled by the database
+        "history_reads": stats.history_reads if stats else 0,  # ledgers built again
+        # failed history reads: their ids are built again at their next line or read
+        "history_errors": stream.profiles.state.history_errors if stream and stream.profiles else 0,
         "last_write_seconds": stats.last_write_seconds if stats else 0.0,
         "responses": {str(k): v for k, v in sorted(state.responses.items())},
         "automations": state.scheduler.stats() if state.scheduler is not None else None,

@@ -15,8 +15,22 @@ refuses, there or in the writer thread, is kept with the reason in
 ``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the stats; the
 writer thread survives every error and retries what it could not write.
 
+Repeats and memory: the live state is bounded (:mod:`clm.profiles.live`), so the
+stream checks event ids itself, exactly: an id accepted but not written yet is in a set
+(the pending ids), the latest ids written in a bounded one (:mod:`clm.ingest.recent_ids`),
+every other id seen in a Bloom filter (:mod:`clm.profiles.bloom`) whose "maybe" is
+settled by the database (a request repeating an older event, or a rare false "maybe",
+costs one lookup). When a purchase line may belong to an order its id's ledger
+folded, the state reads the id's every line (:meth:`EventStream._history`): the stored
+ones and those accepted but not written yet (queued, being written, or earlier in the same
+request), each event id once, so a write committing meanwhile neither drops nor doubles one.
+A read that fails, or holds fewer lines than the ledger took, leaves the id unsettled and is
+done again (at its next line, at the end of the request, before its profile is read), so no
+line is lost (:meth:`clm.profiles.live.LiveState.settle`).
+
 Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
-writer thread only touches the queue (under its own lock) and its own database cursor.
+writer thread only touches the queue and the pending ids (under its own lock) and its
+own database cursor; the history reader has a cursor of its own (used under the lock).
 """
 
 from __future__ import annotations
@@ -35,13 +49,18 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from clm.config import Settings
 from clm.errors import InvalidMessage
 from clm.ingest import journal, live_writer
 from clm.ingest.journal import Journal, Position, from_journal, to_journal
+from clm.ingest.recent_ids import RecentIds
 from clm.ingest.tracking import EventRecord, Record, check_record
-from clm.profiles.live_load import load_calibration, load_state
+from clm.profiles import live_bulk
+from clm.profiles.bloom import Bloom, hashes_of
+from clm.profiles.live import HistoryRow, owner
+from clm.profiles.live_load import FOLD_LIMIT, HEADROOM, load_calibration, load_state
 from clm.profiles.live_profiles import LiveProfiles
 from clm.store import database
 
@@ -68,8 +87,11 @@ class StreamStats:
     duplicates: int = 0
     rejected: int = 0
     written: int = 0
+    written_batches: int = 0
     write_errors: int = 0  # failed writes of a batch (retried; see the log)
     apply_errors: int = 0  # journaled records the live state could not take
+    id_lookups: int = 0  # requests whose ids the database had to settle (repeats, "maybe")
+    history_reads: int = 0  # ledgers built again from an id's every line
     quarantined: int = 0  # records the database refused, kept in QUARANTINE
     last_write_seconds: float = 0.0
     recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
@@ -105,6 +127,12 @@ class EventStream:
         self._journal: Journal | None = None
         self._queue: list[Record] = []
         self._queue_end = journal.START
+        self._inflight: list[Record] = []  # the batch being written
+        self._pending: set[str] = set()  # ids accepted and not written yet
+        self._recent = RecentIds()  # the latest ids written
+        self._applying: list[EventRecord] = []  # the current request's events applied so far
+        self._ids = Bloom(0)  # every other event id seen (from start)
+        self._reader: duckdb.DuckDBPyConnection | None = None
         self.lock = threading.RLock()  # the live state: held to change or read it
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -129,7 +157,10 @@ class EventStream:
         if replayed:
             say(f"wrote {replayed:,} journaled records the last run had not stored")
         say("building the live profiles from the stored events")
-        state = load_state(cursor, self.settings)
+        state = load_state(cursor, self.settings, fold_limit=FOLD_LIMIT)
+        self._ids = live_bulk.event_id_filter(cursor, HEADROOM)
+        self._reader = database.cursor(self.con)
+        state.history = self._history
         calibration = load_calibration(cursor, self.settings)
         self.profiles = LiveProfiles(state, calibration, self.settings.rfm.window_days)
         self.profiles.refresh()
@@ -206,6 +237,8 @@ class EventStream:
             self._thread.join()
         if self._journal is not None:
             self._journal.close()
+        if self._reader is not None:
+            self._reader.close()
 
     # -- accepting ---------------------------------------------------------------------------
 
@@ -219,17 +252,7 @@ class EventStream:
     def _accept(self, records: list[Record]) -> int:
         assert self.profiles is not None and self._journal is not None
         state = self.profiles.state
-        fresh: list[Record] = []
-        ids: set[str] = set()
-        events = [r.event_id for r in records if isinstance(r, EventRecord)]
-        known = iter(state.seen.contains(events))
-        for record in records:
-            if isinstance(record, EventRecord):
-                if next(known) or record.event_id in ids:
-                    self.stats.duplicates += 1
-                    continue
-                ids.add(record.event_id)
-            fresh.append(record)
+        fresh = self._fresh(records)
         if not fresh:
             return 0
         lines = []
@@ -240,18 +263,116 @@ class EventStream:
             except orjson.JSONEncodeError as exc:
                 raise InvalidMessage("properties", f"cannot be stored: {exc}") from None
         end = self._journal.append(lines)
-        for record in fresh:
-            try:
-                state.apply(record, new=True)
-            except Exception as exc:  # journaled: the database still gets it
-                self.stats.apply_errors += 1
-                log.error("applying a record to the live state failed (%s)", _kind(exc))
+        ids = [r.event_id for r in fresh if isinstance(r, EventRecord)]
+        self._ids.add_many(hashes_of(ids))
+        with self._lock:
+            self._pending.update(ids)
+        self._applying = []
+        state.writes = self.stats.written_batches
+        try:
+            for record in fresh:
+                try:
+                    state.apply(record, new=True)
+                except Exception as exc:  # journaled: the database still gets it
+                    self.stats.apply_errors += 1
+                    log.error("applying a record to the live state failed (%s)", _kind(exc))
+                    continue
+                if isinstance(record, EventRecord):
+                    self._applying.append(record)
+        finally:
+            self._applying = []
         with self._lock:
             self._queue.extend(fresh)
             self._queue_end = end
+        if state.unsettled:  # a history read failed: the lines are queued now, read again
+            state.settle()
         self.stats.accepted += len(ids)
         self.stats.recent.append((time.monotonic(), len(ids)))
         return len(ids)
+
+    def _fresh(self, records: list[Record]) -> list[Record]:
+        """The records but repeated events: an id pending, written lately, earlier in the
+        request, or stored (a "maybe" of the filter, settled by the database). The pending
+        ids are read first: an id leaves them only once its write committed and it is in
+        the recent ids, so the database has it by then."""
+        events = [r.event_id for r in records if isinstance(r, EventRecord)]
+        pending, recent = self._pending, self._recent
+        repeats = {e for e in events if e in pending or e in recent}
+        maybe = self._ids.contains_many(hashes_of(events))
+        asked = [e for e, m in zip(events, maybe, strict=True) if m and e not in repeats]
+        repeats |= self._stored(asked)
+        fresh: list[Record] = []
+        ids: set[str] = set()
+        for record in records:
+            if isinstance(record, EventRecord):
+                eid = record.event_id
+                if eid in repeats or eid in ids:
+                    self.stats.duplicates += 1
+                    continue
+                ids.add(eid)
+            fresh.append(record)
+        return fresh
+
+    def _stored(self, ids: list[str]) -> set[str]:
+        """Which of these ids the database holds."""
+        if not ids:
+            return set()
+        assert self._reader is not None
+        self.stats.id_lookups += 1
+        self._reader.register("_clm_maybe_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
+        try:
+            rows = self._reader.execute(
+                "SELECT DISTINCT event_id FROM events "
+                "WHERE event_id IN (SELECT event_id FROM _clm_maybe_ids)"
+            ).fetchall()
+        finally:
+            self._reader.unregister("_clm_maybe_ids")
+        return {str(r[0]) for r in rows}
+
+    def _history(
+        self, kind: str, rid: str, key: str | None
+    ) -> tuple[list[HistoryRow], list[tuple[str, str]]]:
+        """Every purchase line of an id (:data:`clm.profiles.live.History`): stored, being
+        written, queued, or applied earlier in this request; and the other ids with lines
+        of the order ``key``."""
+        assert self._reader is not None
+        self.stats.history_reads += 1
+        with self._lock:
+            unwritten = [r for r in (*self._inflight, *self._queue) if isinstance(r, EventRecord)]
+        unwritten += self._applying
+        where = "customer_id = ?" if kind == "c" else "customer_id IS NULL AND anonymous_id = ?"
+        rows: list[HistoryRow] = [
+            (str(eid), int(t), int(units), str(okey), cat)
+            for eid, t, units, okey, cat in self._reader.execute(
+                "SELECT event_id, epoch_us(ts), coalesce((amount * 10000)::BIGINT, 0), "
+                f"coalesce(order_id, chr(0) || event_id), category FROM events "
+                f"WHERE type = 'purchase' AND {where}",
+                [rid],
+            ).fetchall()
+        ]
+        mine = (kind, rid)
+        for e in unwritten:
+            if e.type == "purchase" and owner(e) == mine:
+                okey = e.order_id if e.order_id is not None else "\0" + e.event_id
+                rows.append((e.event_id, e.ts, e.amount or 0, okey, e.category))
+        return rows, self._owners(key, unwritten, mine) if key is not None else []
+
+    def _owners(
+        self, key: str, unwritten: list[EventRecord], mine: tuple[str, str]
+    ) -> list[tuple[str, str]]:
+        """The ids other than ``mine`` with purchase lines of the order ``key``."""
+        assert self._reader is not None
+        found = {
+            ("a" if anon else "c", str(rid))
+            for anon, rid in self._reader.execute(
+                "SELECT DISTINCT customer_id IS NULL, coalesce(customer_id, anonymous_id) "
+                "FROM events WHERE type = 'purchase' AND order_id = ?",
+                [key],
+            ).fetchall()
+        }
+        found |= {owner(e) for e in unwritten if e.type == "purchase" and e.order_id == key}
+        found.discard(mine)
+        return sorted(found)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -270,6 +391,7 @@ class EventStream:
             with self._lock:
                 batch, end = self._queue, self._queue_end
                 self._queue = []
+                self._inflight = batch
             if not batch:
                 return
             clock = time.perf_counter()
@@ -280,10 +402,17 @@ class EventStream:
                 log.error("writing %d records to the database failed (%s)", len(batch), _kind(exc))
                 with self._lock:
                     self._queue = batch + self._queue
+                    self._inflight = []
                     if self._queue_end < end:
                         self._queue_end = end
                 return
+            with self._lock:  # written: the recent ids, the filter and the database have them
+                written = [r.event_id for r in batch if isinstance(r, EventRecord)]
+                self._recent.add_many(written)
+                self._pending.difference_update(written)
+                self._inflight = []
             self.stats.written += len(batch)
+            self.stats.written_batches += 1
             for listener in self.listeners:
                 listener(batch)
             self.stats.last_write_seconds = time.perf_counter() - clock

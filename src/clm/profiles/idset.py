@@ -1,13 +1,13 @@
-"""The event ids the live state has applied, in 8 bytes each (its repeat check).
+"""The event ids an unbounded live state has applied, in 8 bytes each (its repeat check).
 
-Every stored and accepted event id is remembered, for as long as the server runs: a
-repeated ``messageId`` is ignored whenever it comes, as the database ignores it (the
-writer and imports skip a stored event id), so the live profiles and ``clm score``
-never disagree over a late retry. Hosted event APIs bound this instead: Segment drops
-repeats "within an approximately 24 hour look-back window", Amplitude an ``insert_id``
-seen in the last 7 days; a window would save these 8 bytes an event, at the price of a
-live state that counts a repeat arriving after the window twice while the database
-stores it once.
+A live state built without a fold limit (a replay, tests) remembers every id it applied,
+so a repeated ``messageId`` is ignored whenever it comes, as the database ignores it.
+The server's bounded state leaves the check to the event stream instead, which needs no
+memory per event (:mod:`clm.ingest.stream`: pending and recent ids, a Bloom filter and
+the database). Hosted event APIs bound this with a window: Segment drops repeats
+"within an approximately 24 hour look-back window", Amplitude an ``insert_id`` seen in
+the last 7 days; a repeat arriving after the window would then count twice live while
+the database stores it once, which clm does not allow.
 
 An id is kept as its 64-bit hash (Python's ``hash`` of the string): the latest ids in a
 ``set``, older ones in sorted NumPy arrays merged in the manner of a log-structured

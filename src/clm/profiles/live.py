@@ -2,15 +2,24 @@
 
 The server keeps, per customer and per anonymous visitor, the facts its scores need
 and applies each event to them in O(1) (a purchase line also finds its order among the
-profile's, :mod:`clm.profiles.orders`): the activity sums
-(:func:`clm.profiles.activity_state.apply_event`), the profile's orders (first line's
-time and summed amount per order), its purchase lines for the monetary window, its
-latest visit and its event counts. Orders and lines are packed in arrays and the
-applied event ids kept as 8-byte hashes (:mod:`clm.profiles.idset`), so the state
-grows by tens of bytes a purchase, not hundreds. Scores are computed when they are
-read, from those facts and the stored calibration (:mod:`clm.profiles.live_scores`),
-so the same events and calibration give the batch's numbers whatever order the events
-arrived in.
+profile's): the activity sums (:func:`clm.profiles.activity_state.apply_event`), the
+profile's purchases (:class:`clm.profiles.ledger.Ledger`: its newest orders exactly,
+older ones folded into aggregates, line amounts per day), its latest visit and its event
+counts. Scores are computed when they are read, from those facts and the stored
+calibration (:mod:`clm.profiles.live_scores`), so the same events and calibration give
+the batch's numbers whatever order the events arrived in.
+
+Bounded or not: a state made with ``fold_limit`` None (tests, a replay) keeps every
+order and remembers every event id it applied (:mod:`clm.profiles.idset`). The server's
+state (:func:`clm.profiles.live_load.load_state` with a limit) keeps ``fold_limit``
+orders per id and folds the rest, remembers order keys in a Bloom filter
+(:mod:`clm.profiles.bloom`) and leaves the repeat check to its caller (``seen`` None:
+the event stream checks ids against a filter and the database); when a line may belong
+to a folded order, or to another id's, :attr:`LiveState.history` reads the id's every
+purchase line (the database and what is not written yet) and the ledger is built again;
+never from a read that failed or holds fewer lines than the ledger took (the id is then
+:attr:`LiveState.unsettled` and read again).
+Its memory then grows with the profiles, not with their events.
 
 A visitor's facts stay under its anonymous id; a customer's profile is its own facts
 plus those of the visitors linked to it by the end of the as-of date (a link counts
@@ -20,37 +29,67 @@ another customer (SPEC §1: the newer link wins), moves the history with it.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from clm.ingest import identity
 from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
-from clm.profiles import activity_state
+from clm.profiles import activity_state, ledger
 from clm.profiles.activity_state import ActivityState
+from clm.profiles.bloom import Bloom
 from clm.profiles.idset import IdSet
-from clm.profiles.orders import Categories, Purchases
+from clm.profiles.ledger import Categories, Ledger, Line, Rules
 
+log = logging.getLogger("clm.live")
 PURCHASE = "purchase"
 VISIT = "visit"
 EMAIL_SIGNUP = "email_signup"
 MICROS_PER_DAY = 86_400_000_000
 _INT64 = (-(2**63), 2**63)
+SHORT_READS = 3  # writes that pass with an id's reads short of its lines before one is believed
+
+
+class ShortHistory(RuntimeError):
+    """A history read holds fewer lines than the id's ledger has taken (retried)."""
+
 
 #: A profile key: ("c", customer id) or ("a", anonymous id of an unlinked visitor).
 Key = tuple[str, str]
+
+#: A stored purchase line as :attr:`LiveState.history` reads it: event id, time (µs),
+#: amount (ten-thousandths, 0 when none), order key, category.
+HistoryRow = tuple[str, int, int, str, str | None]
+
+#: ``history(kind, id, order key)``: every purchase line of the id ("c" for a customer's
+#: own events, "a" for a visitor's), and the other ids with lines of that order key.
+History = Callable[[str, str, str | None], tuple[list[HistoryRow], list[tuple[str, str]]]]
+
+
+def owner(e: EventRecord) -> tuple[str, str]:
+    """The id whose facts an event goes to: ("c", customer id), else ("a", anonymous id)."""
+    if e.customer_id is not None:
+        return ("c", e.customer_id)
+    assert e.anonymous_id is not None
+    return ("a", e.anonymous_id)
+
+
+def order_key(e: EventRecord) -> str:
+    """A purchase line's order key: its order id, or NUL and its event id."""
+    return e.order_id if e.order_id is not None else "\0" + e.event_id
 
 
 @dataclass(slots=True)
 class Facts:
     """What the events of one id (a customer's own, or one visitor's) say.
 
-    ``purchases`` holds the orders and lines of its purchase events, packed
-    (:class:`clm.profiles.orders.Purchases`; None before the first purchase).
+    ``purchases`` holds its purchase events' orders (:class:`clm.profiles.ledger.Ledger`;
+    None before the first purchase).
     """
 
     activity: ActivityState = field(default_factory=dict)
-    purchases: Purchases | None = None
+    purchases: Ledger | None = None
     last_visit: int | None = None
     signed_up: bool = False
     counts: Counter[str] = field(default_factory=Counter)
@@ -79,11 +118,25 @@ class LiveState:
     link_times: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     consent: dict[str, dict[str, tuple[bool, int]]] = field(default_factory=dict)
-    seen: IdSet = field(default_factory=IdSet)
+    seen: IdSet | None = field(default_factory=IdSet)  # None: the caller checks repeats
     categories: Categories = field(default_factory=Categories)
     latest_ts: int | None = None
     dirty: set[Key] = field(default_factory=set)
     rates: tuple[float, float] = field(init=False)  # decay rates of the two half-lives
+    fold_limit: int | None = None  # orders kept per id (None: all, and no history needed)
+    window_days: int | None = None  # the RFM window: older days' lines are dropped
+    order_keys: Bloom | None = None  # every order key seen (with fold_limit)
+    shared: set[str] = field(default_factory=set)  # order keys with lines under two ids
+    history: History | None = None  # reads an id's every line (with fold_limit)
+    # ids whose ledger lacks lines because reading their history failed, with the order
+    # keys that asked for it; built again (:meth:`settle`) before they are read or grow
+    unsettled: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    history_errors: int = 0  # history reads that failed or fell short (each one retried)
+    # per id whose history reads fell short: how many writes passed meanwhile, the last seen
+    short_reads: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    writes: int = 0  # batches the caller has written to the database (it keeps this current)
+    missing: dict[tuple[str, str], int] = field(default_factory=dict)  # lines an id's ledger lacks
+    _rules: Rules | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rates = (
@@ -108,8 +161,13 @@ class LiveState:
     def apply_event(self, e: EventRecord, *, new: bool = False) -> bool:
         """One event into its id's facts, in O(1) (plus finding its order, if a purchase);
         ``new``: the caller checked that its id is not seen yet."""
-        if not new and e.event_id in self.seen:
-            return False
+        if not new:
+            if self.seen is None:
+                raise RuntimeError("this live state leaves the repeat check to its caller")
+            if e.event_id in self.seen:
+                return False
+        if e.type == PURCHASE:
+            self._add_line(e)  # first: reading the history may fail, and nothing changed yet
         if e.customer_id is not None:
             facts = self.customers.get(e.customer_id)
             if facts is None:
@@ -121,8 +179,9 @@ class LiveState:
             facts = self.visitors.get(e.anonymous_id)
             if facts is None:
                 facts = self.visitors[e.anonymous_id] = Facts()
-        add_event(facts, e, self.weights, self.rates, self.categories)
-        self.seen.add(e.event_id)  # only once applied: a failed apply leaves the id unseen
+        add_event(facts, e, self.weights, self.rates)
+        if self.seen is not None:  # only once applied: a failed apply leaves the id unseen
+            self.seen.add(e.event_id)
         if self.latest_ts is None or e.ts > self.latest_ts:
             self.latest_ts = e.ts
         if e.customer_id is not None:
@@ -134,6 +193,139 @@ class LiveState:
             if linked is not None:
                 self.dirty.add(("c", linked[0]))
         return True
+
+    def rules(self) -> Rules:
+        """How the ledgers bound themselves now (:class:`clm.profiles.ledger.Rules`)."""
+        if self.fold_limit is None:
+            return ledger.UNBOUNDED
+        floor = None
+        if self.window_days is not None and self.latest_ts is not None:
+            floor = ledger.day(self.latest_ts) + 1 - self.window_days
+        cached = self._rules
+        if cached is not None and cached.floor == floor and cached.limit == self.fold_limit:
+            return cached
+        maybe = self._may_exist if self.order_keys is not None else None
+        self._rules = Rules(self.fold_limit, floor, self.shared, maybe)
+        return self._rules
+
+    def _may_exist(self, key: str) -> bool:
+        """Whether an order key may have been seen (and remember it)."""
+        assert self.order_keys is not None
+        return self.order_keys.test_and_add(hash(key))
+
+    def _facts(self, kind: str, rid: str) -> Facts:
+        table = self.customers if kind == "c" else self.visitors
+        found = table.get(rid)
+        if found is None:
+            found = table[rid] = Facts()
+        return found
+
+    def _add_line(self, e: EventRecord) -> None:
+        """A purchase event's line into its id's ledger; when the ledger cannot take it
+        alone, the id's ledger (and those of other ids with lines of its order) is built
+        again from :attr:`history` and the line. If the history cannot be read, the line
+        is not lost: the id is :attr:`unsettled` (its ledger lacks the line) and is built
+        again from its every line, this one included once the caller has it queued, at its
+        next line or read (:meth:`settle`)."""
+        units = e.amount or 0
+        if not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
+            raise OverflowError("a purchase line's time or amount is beyond 64 bits")
+        kind, rid = owner(e)
+        key = order_key(e)
+        line: Line = (e.ts, units, key, self.categories.code(e.category))
+        facts = self._facts(kind, rid)
+        rules = self.rules()
+        if facts.purchases is None:
+            facts.purchases = Ledger()
+        who = (kind, rid)
+        if who not in self.unsettled:
+            if facts.purchases.add_line(line, rules):
+                return
+        elif rules.may_exist is not None and not key.startswith("\0"):
+            rules.may_exist(key)  # remembered as add_line would: another id may share it
+        if self.history is None:
+            raise RuntimeError("a bounded live state needs a history reader")
+        keys = self.unsettled.pop(who, set())
+        keys.add(key)
+        current: HistoryRow = (e.event_id, e.ts, units, key, e.category)
+        if not self._settle_one(who, keys, current):
+            self.unsettled[who] = keys
+            self.missing[who] = self.missing.get(who, 0) + 1
+
+    def settle(self) -> None:
+        """Build again the ledgers of the :attr:`unsettled` ids from their every line (the
+        caller's history has the lines they lack by now); an id whose history still cannot
+        be read stays unsettled."""
+        for who in list(self.unsettled):
+            keys = self.unsettled.pop(who, None)
+            if keys is not None and not self._settle_one(who, keys, None):
+                self.unsettled[who] = keys
+
+    def _settle_one(self, who: Key, keys: set[str], current: HistoryRow | None) -> bool:
+        """Build an id's ledger again from its history (and ``current``, a line not in it
+        yet), and those of the other ids with lines of the orders ``keys``; False (the
+        failure counted and logged) when a history could not be read."""
+        assert self.history is not None
+        kind, rid = who
+        try:
+            read: dict[str, HistoryRow] = {}  # every line any of the reads holds
+            others: set[Key] = set()
+            for key in sorted(keys):
+                rows, found = self.history(kind, rid, key)
+                read.update((r[0], r) for r in rows)
+                if found:  # an order with lines under two ids: never folded from now on
+                    self.shared.add(key)
+                    others.update(found)
+            rows = list(read.values())
+            self._complete(who, rows)
+            rebuilt = [(other, self.history(*other, None)[0]) for other in sorted(others - {who})]
+            for other, other_rows in rebuilt:
+                self._complete(other, other_rows)
+        except Exception as exc:  # a database error, a short read: retried at the next line or read
+            self.history_errors += 1
+            log.error("reading an id's purchase lines failed (%s); retried", type(exc).__name__)
+            return False
+        rules = self.rules()
+        for other, other_rows in rebuilt:
+            self._rebuild(*other, other_rows, rules)
+            self.missing.pop(other, None)
+        self.missing.pop(who, None)
+        self._rebuild(kind, rid, [*rows, current] if current is not None else rows, rules)
+        return True
+
+    def _complete(self, who: Key, rows: list[HistoryRow]) -> None:
+        """Raise :class:`ShortHistory` when a history read holds fewer lines than the id's
+        ledger has taken: built from it, the ledger would lose lines (a read that missed
+        lines on their way to the database). A read is believed only once it stayed short
+        while :data:`SHORT_READS` batches were written (lines the database refused, kept
+        in quarantine, are in no read)."""
+        facts = (self.customers if who[0] == "c" else self.visitors).get(who[1])
+        held = facts.purchases.line_count() if facts and facts.purchases else 0
+        held += self.missing.get(who, 0)  # taken while unsettled, not in its ledger
+        if len({r[0] for r in rows}) >= held:
+            self.short_reads.pop(who, None)
+            return
+        passed, seen = self.short_reads.get(who, (0, self.writes))
+        passed += self.writes > seen
+        if passed < SHORT_READS:
+            self.short_reads[who] = (passed, self.writes)
+            raise ShortHistory(f"{len(rows)} lines read, {held} taken")
+        self.short_reads.pop(who, None)
+        log.error("an id's stored purchase lines stay fewer than the live ones; taken as read")
+
+    def _rebuild(self, kind: str, rid: str, rows: list[HistoryRow], rules: Rules) -> None:
+        """An id's ledger built from its every line (each event id once)."""
+        unique = {r[0]: r for r in rows}
+        code = self.categories.code
+        lines = [(t, units, key, code(cat)) for _, t, units, key, cat in unique.values()]
+        self._facts(kind, rid).purchases = ledger.build(lines, rules)
+        if kind == "c":
+            self.dirty.add(("c", rid))
+        else:
+            self.dirty.add(("a", rid))
+            linked = self.links.get(rid)
+            if linked is not None:
+                self.dirty.add(("c", linked[0]))
 
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
         """Link a visitor to a customer. A link without a time (a customer import) holds
@@ -240,34 +432,14 @@ class LiveState:
 
 
 def add_event(
-    facts: Facts,
-    e: EventRecord,
-    weights: dict[str, float],
-    rates: tuple[float, float],
-    categories: Categories,
+    facts: Facts, e: EventRecord, weights: dict[str, float], rates: tuple[float, float]
 ) -> None:
-    """The event's contribution to one id's facts: whatever can fail (the activity sums,
-    the 64-bit line arrays' range) is checked before anything changes."""
+    """The event's contribution to one id's facts, but a purchase's line (the state's
+    :meth:`LiveState.apply_event` adds it first)."""
     amount = None if e.amount is None else e.amount / 10_000
-    units = e.amount or 0
-    if e.type == PURCHASE and not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
-        raise OverflowError("a purchase line's time or amount is beyond 64 bits")
-    activity_state.apply_in_place(
-        facts.activity,
-        e.ts,
-        e.type,
-        e.category,
-        amount,
-        weights,
-        *rates,
-    )
+    activity_state.apply_in_place(facts.activity, e.ts, e.type, e.category, amount, weights, *rates)
     facts.counts[e.type] += 1
-    if e.type == PURCHASE:
-        if facts.purchases is None:
-            facts.purchases = Purchases()
-        key = e.order_id if e.order_id is not None else "\0" + e.event_id
-        facts.purchases.add_line(key, e.ts, units, categories.code(e.category))
-    elif e.type == VISIT:
+    if e.type == VISIT:
         if facts.last_visit is None or e.ts > facts.last_visit:
             facts.last_visit = e.ts
     elif e.type == EMAIL_SIGNUP:

@@ -3,8 +3,9 @@
 This is what :func:`clm.profiles.live.add_event` would build applying the events one
 by one (tests compare the two), computed set-wise so that a server starts in seconds:
 per id and scope the decayed sums anchored at the scope's latest event (the sums of
-:mod:`clm.profiles.activity_state`, SPEC §4), per id its orders and purchase lines
-(packed, :mod:`clm.profiles.orders`), latest visit, signup events and counts by type.
+:mod:`clm.profiles.activity_state`, SPEC §4), per id its orders and line amounts per day
+(:mod:`clm.profiles.ledger`), latest visit, signup events and counts by type; and the
+Bloom filters of the stored event ids and order ids a bounded state checks against.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 import duckdb
 
 from clm.config import ActivitySection
-from clm.profiles import activity_state, orders
+from clm.profiles import activity_state, ledger
+from clm.profiles.bloom import Bloom, hashes_of
 from clm.profiles.idset import IdSet
+from clm.profiles.ledger import Categories, Rules
 from clm.profiles.live import Facts
-from clm.profiles.orders import Categories
 
 PURCHASE = "purchase"
+_BATCH = 200_000
 
 # Raw ids: an event belongs to its customer id, else to its visitor id (``anon``).
 _EVENTS = """
@@ -72,7 +75,10 @@ def activity_rows(con: duckdb.DuckDBPyConnection, act: ActivitySection) -> Any:
 
 
 def facts(
-    con: duckdb.DuckDBPyConnection, act: ActivitySection, categories: Categories
+    con: duckdb.DuckDBPyConnection,
+    act: ActivitySection,
+    categories: Categories,
+    rules: Rules = ledger.UNBOUNDED,
 ) -> tuple[dict[str, Facts], dict[str, Facts], int | None]:
     """Customers' and visitors' facts from every stored event, and the latest event time."""
     customers: dict[str, Facts] = {}
@@ -87,7 +93,7 @@ def facts(
 
     for rid, anon, scope, t_ref, s_s, s_l, v_s, v_l in activity_rows(con, act):
         of(rid, anon).activity[scope] = activity_state.PACKED.pack(t_ref, s_s, s_l, v_s, v_l)
-    _purchases(con, of, categories)
+    _purchases(con, of, categories, rules)
     for rid, anon, kind, n, last in con.sql(
         f"WITH e AS ({_EVENTS}) SELECT rid, anon, type, count(*), max(t) FROM e GROUP BY ALL"
     ).fetchall():
@@ -101,8 +107,16 @@ def facts(
     return customers, visitors, latest
 
 
-def _purchases(con: duckdb.DuckDBPyConnection, of: Any, categories: Categories) -> None:
-    """Every id's orders (summed per order key) and lines, packed (:func:`orders.packed`)."""
+_DAY = 86_400_000_000
+# The day number of a time in µs, exactly (``%`` truncates toward zero in DuckDB).
+_DAY_OF = f"((t - ((t % {_DAY}) + {_DAY}) % {_DAY}) // {_DAY})"
+
+
+def _purchases(
+    con: duckdb.DuckDBPyConnection, of: Any, categories: Categories, rules: Rules
+) -> None:
+    """Every id's ledger (:func:`clm.profiles.ledger.from_orders`) from its orders summed
+    and its line amounts summed per day, both by the database."""
     purchases = f"""
         WITH e AS ({_EVENTS})
         SELECT rid, anon, coalesce(order_id, chr(0) || event_id) AS okey, t,
@@ -112,25 +126,69 @@ def _purchases(con: duckdb.DuckDBPyConnection, of: Any, categories: Categories) 
     summed = con.sql(
         f"""
         WITH p AS ({purchases}),
-        o AS (SELECT rid, anon, okey, min(t) AS first, sum(units) AS units FROM p GROUP BY ALL)
-        SELECT rid, anon, list(okey), list(first), list(units) FROM o GROUP BY ALL
+        o AS (SELECT rid, anon, okey, min(t) AS first, sum(units) AS units, count(*) AS n,
+                     list(DISTINCT category) FILTER (WHERE category IS NOT NULL) AS cats
+              FROM p GROUP BY ALL)
+        SELECT rid, anon, list(okey), list(first), list(units), list(n), list(cats)
+        FROM o GROUP BY ALL
         """
     ).fetchall()
-    lines = {
-        (rid, anon): (times, amounts, keys, cats)
-        for rid, anon, times, amounts, keys, cats in con.sql(
-            f"WITH p AS ({purchases}) "
-            "SELECT rid, anon, list(t), list(units), list(okey), list(category) "
-            "FROM p GROUP BY ALL"
+    days = {
+        (rid, anon): dict(zip(d, u, strict=True))
+        for rid, anon, d, u in con.sql(
+            f"WITH p AS ({purchases}), g AS (SELECT rid, anon, {_DAY_OF} AS d, "
+            "sum(units) AS u FROM p GROUP BY ALL) "
+            "SELECT rid, anon, list(d), list(u) FROM g GROUP BY ALL"
         ).fetchall()
     }
-    for rid, anon, keys, first, units in summed:
-        times, amounts, line_keys, cats = lines[(rid, anon)]
-        rows = list(zip(times, amounts, line_keys, map(categories.code, cats), strict=True))
-        of(rid, anon).purchases = orders.packed(keys, first, [int(u) for u in units], rows)
+    for rid, anon, keys, first, units, lines, cats in summed:
+        masks = [_mask(categories, c) for c in cats]
+        rows = list(zip(keys, first, (int(u) for u in units), lines, masks, strict=True))
+        per_day = {int(d): int(u) for d, u in days[(rid, anon)].items()}
+        of(rid, anon).purchases = ledger.from_orders(rows, per_day, rules)
+
+
+def _mask(categories: Categories, names: list[str] | None) -> int:
+    mask = 0
+    for name in names or ():
+        mask |= 1 << categories.code(name)
+    return mask
+
+
+def shared_order_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Order ids with purchase lines under two ids (never folded: see
+    :attr:`clm.profiles.live.LiveState.shared`)."""
+    return {
+        str(r[0])
+        for r in con.sql(
+            f"WITH e AS ({_EVENTS}) SELECT order_id FROM e WHERE type = '{PURCHASE}' "
+            "AND order_id IS NOT NULL GROUP BY order_id HAVING count(DISTINCT (rid, anon)) > 1"
+        ).fetchall()
+    }
+
+
+def order_keys(con: duckdb.DuckDBPyConnection, headroom: int) -> Bloom:
+    """A Bloom filter of every stored order id, sized for ``headroom`` more."""
+    n = con.sql("SELECT count(DISTINCT order_id) FROM events").fetchall()[0][0]
+    bloom = Bloom(int(n) + headroom)
+    reader = con.sql(
+        f"SELECT DISTINCT order_id FROM events WHERE order_id IS NOT NULL AND type = '{PURCHASE}'"
+    ).to_arrow_reader(_BATCH)
+    for batch in reader:
+        bloom.add_many(hashes_of(batch.column(0).to_pylist()))
+    return bloom
 
 
 def event_ids(con: duckdb.DuckDBPyConnection) -> IdSet:
-    """Every stored event id (the live stream's repeat check)."""
+    """Every stored event id (an unbounded live state's repeat check)."""
     ids = con.execute("SELECT event_id FROM events").fetchnumpy()["event_id"]
     return IdSet(ids.tolist())
+
+
+def event_id_filter(con: duckdb.DuckDBPyConnection, headroom: int) -> Bloom:
+    """A Bloom filter of every stored event id, sized for ``headroom`` more."""
+    n = con.sql("SELECT count(*) FROM events").fetchall()[0][0]
+    bloom = Bloom(int(n) + headroom)
+    for batch in con.sql("SELECT event_id FROM events").to_arrow_reader(_BATCH):
+        bloom.add_many(hashes_of(batch.column(0).to_pylist()))
+    return bloom

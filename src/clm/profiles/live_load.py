@@ -21,6 +21,8 @@ from clm.profiles.live_scores import LiveCalibration
 from clm.scores.calibration import Calibration
 
 BATCH_ROWS = 100_000
+FOLD_LIMIT = 16  # orders a bounded state keeps per id (at least the 10 a view lists)
+HEADROOM = 4_000_000  # keys a Bloom filter is sized for beyond the stored ones
 
 EVENTS_SQL = """
 SELECT event_id, customer_id, anonymous_id, type, epoch_us(ts) AS ts, category,
@@ -29,13 +31,25 @@ FROM events
 """
 
 
-def load_state(con: duckdb.DuckDBPyConnection, settings: Settings) -> LiveState:
+def load_state(
+    con: duckdb.DuckDBPyConnection, settings: Settings, *, fold_limit: int | None = None
+) -> LiveState:
     """The live state of every stored event, link and profile, aggregated by the database
-    (:mod:`clm.profiles.live_bulk`)."""
+    (:mod:`clm.profiles.live_bulk`). With ``fold_limit`` the state is bounded (see
+    :mod:`clm.profiles.live`): it keeps that many orders per id, remembers order keys in
+    a Bloom filter, and leaves the repeat check and the history to its caller."""
     act = settings.activity
     state = LiveState(dict(act.weights), act.half_life_short, act.half_life_long)
-    state.customers, state.visitors, state.latest_ts = live_bulk.facts(con, act, state.categories)
-    state.seen = live_bulk.event_ids(con)
+    if fold_limit is not None:
+        state.fold_limit, state.window_days = fold_limit, settings.rfm.window_days
+        state.latest_ts = con.sql("SELECT max(epoch_us(ts)) FROM events").fetchall()[0][0]
+        state.shared = live_bulk.shared_order_keys(con)
+        state.order_keys = live_bulk.order_keys(con, HEADROOM)
+        state.seen = None
+    customers, visitors, latest = live_bulk.facts(con, act, state.categories, state.rules())
+    state.customers, state.visitors, state.latest_ts = customers, visitors, latest
+    if fold_limit is None:
+        state.seen = live_bulk.event_ids(con)
     _links_and_traits(con, state)
     return _settled(state)
 

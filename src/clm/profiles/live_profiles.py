@@ -68,6 +68,8 @@ class LiveProfiles:
 
     def scores(self, key: Key, as_of: date | None = None) -> dict[str, Any] | None:
         """RFM inputs and scores, segment and phase of a profile; None if it has no facts."""
+        if self.state.unsettled:  # ledgers a failed history read left short: built again
+            self.state.settle()
         day = as_of or self.as_of()
         parts = self.state.facts_of(key, live_scores.day_end(day))
         traits = self.state.traits.get(key[1]) if key[0] == "c" else None
@@ -161,6 +163,8 @@ class LiveProfiles:
     def refresh(self) -> None:
         """Bring every profile's segment up to date (all of them if the as-of date or the
         calibration changed, else the dirty ones)."""
+        if self.state.unsettled:
+            self.state.settle()  # first: the ledgers it builds again mark their profiles dirty
         day = self.as_of()
         version = self.calibration.run_id if self.calibration else 0
         if self._scored_for != (day, version):

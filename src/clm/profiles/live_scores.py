@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from clm.profiles import activity_state, orders
+from clm.profiles import activity_state
 from clm.profiles.activity_state import ActivityState, ScopeScores
+from clm.profiles.ledger import Categories, Ledger, Order
 from clm.profiles.live import MICROS_PER_DAY, Facts, Traits
-from clm.profiles.orders import Categories, Purchases
 from clm.scores.calibration import Calibration
 from clm.scores.segments import PHASE_OF, RULES
 
@@ -52,19 +52,50 @@ def day_end(as_of: date) -> int:
     return (as_of - date(1970, 1, 1)).days * MICROS_PER_DAY + MICROS_PER_DAY
 
 
-def _purchases(parts: list[Facts]) -> list[Purchases]:
+def _purchases(parts: list[Facts]) -> list[Ledger]:
     return [f.purchases for f in parts if f.purchases is not None]
+
+
+def kept_orders(ledgers: list[Ledger]) -> dict[str, Order]:
+    """The kept orders of a profile's ids; an order key kept under two ids is one order
+    (such keys are never folded, :attr:`clm.profiles.live.LiveState.shared`)."""
+    if len(ledgers) == 1:
+        return ledgers[0].orders()
+    out: dict[str, Order] = {}
+    for part in ledgers:
+        for key, o in part.orders().items():
+            known = out.get(key)
+            out[key] = (
+                o
+                if known is None
+                else Order(
+                    min(known.ts, o.ts),
+                    known.amount + o.amount,
+                    known.lines + o.lines,
+                    known.mask | o.mask,
+                )
+            )
+    return out
 
 
 def rfm_inputs(
     parts: list[Facts], traits: Traits | None, as_of: date, window_days: int
 ) -> dict[str, Any]:
-    """recency_days, frequency, monetary, n_orders_life, has_email, visited (SPEC §2–3)."""
+    """recency_days, frequency, monetary, n_orders_life, has_email, visited (SPEC §2–3):
+    kept orders counted one by one, folded ones from their aggregates (whole days: the
+    window starts and ends at midnight)."""
     end = day_end(as_of)
     start = end - window_days * MICROS_PER_DAY
+    first_day, end_day = start // MICROS_PER_DAY, end // MICROS_PER_DAY
     bought = _purchases(parts)
-    positive = [ts for ts in orders.positive_order_times(bought) if ts < end] if bought else []
-    monetary_units = orders.line_sum(bought, start, end) if bought else 0
+    kept = kept_orders(bought) if bought else {}
+    positive = [o.ts for o in kept.values() if o.amount > 0 and o.ts < end]
+    latest = [ts for ts in (max(positive, default=None),) if ts is not None]
+    latest += [p.folded_last for p in bought if p.folded_last is not None]
+    n_orders = len(positive) + sum(p.folded for p in bought)
+    frequency = sum(1 for ts in positive if ts >= start)
+    frequency += sum(p.folded_in(first_day, end_day) for p in bought)
+    monetary_units = sum(p.line_sum(first_day, end_day) for p in bought)
     visits = [f.last_visit for f in parts if f.last_visit is not None]
     has_email = any(f.signed_up for f in parts) or (
         traits is not None
@@ -72,10 +103,10 @@ def rfm_inputs(
         and (traits.signup_at is None or traits.signup_at < end)
     )
     return {
-        "recency_days": (as_of - to_datetime(max(positive)).date()).days if positive else None,
-        "frequency": sum(1 for ts in positive if ts >= start),
+        "recency_days": (as_of - to_datetime(max(latest)).date()).days if latest else None,
+        "frequency": frequency,
         "monetary": monetary_units / 10_000,
-        "n_orders_life": len(positive),
+        "n_orders_life": n_orders,
         "has_email": bool(has_email),
         "visited": bool(visits) and max(visits) >= start,
     }
@@ -176,9 +207,10 @@ def _sum(terms: list[float]) -> float:
 
 
 def latest_purchases(parts: list[Facts], categories: Categories) -> list[dict[str, Any]]:
-    """The latest orders, newest first, as ``clm customer`` lists them."""
+    """The latest orders, newest first, as ``clm customer`` lists them (every id keeps its
+    newest orders, so the profile's newest are among the kept ones)."""
     bought = _purchases(parts)
-    table = orders.merged(bought, categories) if bought else {}
+    table = kept_orders(bought) if bought else {}
     newest = sorted(table.items(), key=lambda kv: kv[1].ts, reverse=True)[:LATEST_ORDERS]
     return [
         {
@@ -186,7 +218,7 @@ def latest_purchases(parts: list[Facts], categories: Categories) -> list[dict[st
             "ts": to_datetime(o.ts).isoformat(),
             "amount": o.amount / 10_000,
             "lines": o.lines,
-            "categories": ", ".join(o.categories) or None,
+            "categories": ", ".join(categories.names_of(o.mask)) or None,
         }
         for key, o in newest
     ]
