@@ -43,6 +43,7 @@ def _mix_many(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
     z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
     return z ^ (z >> np.uint64(31))
 
+
 Hashes = npt.NDArray[np.int64]
 
 
