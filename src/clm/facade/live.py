@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from clm.facade.base import WorkspaceBase
-from clm.ingest import tracking
+from clm.ingest import tracking_fast
 from clm.ingest.stream import EventStream
 from clm.profiles import live_view
 from clm.store import database
@@ -53,10 +53,10 @@ class Live(WorkspaceBase):
         :class:`~clm.errors.InvalidMessage` naming the field when the body is invalid."""
         stream = self._live()
         now = received or datetime.now(UTC)
-        if kind == "batch":
-            parsed = tracking.parse_batch(body, now)
+        if kind == "batch":  # the common calls without pydantic, the others validated
+            parsed = tracking_fast.parse_batch(body, now)
         else:
-            parsed = tracking.parse_message(body, kind, now)
+            parsed = tracking_fast.parse_message(body, kind, now)
         return stream.accept(parsed)
 
     def live_customer(self, profile_id: str) -> dict[str, Any]:

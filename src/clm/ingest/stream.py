@@ -66,7 +66,7 @@ from clm.store import database
 
 log = logging.getLogger("clm.stream")
 REPLAY_BATCH = 50_000
-WRITER_SHARE = 0.25  # the writer thread waits at least 3 times as long as its last write
+WRITER_SHARE = 0.1  # the writer thread waits at least 9 times as long as its last write
 QUARANTINE = "rejected.jsonl"  # in the journal folder: records the database refused
 
 

@@ -347,7 +347,22 @@ def _track(
     m: Track, message_id: str, customer: str | None, anonymous: str | None, ts: int, where: str
 ) -> Iterable[EventRecord]:
     props = _properties(m, m.properties)
-    kind = TRACK_TYPES.get(m.event, m.event)
+    return track_events(m.event, props, message_id, customer, anonymous, ts, where)
+
+
+def track_events(
+    event: str,
+    props: dict[str, Any],
+    message_id: str,
+    customer: str | None,
+    anonymous: str | None,
+    ts: int,
+    where: str,
+) -> list[EventRecord]:
+    """The events of a ``track`` call named ``event`` whose properties (unknown top-level
+    fields included, under ``_extra``) are ``props``; shared by the validated path and
+    :mod:`clm.ingest.tracking_fast`."""
+    kind = TRACK_TYPES.get(event, event)
     category = _text(props.get("category"))
     if kind != "purchase":
         amount = _first_amount(props, where)
