@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from clm import Workspace
+from clm.profiles import live_load
 from clm.ingest import demo
 from clm.ingest import stream as stream_module
 from clm.ingest.recent_ids import RecentIds
@@ -37,7 +38,10 @@ FAIL_EVERY = 5  # every fifth history read fails
 @pytest.fixture
 def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_module, "FOLD_LIMIT", 2)
-    monkeypatch.setattr(stream_module, "HEADROOM", 0)  # a 64-bit filter: "maybe" nearly always
+    # 64-bit filters, "maybe" nearly always: the event ids' (the stream's) and the order
+    # keys' (the live state's, sized where it is loaded)
+    monkeypatch.setattr(stream_module, "HEADROOM", 0)
+    monkeypatch.setattr(live_load, "HEADROOM", 0)
 
 
 def faulty_history(stream: EventStream, fault: str) -> list[int]:
@@ -104,6 +108,8 @@ def test_the_rare_paths_keep_every_profile_equal_to_the_batch(
         ws.score()  # writes what is queued first, then scores the stored events
         assert calls[1] > 3 and stream.stats.id_lookups > 10  # the rare paths ran
         assert stream.live.state.fold_limit == 2
+        order_keys = stream.live.state.order_keys
+        assert order_keys is not None and order_keys.bits == 64 and stream._ids.bits == 64
         events = len(world.transactions) + len(world.events)
         assert stream.stats.accepted == events
         assert_same_as_batch(ws, stream.live)
