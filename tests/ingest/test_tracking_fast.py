@@ -303,3 +303,25 @@ def test_unknown_fields_are_kept_and_offsets_read() -> None:
     assert purchase.ts == tracking.micros(
         datetime(2026, 12, 1, 10, 0, 0, 250_000, tzinfo=timezone(timedelta(hours=2)))
     )
+
+
+SURROGATE = "x\ud800"  # a lone surrogate: pydantic refuses it in text; orjson cannot carry it
+
+
+@pytest.mark.parametrize(
+    "place", ["event", "userId", "anonymousId", "messageId", "writeKey", "property key"]
+)
+def test_a_lone_surrogate_goes_the_validated_way(place: str) -> None:
+    """A Python caller's dict (``Workspace.track``) can hold what JSON cannot; the fast
+    path must refuse what the models refuse, not take it."""
+    call: dict[str, Any] = {"type": "track", "event": "visit", "userId": "u", "messageId": "m"}
+    if place == "property key":
+        call["properties"] = {SURROGATE: 1}
+    else:
+        call[place] = SURROGATE
+    assert _fast_only(call, "track") is None
+    _check(call, "track")
+    _check({"batch": [call]}, "batch")
+    batch = {"batch": [{"type": "track", "event": "visit", "userId": "u"}]}
+    _check({**batch, "writeKey": SURROGATE}, "batch")
+    _check({**batch, "context": {SURROGATE: 1}}, "batch")

@@ -89,12 +89,14 @@ TrackingError = InvalidMessage
 
 
 Id = Annotated[str | int, Field(description="A string (numbers are read as text).")]
+MAX_TEXT = 32_768  # characters of any text field, and of the keys of any object
+MAX_BATCH = 10_000  # messages in one batch
 
 
 class _Common(BaseModel):
     """The common fields of every call (Segment, "Spec: Common Fields")."""
 
-    model_config = ConfigDict(extra="allow", str_max_length=32_768)
+    model_config = ConfigDict(extra="allow", str_max_length=MAX_TEXT)
 
     messageId: str | None = Field(None, max_length=MAX_ID)
     userId: Id | None = None
@@ -164,8 +166,8 @@ class Batch(BaseModel):
     @field_validator("batch")
     @classmethod
     def _not_too_many(cls, value: list[Any]) -> list[Any]:
-        if len(value) > 10_000:
-            raise ValueError("at most 10,000 messages per batch")
+        if len(value) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH:,} messages per batch")
         return value
 
 

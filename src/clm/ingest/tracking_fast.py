@@ -31,23 +31,14 @@ from typing import Any
 from clm.ingest import tracking
 from clm.ingest.records import EARLIEST, LinkRecord, Record, micros
 
-MAX_TEXT = 32_768  # the models' str_max_length (also for the keys of their objects)
-MAX_BATCH = 10_000
+MAX_TEXT = tracking.MAX_TEXT  # the models' str_max_length (also for the keys of their objects)
+MAX_BATCH = tracking.MAX_BATCH
 #: The fields of a ``track`` model; any other field of a call is kept under ``_extra``.
-TRACK_FIELDS = frozenset(
-    {
-        "type",
-        "event",
-        "messageId",
-        "userId",
-        "anonymousId",
-        "timestamp",
-        "context",
-        "integrations",
-        "writeKey",
-        "properties",
-    }
-)
+TRACK_FIELDS = frozenset(tracking.Track.model_fields)
+#: A lone surrogate, which pydantic refuses in any text ("unable to parse raw data as a
+#: unicode string"); JSON from the wire cannot hold one (orjson refuses it), a Python
+#: caller's dict can.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: The one timestamp form taken here: date, ``T``, time to the second, up to 6 digits of
 #: fraction, ``Z`` or an offset (RFC 3339 as the SDKs send it); valid ranges only.
 _TIME = re.compile(
@@ -97,11 +88,12 @@ def _batch(data: Any, received: datetime) -> list[Record]:
     messages = data.get("batch")
     if type(messages) is not list or not 0 < len(messages) <= MAX_BATCH:
         raise _NotSure
-    context, key = data.get("context"), data.get("writeKey")
-    if (context is not None and type(context) is not dict) or (
-        key is not None and type(key) is not str
-    ):
+    key = data.get("writeKey")
+    if key is not None and (type(key) is not str or len(key) > MAX_TEXT):
         raise _NotSure
+    if key is not None:
+        _text(key)
+    _object(data.get("context"))
     clock = _Clock(received)
     out: list[Record] = []
     for i, message in enumerate(messages):
@@ -116,17 +108,22 @@ def _track(m: dict[str, Any], clock: _Clock, where: str) -> list[Record]:
     event = m.get("event")
     if type(event) is not str or not 0 < len(event) <= tracking.MAX_ID:
         raise _NotSure
+    _text(event)
     message_id = m.get("messageId")
     if message_id is not None and (
         type(message_id) is not str or len(message_id) > tracking.MAX_ID
     ):
         raise _NotSure
+    if message_id is not None:
+        _text(message_id)
     customer, anonymous = _id(m.get("userId")), _id(m.get("anonymousId"))
     if customer is None and anonymous is None:
         raise _NotSure
     key = m.get("writeKey")
     if key is not None and (type(key) is not str or len(key) > MAX_TEXT):
         raise _NotSure
+    if key is not None:
+        _text(key)
     _object(m.get("context"))
     _object(m.get("integrations"))
     properties = _object(m.get("properties"))
@@ -146,6 +143,13 @@ def _track(m: dict[str, Any], clock: _Clock, where: str) -> list[Record]:
     return out
 
 
+def _text(value: str) -> str:
+    """``value``, when the models take it as it is (no lone surrogate)."""
+    if not value.isascii() and _SURROGATE.search(value):
+        raise _NotSure
+    return value
+
+
 def _id(value: Any) -> str | None:
     """A user or visitor id: text, or an integer (read as text); None when absent."""
     if value is None:
@@ -153,7 +157,7 @@ def _id(value: Any) -> str | None:
     if type(value) is str:
         if len(value) > MAX_TEXT:
             raise _NotSure
-        return value.strip() or None
+        return _text(value).strip() or None
     if type(value) is int:
         return str(value)
     raise _NotSure
@@ -168,6 +172,7 @@ def _object(value: Any) -> dict[str, Any] | None:
     for k in value:
         if type(k) is not str or len(k) > MAX_TEXT:
             raise _NotSure
+        _text(k)
     return value
 
 
