@@ -22,12 +22,12 @@ import duckdb
 import pytest
 
 from clm import Workspace
-from clm.profiles import live_load
 from clm.ingest import demo
 from clm.ingest import stream as stream_module
 from clm.ingest.recent_ids import RecentIds
 from clm.ingest.stream import EventStream
 from clm.ingest.tracking import EventRecord, Record
+from clm.profiles import live_load
 from clm.profiles.live import HistoryRow
 from tests.profiles.test_live import assert_same_as_batch
 from tests.profiles.test_live import stream as records_of
