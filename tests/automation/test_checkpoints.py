@@ -100,6 +100,30 @@ def test_then_checkpoint_leaves_no_log(tmp_path: Path) -> None:
     con.execute("ROLLBACK")
 
 
+def test_only_the_last_use_checkpoints(tmp_path: Path) -> None:
+    """An inner use asking for the checkpoint leaves it to the outer one still deferring."""
+    path = tmp_path / "x.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY)")
+    con.execute("SET checkpoint_threshold = '64KiB'")
+    wal = tmp_path / "x.duckdb.wal"
+    with checkpoints.deferred(con, then_checkpoint=True):
+        with checkpoints.deferred(con.cursor(), then_checkpoint=True):
+            con.execute("INSERT INTO t SELECT 'k' || range FROM range(50000)")
+        assert wal.exists() and wal.stat().st_size > 0  # still deferred
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_failed_setting_leaves_no_hold(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con.execute("SET checkpoint_threshold = '3MiB'")
+    with pytest.raises(duckdb.Error), checkpoints.deferred(con, "not a size"):
+        pass
+    with checkpoints.deferred(con, "1GiB"):  # the next use still raises the threshold
+        assert _threshold(con) == "1.0 GiB"
+    assert _threshold(con) == "3.0 MiB"
+
+
 def test_a_small_log_is_left_to_the_automatic_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "x.duckdb"
     con = duckdb.connect(str(path))

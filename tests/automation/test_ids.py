@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -92,3 +92,21 @@ def test_decision_ids(
     params = {"a": automation, "c": customer, "e": enrolment, "s": scope, "p": step, "k": kind}
     got = con.execute(f"SELECT {sql}", params | {"t": ts}).fetchall()[0][0]
     assert got == ids.decision_id(automation, customer, enrolment, scope, step, kind, ts)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    ts=st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1)),
+    hours=st.integers(-12, 14),
+)
+def test_an_aware_time_is_its_utc_moment(
+    con: duckdb.DuckDBPyConnection, ts: datetime, hours: int
+) -> None:
+    """DuckDB keeps a TIMESTAMP naive (an aware value is taken in UTC), so the Python form
+    takes an aware time in UTC too; before, it hashed the offset into the id."""
+    aware = ts.replace(tzinfo=timezone(timedelta(hours=hours)))
+    utc = aware.astimezone(UTC).replace(tzinfo=None)
+    python = ids.decision_id("a", "c", None, "s", None, "k", aware)
+    assert python == ids.decision_id("a", "c", None, "s", None, "k", utc)
+    sql = ids.decision_id_sql("'a'", "'c'", "NULL", "'s'", "NULL", "'k'", "$t::TIMESTAMP")
+    assert con.execute(f"SELECT {sql}", {"t": utc}).fetchall()[0][0] == python

@@ -48,8 +48,9 @@ def deferred(
 ) -> Iterator[None]:
     """Run the ``with`` body with automatic checkpoints at ``threshold`` of log (then
     at the threshold set before). With ``then_checkpoint`` a log above the threshold
-    set before is checkpointed at the end (when no transaction is open: a dry run's is,
-    and another cursor's may be), so the caller pays for it and leaves the file
+    set before is checkpointed at the end of the database's last use (when no
+    transaction is open: a dry run's is, and another cursor's may be), so the caller
+    pays for it and leaves the file
     checkpointed: at 1,000,000 profiles the steady tick right after a heavy one was
     slower in every phase (3.4-3.8 s before, 5.0-9.3 s) without it, and as fast as
     before with it. A small log is left to the automatic checkpoint: a checkpoint
@@ -59,33 +60,37 @@ def deferred(
     try:
         yield
     finally:
-        _leave(con, key)
-    if then_checkpoint and _log_bytes(con) > _size(before):
+        last = _leave(con, key)
+    if then_checkpoint and last and _log_bytes(con) > _size(before):
         with suppress(duckdb.Error):  # a transaction is open (a dry run, another cursor)
             con.execute("CHECKPOINT")
 
 
 def _enter(con: duckdb.DuckDBPyConnection, key: str, threshold: str) -> str:
-    """Count one more use of the database ``key``; the first sets ``threshold`` and
-    keeps the value before. Returns that value."""
+    """Count one more use of the database ``key``; the first sets ``threshold`` (and is
+    counted only once it is set) and keeps the value before. Returns that value."""
     with _LOCK:
         hold = _HOLDS.get(key)
         if hold is None:
             rows = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()
-            hold = _HOLDS[key] = _Hold(0, str(rows[0][0]) if rows else "16MiB")
+            before = str(rows[0][0]) if rows else "16MiB"
             con.execute(f"SET checkpoint_threshold = '{threshold}'")
+            hold = _HOLDS[key] = _Hold(0, before)
         hold.depth += 1
         return hold.before
 
 
-def _leave(con: duckdb.DuckDBPyConnection, key: str) -> None:
-    """Count one use of the database ``key`` less; the last puts the value before back."""
+def _leave(con: duckdb.DuckDBPyConnection, key: str) -> bool:
+    """Count one use of the database ``key`` less; the last puts the value before back.
+    Returns whether this was the last."""
     with _LOCK:
         hold = _HOLDS[key]
         hold.depth -= 1
-        if hold.depth == 0:
-            del _HOLDS[key]
-            con.execute(f"SET checkpoint_threshold = '{hold.before}'")
+        if hold.depth:
+            return False
+        del _HOLDS[key]
+        con.execute(f"SET checkpoint_threshold = '{hold.before}'")
+        return True
 
 
 def _database(con: duckdb.DuckDBPyConnection) -> str:

@@ -18,7 +18,7 @@ checks each pair on generated keys (unicode text, times with and without microse
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 LENGTH = 32  # hex digits kept
 
@@ -85,7 +85,10 @@ def decision_id(
     ts: datetime,
 ) -> str:
     """A decision's id: what was decided about whom, in which enrolment (or, before one,
-    which occurrence: ``scope``), at which step and when."""
+    which occurrence: ``scope``), at which step and when (naive UTC, as the engine keeps
+    every time; an aware ``ts`` is taken in UTC, as DuckDB stores it)."""
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
     return digest(
         f"{automation}|{customer_id}|{enrolment_id or scope}|{step_id or ''}|{kind}|"
         f"{ts.isoformat()}"
