@@ -34,6 +34,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+import duckdb
+
 from clm.ingest import identity
 from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
 from clm.profiles import activity_state, ledger
@@ -281,7 +283,7 @@ class LiveState:
             rebuilt = [(other, self.history(*other, None)[0]) for other in sorted(others - {who})]
             for other, other_rows in rebuilt:
                 self._complete(other, other_rows)
-        except Exception as exc:  # a database error, a short read: retried at the next line or read
+        except (duckdb.Error, OSError, ShortHistory) as exc:  # retried at the next line or read
             self.history_errors += 1
             log.error("reading an id's purchase lines failed (%s); retried", type(exc).__name__)
             return False

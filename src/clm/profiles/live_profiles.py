@@ -66,9 +66,14 @@ class LiveProfiles:
 
     # -- one profile -------------------------------------------------------------------------
 
-    def scores(self, key: Key, as_of: date | None = None) -> dict[str, Any] | None:
-        """RFM inputs and scores, segment and phase of a profile; None if it has no facts."""
-        if self.state.unsettled:  # ledgers a failed history read left short: built again
+    def scores(
+        self, key: Key, as_of: date | None = None, *, settle: bool = True
+    ) -> dict[str, Any] | None:
+        """RFM inputs and scores, segment and phase of a profile; None if it has no facts.
+        ``settle``: first build again the ledgers a failed history read left short (a
+        population's re-score does it once per chunk instead: a read that keeps failing
+        is tried once per chunk, not once per profile)."""
+        if settle and self.state.unsettled:
             self.state.settle()
         day = as_of or self.as_of()
         parts = self.state.facts_of(key, live_scores.day_end(day))
@@ -148,6 +153,8 @@ class LiveProfiles:
                 with lock:
                     if self._version() != version:
                         return  # moved on again: the next call starts over
+                    if self.state.unsettled:
+                        self.state.settle()
                     for key in keys[i : i + step]:
                         segment = self._segment(key, day)
                         if segment is not None:
@@ -186,7 +193,7 @@ class LiveProfiles:
 
     def _segment(self, key: Key, day: date) -> str | None:
         """The profile's segment as of ``day``; None when it is no profile of its own."""
-        row = self.scores(key, day)
+        row = self.scores(key, day, settle=False)  # the callers settled first
         if row is None or row["segment"] is None or self._absorbed(key, day):
             return None
         return str(row["segment"])
