@@ -88,11 +88,7 @@ def _batch(data: Any, received: datetime) -> list[Record]:
     messages = data.get("batch")
     if type(messages) is not list or not 0 < len(messages) <= MAX_BATCH:
         raise _NotSure
-    key = data.get("writeKey")
-    if key is not None and (type(key) is not str or len(key) > MAX_TEXT):
-        raise _NotSure
-    if key is not None:
-        _text(key)
+    _optional_text(data.get("writeKey"), MAX_TEXT)
     _object(data.get("context"))
     clock = _Clock(received)
     out: list[Record] = []
@@ -109,21 +105,11 @@ def _track(m: dict[str, Any], clock: _Clock, where: str) -> list[Record]:
     if type(event) is not str or not 0 < len(event) <= tracking.MAX_ID:
         raise _NotSure
     _text(event)
-    message_id = m.get("messageId")
-    if message_id is not None and (
-        type(message_id) is not str or len(message_id) > tracking.MAX_ID
-    ):
-        raise _NotSure
-    if message_id is not None:
-        _text(message_id)
+    message_id = _optional_text(m.get("messageId"), tracking.MAX_ID)
     customer, anonymous = _id(m.get("userId")), _id(m.get("anonymousId"))
     if customer is None and anonymous is None:
         raise _NotSure
-    key = m.get("writeKey")
-    if key is not None and (type(key) is not str or len(key) > MAX_TEXT):
-        raise _NotSure
-    if key is not None:
-        _text(key)
+    _optional_text(m.get("writeKey"), MAX_TEXT)
     _object(m.get("context"))
     _object(m.get("integrations"))
     properties = _object(m.get("properties"))
@@ -148,6 +134,15 @@ def _text(value: str) -> str:
     if not value.isascii() and _SURROGATE.search(value):
         raise _NotSure
     return value
+
+
+def _optional_text(value: Any, limit: int) -> str | None:
+    """An optional text field of at most ``limit`` characters, taken as it is."""
+    if value is None:
+        return None
+    if type(value) is not str or len(value) > limit:
+        raise _NotSure
+    return _text(value)
 
 
 def _id(value: Any) -> str | None:
