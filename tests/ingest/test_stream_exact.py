@@ -27,7 +27,7 @@ from clm.ingest import stream as stream_module
 from clm.ingest.recent_ids import RecentIds
 from clm.ingest.stream import EventStream
 from clm.ingest.tracking import EventRecord, Record
-from clm.profiles import live_load
+from clm.profiles import live_bulk, live_load
 from clm.profiles.live import HistoryRow
 from tests.profiles.test_live import assert_same_as_batch
 from tests.profiles.test_live import stream as records_of
@@ -42,6 +42,7 @@ def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     # keys' (the live state's, sized where it is loaded)
     monkeypatch.setattr(stream_module, "HEADROOM", 0)
     monkeypatch.setattr(live_load, "HEADROOM", 0)
+    monkeypatch.setattr(live_bulk, "GROW", False)  # full from the start, and staying small
 
 
 def faulty_history(stream: EventStream, fault: str) -> list[int]:

@@ -1,10 +1,15 @@
-"""A Bloom filter of 64-bit hashes: a fixed-size "certainly new, or maybe seen" test.
+"""A Bloom filter of 64-bit hashes: a "certainly new, or maybe seen" test, fixed or growing.
 
 The live state asks it whether an event id or an order key may have been seen before;
 "certainly not" (almost every new id) needs nothing else, "maybe" is confirmed against
-the database (exact, slow, rare). Its size is fixed when it is made, so the memory it
-takes does not grow with the events it remembers; what grows is the share of false
-"maybe" answers, each of which costs one exact check.
+the database (exact, slow, rare). Made with ``grow=False`` its size is fixed, and the
+share of false "maybe" answers grows once it holds more keys than it was made for. The
+server's filters are made with ``grow=True``: a full filter keeps its bits and takes new
+keys in a layer twice as large, a key is a "maybe" when any layer says so (Almeida,
+Baquero, Preguiça and Hutchison 2007, "Scalable Bloom filters", Information Processing
+Letters 101(6)). The false "maybe" rate then stays at most the layers' count times the
+rate at capacity, and the memory grows by :data:`BITS_PER_KEY` bits (3 bytes) a key
+beyond the first capacity, a small fraction of what the events take in the database.
 
 Bloom (1970), "Space/time trade-offs in hash coding with allowable errors", CACM 13(7).
 The ``k`` bit positions of a key come from one 64-bit hash, first mixed (the finalizer of
@@ -53,22 +58,50 @@ def false_maybe_rate(keys: int, bits: int, probes: int = PROBES) -> float:
 
 
 class Bloom:
-    """A Bloom filter sized for ``capacity`` keys (see the module docstring)."""
+    """A Bloom filter sized for ``capacity`` keys, growing by layers with ``grow`` (see
+    the module docstring)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, grow: bool = False) -> None:
         # a power of two: a position is a mask away, not a division
         self.bits = 1 << max(6, (BITS_PER_KEY * capacity - 1).bit_length())
         self._mask = self.bits - 1
         self._store = bytearray((self.bits + 7) >> 3)
         self._view = np.frombuffer(self._store, np.uint8)
         self.added = 0
+        self.grow = grow
+        self._capacity = max(capacity, 1)
+        self._held = 0  # keys added to this layer
+        self._full: list[Bloom] = []  # earlier layers, full
 
     def __len__(self) -> int:
         """The keys added (repeats counted)."""
         return self.added
 
     def nbytes(self) -> int:
-        return len(self._store)
+        return len(self._store) + sum(layer.nbytes() for layer in self._full)
+
+    def layers(self) -> int:
+        return len(self._full) + 1
+
+    def _room(self, n: int) -> None:
+        """Start a layer twice as large when ``n`` more keys would overfill this one."""
+        if not self.grow or self._held + n <= self._capacity:
+            return
+        full = Bloom(0)
+        full.bits, full._mask, full._store, full._view = (
+            self.bits,
+            self._mask,
+            self._store,
+            self._view,
+        )
+        full._held = full.added = self._held
+        self._full.append(full)
+        self._capacity = 2 * max(self._capacity, n)
+        self.bits = 1 << (BITS_PER_KEY * self._capacity - 1).bit_length()
+        self._mask = self.bits - 1
+        self._store = bytearray((self.bits + 7) >> 3)
+        self._view = np.frombuffer(self._store, np.uint8)
+        self._held = 0
 
     def _positions(self, h: int) -> list[int]:
         h = _mix(h)
@@ -78,13 +111,17 @@ class Bloom:
 
     def add(self, h: int) -> None:
         """Remember a key's hash."""
+        self._room(1)
         store = self._store
         for p in self._positions(h):
             store[p >> 3] |= 1 << (p & 7)
         self.added += 1
+        self._held += 1
 
     def test_and_add(self, h: int) -> bool:
         """Remember a key's hash; whether it may have been added before (one pass)."""
+        self._room(1)
+        earlier = any(h in layer for layer in self._full)
         h = _mix(h)
         a, step, m, store = h & _LOW, (h >> 32) | 1, self._mask, self._store
         found = True
@@ -96,14 +133,17 @@ class Bloom:
                 store[byte] |= bit
             a += step
         self.added += 1
-        return found
+        self._held += 1
+        return found or earlier
 
     def __contains__(self, h: object) -> bool:
         """Whether a hash may have been added (False: certainly not)."""
         if not isinstance(h, int):
             return False
         store = self._store
-        return all(store[p >> 3] >> (p & 7) & 1 for p in self._positions(h))
+        if all(store[p >> 3] >> (p & 7) & 1 for p in self._positions(h)):
+            return True
+        return any(h in layer for layer in self._full)
 
     def _positions_many(self, hashes: Hashes) -> npt.NDArray[np.uint64]:
         h = _mix_many(hashes)
@@ -115,9 +155,11 @@ class Bloom:
         """Remember many hashes at once."""
         if not len(hashes):
             return
+        self._room(len(hashes))
         p = self._positions_many(hashes).ravel()
         np.bitwise_or.at(self._view, (p >> np.uint64(3)).astype(np.intp), _bit(p))
         self.added += len(hashes)
+        self._held += len(hashes)
 
     def contains_many(self, hashes: Hashes) -> npt.NDArray[np.bool_]:
         """Per hash, whether it may have been added."""
@@ -125,7 +167,10 @@ class Bloom:
             return np.zeros(0, np.bool_)
         p = self._positions_many(hashes)
         found = self._view[(p >> np.uint64(3)).astype(np.intp)] & _bit(p)
-        return np.asarray(found.all(axis=1), np.bool_)
+        out = np.asarray(found.all(axis=1), np.bool_)
+        for layer in self._full:
+            out |= layer.contains_many(hashes)
+        return out
 
 
 def _bit(p: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
