@@ -59,7 +59,7 @@ from clm.ingest.recent_ids import RecentIds
 from clm.ingest.tracking import EventRecord, Record, check_record
 from clm.profiles import live_bulk
 from clm.profiles.bloom import Bloom, hashes_of
-from clm.profiles.live import HistoryRow, owner
+from clm.profiles.live import ORDER_KEY_SQL, HistoryRow, order_key, owner
 from clm.profiles.live_load import FOLD_LIMIT, HEADROOM, load_calibration, load_state
 from clm.profiles.live_profiles import LiveProfiles
 from clm.store import database
@@ -345,7 +345,7 @@ class EventStream:
             (str(eid), int(t), int(units), str(okey), cat)
             for eid, t, units, okey, cat in self._reader.execute(
                 "SELECT event_id, epoch_us(ts), coalesce((amount * 10000)::BIGINT, 0), "
-                f"coalesce(order_id, chr(0) || event_id), category FROM events "
+                f"{ORDER_KEY_SQL}, category FROM events "
                 f"WHERE type = 'purchase' AND {where}",
                 [rid],
             ).fetchall()
@@ -353,8 +353,7 @@ class EventStream:
         mine = (kind, rid)
         for e in unwritten:
             if e.type == "purchase" and owner(e) == mine:
-                okey = e.order_id if e.order_id is not None else "\0" + e.event_id
-                rows.append((e.event_id, e.ts, e.amount or 0, okey, e.category))
+                rows.append((e.event_id, e.ts, e.amount or 0, order_key(e), e.category))
         return rows, self._owners(key, unwritten, mine) if key is not None else []
 
     def _owners(

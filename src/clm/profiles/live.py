@@ -82,6 +82,10 @@ def order_key(e: EventRecord) -> str:
     return e.order_id if e.order_id is not None else "\0" + e.event_id
 
 
+#: :func:`order_key` over the columns of the events table.
+ORDER_KEY_SQL = "coalesce(order_id, chr(0) || event_id)"
+
+
 @dataclass(slots=True)
 class Facts:
     """What the events of one id (a customer's own, or one visitor's) say.

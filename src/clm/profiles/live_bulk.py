@@ -19,7 +19,7 @@ from clm.profiles import activity_state, ledger
 from clm.profiles.bloom import Bloom, hashes_of
 from clm.profiles.idset import IdSet
 from clm.profiles.ledger import Categories, Rules
-from clm.profiles.live import Facts
+from clm.profiles.live import ORDER_KEY_SQL, Facts
 
 PURCHASE = "purchase"
 _BATCH = 200_000
@@ -122,7 +122,7 @@ def _purchases(
     and its line amounts summed per day, both by the database."""
     purchases = f"""
         WITH e AS ({_EVENTS})
-        SELECT rid, anon, coalesce(order_id, chr(0) || event_id) AS okey, t,
+        SELECT rid, anon, {ORDER_KEY_SQL} AS okey, t,
                coalesce(units, 0) AS units, category
         FROM e WHERE type = '{PURCHASE}'
     """
