@@ -136,12 +136,12 @@ class LiveState:
     history: History | None = None  # reads an id's every line (with fold_limit)
     # ids whose ledger lacks lines because reading their history failed, with the order
     # keys that asked for it; built again (:meth:`settle`) before they are read or grow
-    unsettled: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    unsettled: dict[Key, set[str]] = field(default_factory=dict)
     history_errors: int = 0  # history reads that failed or fell short (each one retried)
     # per id whose history reads fell short: how many writes passed meanwhile, the last seen
-    short_reads: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    short_reads: dict[Key, tuple[int, int]] = field(default_factory=dict)
     writes: int = 0  # batches the caller has written to the database (it keeps this current)
-    missing: dict[tuple[str, str], int] = field(default_factory=dict)  # lines an id's ledger lacks
+    missing: dict[Key, int] = field(default_factory=dict)  # lines an id's ledger lacks
     _rules: Rules | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -325,13 +325,10 @@ class LiveState:
         code = self.categories.code
         lines = [(t, units, key, code(cat)) for _, t, units, key, cat in unique.values()]
         self._facts(kind, rid).purchases = ledger.build(lines, rules)
-        if kind == "c":
-            self.dirty.add(("c", rid))
-        else:
-            self.dirty.add(("a", rid))
-            linked = self.links.get(rid)
-            if linked is not None:
-                self.dirty.add(("c", linked[0]))
+        self.dirty.add((kind, rid))
+        linked = self.links.get(rid) if kind == "a" else None
+        if linked is not None:  # a linked visitor's lines count for its customer
+            self.dirty.add(("c", linked[0]))
 
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
         """Link a visitor to a customer. A link without a time (a customer import) holds
