@@ -52,7 +52,7 @@ import orjson
 import pyarrow as pa
 
 from clm.config import Settings
-from clm.errors import InvalidMessage
+from clm.errors import DatabaseUnavailable, InvalidMessage
 from clm.ingest import journal, live_writer
 from clm.ingest.journal import Journal, Position, from_journal, to_journal
 from clm.ingest.recent_ids import RecentIds
@@ -91,6 +91,7 @@ class StreamStats:
     write_errors: int = 0  # failed writes of a batch (retried; see the log)
     apply_errors: int = 0  # journaled records the live state could not take
     id_lookups: int = 0  # requests whose ids the database had to settle (repeats, "maybe")
+    lookup_errors: int = 0  # of those, lookups that failed (the request got a 503)
     history_reads: int = 0  # ledgers built again from an id's every line
     quarantined: int = 0  # records the database refused, kept in QUARANTINE
     last_write_seconds: float = 0.0
@@ -244,7 +245,9 @@ class EventStream:
 
     def accept(self, records: list[Record]) -> int:
         """Take one request's records: journal, apply, queue. Returns how many events were
-        new; raises ``OSError`` (nothing applied) when the journal cannot be written."""
+        new; raises ``OSError`` when the journal cannot be written and
+        :class:`~clm.errors.DatabaseUnavailable` when the database cannot say which ids it
+        holds (either way nothing is journaled or applied)."""
         assert self.profiles is not None and self._journal is not None
         with self.lock:
             return self._accept(records)
@@ -314,19 +317,27 @@ class EventStream:
         return fresh
 
     def _stored(self, ids: list[str]) -> set[str]:
-        """Which of these ids the database holds."""
+        """Which of these ids the database holds. Raises :class:`DatabaseUnavailable` when
+        the database cannot say (the request is then refused whole: nothing journaled)."""
         if not ids:
             return set()
         assert self._reader is not None
         self.stats.id_lookups += 1
-        self._reader.register("_clm_maybe_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
         try:
-            rows = self._reader.execute(
-                "SELECT DISTINCT event_id FROM events "
-                "WHERE event_id IN (SELECT event_id FROM _clm_maybe_ids)"
-            ).fetchall()
-        finally:
-            self._reader.unregister("_clm_maybe_ids")
+            self._reader.register(
+                "_clm_maybe_ids", pa.table({"event_id": pa.array(ids, pa.string())})
+            )
+            try:
+                rows = self._reader.execute(
+                    "SELECT DISTINCT event_id FROM events "
+                    "WHERE event_id IN (SELECT event_id FROM _clm_maybe_ids)"
+                ).fetchall()
+            finally:
+                self._reader.unregister("_clm_maybe_ids")
+        except duckdb.Error as exc:
+            self.stats.lookup_errors += 1
+            log.error("checking stored event ids failed (%s); request refused", _kind(exc))
+            raise DatabaseUnavailable("the stored event ids") from None
         return {str(r[0]) for r in rows}
 
     def _history(
