@@ -13,7 +13,11 @@ stream first writes what the journal holds beyond the database's position (what 
 left unwritten), then builds the live state from the database. A record the database
 refuses, there or in the writer thread, is kept with the reason in
 ``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the stats; the
-writer thread survives every error and retries what it could not write.
+writer thread survives every error and retries what it could not write. A refused event
+is not stored, so it is taken out of the live state too (its id's facts are built again
+from what is stored and not written yet) and its id is no stored id: a later different
+record with that id is taken, stored and applied once, while the same record sent again
+(the same content, remembered by a hash, also across restarts) is a repeat.
 
 Repeats and memory: the live state is bounded (:mod:`clm.profiles.live`), so the
 stream checks event ids itself, exactly: an id accepted but not written yet is in a set
@@ -35,6 +39,7 @@ own database cursor; the history reader has a cursor of its own (used under the 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -59,8 +64,14 @@ from clm.ingest.recent_ids import RecentIds
 from clm.ingest.tracking import EventRecord, Record, check_record
 from clm.profiles import live_bulk
 from clm.profiles.bloom import Bloom, hashes_of
-from clm.profiles.live import ORDER_KEY_SQL, HistoryRow, order_key, owner
-from clm.profiles.live_load import FOLD_LIMIT, HEADROOM, load_calibration, load_state
+from clm.profiles.live import ORDER_KEY_SQL, HistoryRow, Key, order_key, owner
+from clm.profiles.live_load import (
+    EVENTS_SQL,
+    FOLD_LIMIT,
+    HEADROOM,
+    load_calibration,
+    load_state,
+)
 from clm.profiles.live_profiles import LiveProfiles
 from clm.store import database
 
@@ -68,6 +79,7 @@ log = logging.getLogger("clm.stream")
 REPLAY_BATCH = 50_000
 WRITER_SHARE = 0.1  # the writer thread waits at least 9 times as long as its last write
 QUARANTINE = "rejected.jsonl"  # in the journal folder: records the database refused
+REFUSED_IDS = 100_000  # refused events remembered (by id and content) to ignore their resends
 
 
 def _kind(exc: BaseException) -> str:
@@ -77,6 +89,36 @@ def _kind(exc: BaseException) -> str:
 
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _fingerprint(data: dict[str, Any]) -> bytes:
+    """A journal record's content, hashed (the same record sent again hashes the same)."""
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(text, digest_size=16).digest()
+
+
+def _remember(refused: dict[str, bytes], event_id: str, fingerprint: bytes) -> None:
+    """Remember a refused event, forgetting the oldest beyond :data:`REFUSED_IDS`."""
+    refused.pop(event_id, None)
+    refused[event_id] = fingerprint
+    while len(refused) > REFUSED_IDS:
+        del refused[next(iter(refused))]
+
+
+def _refused_before(path: Path) -> dict[str, bytes]:
+    """The refused events of the quarantine file (by id and content), the latest last."""
+    refused: dict[str, bytes] = {}
+    if not path.exists():
+        return refused
+    with path.open("rb") as lines:
+        for line in lines:
+            try:
+                data = orjson.loads(line)["record"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by a crash: its record is in the journal still
+            if isinstance(data, dict) and data.get("k") == "e" and isinstance(data.get("id"), str):
+                _remember(refused, data["id"], _fingerprint(data))
+    return refused
 
 
 @dataclass
@@ -133,6 +175,9 @@ class EventStream:
         self._recent = RecentIds()  # the latest ids written
         self._applying: list[EventRecord] = []  # the current request's events applied so far
         self._ids = Bloom(0)  # every other event id seen (from start)
+        # events the database refused: id → fingerprint of the refused record (bounded)
+        self._refused: dict[str, bytes] = {}
+        self._untaken: set[Key] = set()  # ids whose refused events are still in the live state
         self._reader: duckdb.DuckDBPyConnection | None = None
         self.lock = threading.RLock()  # the live state: held to change or read it
         self._lock = threading.Lock()
@@ -153,6 +198,7 @@ class EventStream:
         """Write what the journal holds beyond the database, build the live state, start
         the writer thread; return the live profiles."""
         say = progress or (lambda _m: None)
+        self._refused = _refused_before(self.folder / QUARANTINE)
         cursor = database.cursor(self.con)
         replayed = self._replay(cursor, say)
         if replayed:
@@ -204,7 +250,13 @@ class EventStream:
             )
         return done
 
-    def _store(self, cursor: duckdb.DuckDBPyConnection, batch: list[Record], end: Position) -> int:
+    def _store(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        batch: list[Record],
+        end: Position,
+        reject: Callable[[Record, BaseException], None] | None = None,
+    ) -> int:
         """Write a batch; if it fails, record by record, quarantining the records the
         database refuses (errors of the database itself propagate)."""
         try:
@@ -212,7 +264,7 @@ class EventStream:
             return len(batch)
         except Exception as exc:  # retried record by record below
             log.warning("writing a batch failed (%s); writing it record by record", _kind(exc))
-        return live_writer.write_each(cursor, batch, end, self._reject)
+        return live_writer.write_each(cursor, batch, end, reject or self._reject)
 
     def _reject(self, record: Record | dict[str, Any], exc: BaseException) -> None:
         """Keep a record the database cannot take in the quarantine file, with the reason;
@@ -228,6 +280,8 @@ class EventStream:
             os.write(fd, line + b"\n")
         finally:
             os.close(fd)
+        if data.get("k") == "e" and isinstance(data.get("id"), str):
+            _remember(self._refused, data["id"], _fingerprint(data))
         self.stats.quarantined += 1
         log.error("a record could not be stored (%s); kept in %s", _kind(exc), QUARANTINE)
 
@@ -301,6 +355,15 @@ class EventStream:
         events = [r.event_id for r in records if isinstance(r, EventRecord)]
         pending, recent = self._pending, self._recent
         repeats = {e for e in events if e in pending or e in recent}
+        refused = self._refused
+        if refused:  # the same refused record again is a repeat; another one is not
+            repeats |= {
+                r.event_id
+                for r in records
+                if isinstance(r, EventRecord)
+                and (known := refused.get(r.event_id)) is not None
+                and known == _fingerprint(to_journal(r))
+            }
         maybe = self._ids.contains_many(hashes_of(events))
         asked = [e for e, m in zip(events, maybe, strict=True) if m and e not in repeats]
         repeats |= self._stored(asked)
@@ -405,8 +468,15 @@ class EventStream:
             if not batch:
                 return
             clock = time.perf_counter()
+            refused: list[EventRecord] = []
+
+            def reject(record: Record, exc: BaseException) -> None:
+                if isinstance(record, EventRecord):
+                    refused.append(record)
+                self._reject(record, exc)
+
             try:
-                self._store(cursor, batch, end)
+                self._store(cursor, batch, end, reject)
             except Exception as exc:  # the writer keeps running and retries
                 self.stats.write_errors += 1
                 log.error("writing %d records to the database failed (%s)", len(batch), _kind(exc))
@@ -416,18 +486,77 @@ class EventStream:
                     if self._queue_end < end:
                         self._queue_end = end
                 return
+            bad = {r.event_id for r in refused}
             with self._lock:  # written: the recent ids, the filter and the database have them
                 written = [r.event_id for r in batch if isinstance(r, EventRecord)]
-                self._recent.add_many(written)
+                self._recent.add_many(e for e in written if e not in bad)  # refused: not stored
                 self._pending.difference_update(written)
                 self._inflight = []
+                self._untaken.update(owner(r) for r in refused)
             self.stats.written += len(batch)
             self.stats.written_batches += 1
             for listener in self.listeners:
-                listener(batch)
+                listener(
+                    [r for r in batch if not isinstance(r, EventRecord) or r.event_id not in bad]
+                )
             self.stats.last_write_seconds = time.perf_counter() - clock
             if self._journal is not None:
                 self._journal.drop_before(Position(end.segment, 0))
+        if self._untaken:  # after the write lock: the live state's lock is taken below
+            self._take_back(max((r.ts for r in refused), default=None))
+
+    def _take_back(self, latest: int | None) -> None:
+        """Take the refused events out of the live state: their ids' facts are built again
+        from what is stored and not written yet (the refused records are in neither), and
+        the latest event time again if a refused event was the latest. An id whose events
+        cannot be read stays to do at the next write."""
+        if self.profiles is None:
+            return
+        with self.lock:
+            state = self.profiles.state
+            with self._lock:
+                todo = sorted(self._untaken)
+            for who in todo:
+                try:
+                    state.replace_facts(who, self._events_of(who))
+                except duckdb.Error as exc:
+                    log.error("taking back a refused event failed (%s); retried", _kind(exc))
+                    continue
+                with self._lock:
+                    self._untaken.discard(who)
+            if latest is not None and state.latest_ts is not None and latest >= state.latest_ts:
+                try:
+                    state.latest_ts = self._latest_ts()
+                except duckdb.Error as exc:
+                    log.error("reading the latest event time failed (%s)", _kind(exc))
+
+    def _events_of(self, who: Key) -> list[EventRecord]:
+        """Every event of an id (its own: a customer's, or an unlinked visitor's): not
+        written yet (read first: a write committing meanwhile is then read twice, never
+        missed), then stored."""
+        assert self._reader is not None
+        with self._lock:
+            unwritten = [
+                r
+                for r in (*self._inflight, *self._queue)
+                if isinstance(r, EventRecord) and owner(r) == who
+            ]
+        kind, rid = who
+        where = "customer_id = ?" if kind == "c" else "customer_id IS NULL AND anonymous_id = ?"
+        stored = [
+            EventRecord(*row)
+            for row in self._reader.execute(f"{EVENTS_SQL} WHERE {where}", [rid]).fetchall()
+        ]
+        return [*unwritten, *stored]
+
+    def _latest_ts(self) -> int | None:
+        """The latest time of the events stored or on their way there."""
+        assert self._reader is not None
+        with self._lock:
+            times = [r.ts for r in (*self._inflight, *self._queue) if isinstance(r, EventRecord)]
+        stored = self._reader.execute("SELECT max(epoch_us(ts)) FROM events").fetchall()[0][0]
+        known = [*times, *([int(stored)] if stored is not None else [])]
+        return max(known) if known else None
 
     def flush(self) -> None:
         """Write everything accepted so far to the database now (before a scoring run)."""

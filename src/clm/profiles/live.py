@@ -330,6 +330,34 @@ class LiveState:
         if linked is not None:  # a linked visitor's lines count for its customer
             self.dirty.add(("c", linked[0]))
 
+    def replace_facts(self, who: Key, events: Iterable[EventRecord]) -> None:
+        """Build an id's facts again from its every event (each event id once): after an
+        event applied live was refused by the database, the id holds only what is stored
+        or on its way there. An id left without events and known no other way is dropped
+        (it was a profile only through the refused event)."""
+        kind, rid = who
+        facts = Facts()
+        lines: list[Line] = []
+        code = self.categories.code
+        for e in {e.event_id: e for e in events}.values():
+            add_event(facts, e, self.weights, self.rates)
+            if e.type == PURCHASE:
+                lines.append((e.ts, e.amount or 0, order_key(e), code(e.category)))
+        if lines:
+            facts.purchases = ledger.build(lines, self.rules())
+        table = self.customers if kind == "c" else self.visitors
+        known = (rid in self.traits or rid in self.members) if kind == "c" else rid in self.links
+        if lines or facts.counts or known:
+            table[rid] = facts
+        else:
+            table.pop(rid, None)
+        self.missing.pop(who, None)
+        self.short_reads.pop(who, None)
+        self.dirty.add(who)
+        linked = self.links.get(rid) if kind == "a" else None
+        if linked is not None:
+            self.dirty.add(("c", linked[0]))
+
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
         """Link a visitor to a customer. A link without a time (a customer import) holds
         and replaces the visitor's link; of timed links, :func:`clm.ingest.identity.resolve`
