@@ -25,7 +25,7 @@ import duckdb
 import pytest
 
 from clm import Workspace
-from clm.ingest import live_writer
+from clm.ingest import live_writer, stream_reads
 from clm.ingest.journal import Position
 from clm.ingest.recent_ids import RecentIds
 from clm.ingest.stream import QUARANTINE, EventStream
@@ -147,3 +147,28 @@ def test_the_refused_records_are_known_again_after_a_restart(tmp_path: Path) -> 
     finally:
         ws.stop_stream()
         ws.close()
+
+
+def test_a_failed_take_back_is_done_again_at_the_next_write(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = ws.start_stream(flush_interval=60)
+    try:
+        events_of = stream_reads.events_of
+        with monkeypatch.context() as patch:
+
+            def failing(*_args: object) -> list[EventRecord]:
+                raise duckdb.IOException("injected: the database could not be read")
+
+            patch.setattr(stream_reads, "events_of", failing)
+            assert stream.accept([*own_history(), BAD]) == 3
+            stream.flush()
+            with stream.lock:  # not taken back yet: the purchase is still live
+                view = stream.live.live_view(("c", "c-1"))
+            assert view is not None and view["events"]["purchase"] == 2
+        assert stream_reads.events_of is events_of
+        assert stream.accept(filler(1)) == 2
+        stream.flush()  # the next write takes it back
+        check(ws, stream)
+    finally:
+        ws.stop_stream()
