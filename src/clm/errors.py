@@ -18,7 +18,8 @@ HTTP API can turn it into a clear message (exit code 1, or a 4xx answer)::
     ├── AutomationError           an automation cannot run (unknown name, a bad window)
     │   └── DefinitionError       automation files break their schema (file:line each)
     ├── UserError                 a dashboard user name, password or users file is invalid
-    └── ChartError                a chart cannot be written (its format, a missing renderer)
+    ├── ChartError                a chart cannot be written (its format, a missing renderer)
+    └── DatabaseUnavailable       the database failed a read on a request's path (retry later)
 
 Expected conditions in statistics are typed results, not exceptions (see DESIGN.md).
 """
@@ -138,3 +139,14 @@ class UserError(ClmError):
 
 class ChartError(ClmError):
     """A chart cannot be written: an unknown file type, or no PNG renderer (kaleido, Chrome)."""
+
+
+class DatabaseUnavailable(ClmError):
+    """The workspace database failed a read that a request needs (an I/O error, no memory,
+    a lock): nothing of the request was taken, so the caller may send it again later.
+    The message is the same for every cause: it never quotes the query or its values."""
+
+    retry_after = 5  # seconds a client is asked to wait (the ``Retry-After`` of a 503)
+
+    def __init__(self, what: str = "the database") -> None:
+        super().__init__(f"{what} cannot be read right now; nothing was taken, retry later")

@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,8 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clm import __version__
 from clm.api import messages, profiles, tracking
-from clm.api.deps import ServerState, error_answer
-from clm.errors import ClmError
+from clm.api.deps import ServerState, error_answer, error_headers
+from clm.errors import ClmError, DatabaseUnavailable
 from clm.web import create_router
 
 log = logging.getLogger("clm.http")
@@ -56,6 +57,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.add_middleware(AccessLog, state=state)
     app.add_exception_handler(ClmError, _clm_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(duckdb.Error, _database_error)  # type: ignore[arg-type]
 
     @app.get("/v1/health", tags=["server"], summary="Liveness (no key needed)")
     def health() -> dict[str, Any]:
@@ -99,7 +101,20 @@ class AccessLog:
 
 def _clm_error(_request: Request, exc: ClmError) -> JSONResponse:
     status, body = error_answer(exc)
-    return JSONResponse(body, status)
+    return JSONResponse(body, status, error_headers(exc))
+
+
+def _database_error(request: Request, exc: duckdb.Error) -> JSONResponse:
+    """A database error on a route's path (a profile, a listing, the status): 503 with
+    ``Retry-After``; the log and the answer name the error's kind only, never the query
+    or its values (they may hold personal data)."""
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    log.error("%s %s: the database failed (%s); answered 503", request.method, route, _kind(exc))
+    return _clm_error(request, DatabaseUnavailable())
+
+
+def _kind(exc: BaseException) -> str:
+    return type(exc).__name__
 
 
 def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,7 +20,7 @@ from fastapi import Depends, HTTPException, Request
 from clm.api.keys import RANK, ApiKey, KeyStore, Role
 from clm.api.limits import RateLimiter, retry_after
 from clm.config import ServerSection
-from clm.errors import ClmError, InvalidMessage, NotFound, WorkspaceError
+from clm.errors import ClmError, DatabaseUnavailable, InvalidMessage, NotFound, WorkspaceError
 from clm.workspace import Workspace
 
 
@@ -118,7 +118,16 @@ def error_answer(exc: ClmError) -> tuple[int, dict[str, Any]]:
         return 422, {"detail": str(exc), "field": exc.field}
     if isinstance(exc, WorkspaceError):
         return 409, {"detail": str(exc)}
+    if isinstance(exc, DatabaseUnavailable):
+        return 503, {"detail": str(exc)}
     return 400, {"detail": str(exc)}
+
+
+def error_headers(exc: ClmError) -> dict[str, str]:
+    """The headers that go with :func:`error_answer`'s: a 503 says when to come back."""
+    if isinstance(exc, DatabaseUnavailable):
+        return {"Retry-After": retry_after(exc.retry_after)}
+    return {}
 
 
 ReadKey = Annotated[ApiKey, reader("read")]

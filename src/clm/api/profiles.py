@@ -135,6 +135,7 @@ def server_stats(state: State) -> dict[str, Any]:
         "records_quarantined": stats.quarantined if stats else 0,  # .clm/journal/rejected.jsonl
         "live_apply_errors": stats.apply_errors if stats else 0,
         "id_lookups": stats.id_lookups if stats else 0,  # repeats settled by the database
+        "id_lookup_errors": stats.lookup_errors if stats else 0,  # each answered 503
         "history_reads": stats.history_reads if stats else 0,  # ledgers built again
         # failed history reads: their ids are built again at their next line or read
         "history_errors": stream.profiles.state.history_errors if stream and stream.profiles else 0,

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import duckdb
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from clm.api.deps import ServerState, State, authorize, error_answer, token_of
+from clm.api.deps import ServerState, State, authorize, error_answer, error_headers, token_of
 from clm.api.limits import TooLarge
-from clm.errors import ClmError, InvalidMessage
+from clm.errors import ClmError, DatabaseUnavailable, InvalidMessage
 from clm.ingest import tracking
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
@@ -120,7 +121,10 @@ async def answer(state: ServerState, kind: str, headers: Headers, receive: Recei
     except InvalidMessage as exc:
         return _json(422, {"detail": str(exc), "field": exc.field})
     except ClmError as exc:
-        return _json(*error_answer(exc))
+        return _json(*error_answer(exc), error_headers(exc))
+    except duckdb.Error:  # a read on the way (the stream's own are DatabaseUnavailable)
+        unavailable = DatabaseUnavailable()
+        return _json(*error_answer(unavailable), error_headers(unavailable))
     except OSError:
         return _json(
             503,
@@ -201,6 +205,7 @@ def _route(kind: str, path: str, *, hidden: bool = False) -> None:
             413: {"description": "The body is too large"},
             422: {"description": "An invalid message; `field` names it"},
             429: {"description": "Rate limit exceeded; see Retry-After"},
+            503: {"description": "Not taken (journal or database failing); see Retry-After"},
         },
     )
 

@@ -12,21 +12,25 @@ batches grow with the load instead of the writer's share of the CPU. On start th
 stream first writes what the journal holds beyond the database's position (what a crash
 left unwritten), then builds the live state from the database. A record the database
 refuses, there or in the writer thread, is kept with the reason in
-``.clm/journal/rejected.jsonl`` (:data:`QUARANTINE`) and counted in the stats; the
-writer thread survives every error and retries what it could not write.
+``.clm/journal/rejected.jsonl`` (:mod:`clm.ingest.quarantine`) and counted in the stats; the
+writer thread survives every error and retries what it could not write. A refused event
+is not stored, so it is taken out of the live state too (its id's facts are built again
+from what is stored and not written yet) and its id is no stored id: a later different
+record with that id is taken, stored and applied once, while the same record sent again
+(the same content, remembered by a hash, also across restarts) is a repeat.
 
 Repeats and memory: the live state is bounded (:mod:`clm.profiles.live`), so the
-stream checks event ids itself, exactly: an id accepted but not written yet is in a set
-(the pending ids), the latest ids written in a bounded one (:mod:`clm.ingest.recent_ids`),
-every other id seen in a Bloom filter (:mod:`clm.profiles.bloom`) whose "maybe" is
-settled by the database (a request repeating an older event, or a rare false "maybe",
-costs one lookup). When a purchase line may belong to an order its id's ledger
-folded, the state reads the id's every line (:meth:`EventStream._history`): the stored
-ones and those accepted but not written yet (queued, being written, or earlier in the same
-request), each event id once, so a write committing meanwhile neither drops nor doubles one.
-A read that fails, or holds fewer lines than the ledger took, leaves the id unsettled and is
-done again (at its next line, at the end of the request, before its profile is read), so no
-line is lost (:meth:`clm.profiles.live.LiveState.settle`).
+stream checks event ids itself, exactly (:mod:`clm.ingest.repeats`: pending ids, recent
+ids, a Bloom filter settled by the database). When a purchase line may belong to an order
+its id's ledger folded, the state reads the id's every line (:meth:`EventStream._history`,
+:mod:`clm.ingest.stream_reads`): the stored ones and those accepted but not written yet
+(queued, being written, or earlier in the same request), each event id once, so a write
+committing meanwhile neither drops nor doubles one. A read that fails, or holds fewer
+lines than the ledger took, leaves the id unsettled and is done again (at its next line,
+at the end of the request, before its profile is read), so no line is lost
+(:mod:`clm.profiles.live_settle`). A database that cannot say which ids it holds makes
+the request fail whole with :class:`~clm.errors.DatabaseUnavailable` (a 503), before
+anything is journaled or applied.
 
 Threads: whatever reads or changes the live state holds :attr:`EventStream.lock`; the
 writer thread only touches the queue and the pending ids (under its own lock) and its
@@ -36,71 +40,41 @@ own database cursor; the history reader has a cursor of its own (used under the 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import orjson
-import pyarrow as pa
 
 from clm.config import Settings
-from clm.errors import InvalidMessage
-from clm.ingest import journal, live_writer
+from clm.errors import DatabaseUnavailable, InvalidMessage
+from clm.ingest import journal, live_writer, quarantine, repeats, stream_reads
 from clm.ingest.journal import Journal, Position, from_journal, to_journal
+from clm.ingest.quarantine import QUARANTINE, RefusedEvents
 from clm.ingest.recent_ids import RecentIds
+from clm.ingest.stream_stats import StreamStats
 from clm.ingest.tracking import EventRecord, Record, check_record
 from clm.profiles import live_bulk
 from clm.profiles.bloom import Bloom, hashes_of
-from clm.profiles.live import ORDER_KEY_SQL, HistoryRow, order_key, owner
+from clm.profiles.live import HistoryRow, Key, owner
 from clm.profiles.live_load import FOLD_LIMIT, HEADROOM, load_calibration, load_state
 from clm.profiles.live_profiles import LiveProfiles
 from clm.store import database
 
+__all__ = ["QUARANTINE", "EventStream", "StreamStats"]  # imported from here too
+
 log = logging.getLogger("clm.stream")
 REPLAY_BATCH = 50_000
 WRITER_SHARE = 0.1  # the writer thread waits at least 9 times as long as its last write
-QUARANTINE = "rejected.jsonl"  # in the journal folder: records the database refused
 
 
 def _kind(exc: BaseException) -> str:
     """An error's kind for the log: its class only (messages may quote personal data)."""
     return type(exc).__name__
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass
-class StreamStats:
-    """Counters of the stream since the server started (no personal data)."""
-
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    written: int = 0
-    written_batches: int = 0
-    write_errors: int = 0  # failed writes of a batch (retried; see the log)
-    apply_errors: int = 0  # journaled records the live state could not take
-    id_lookups: int = 0  # requests whose ids the database had to settle (repeats, "maybe")
-    history_reads: int = 0  # ledgers built again from an id's every line
-    quarantined: int = 0  # records the database refused, kept in QUARANTINE
-    last_write_seconds: float = 0.0
-    recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
-
-    def rate(self, window: float = 10.0) -> float:
-        """Accepted events per second over the last ``window`` seconds."""
-        now = time.monotonic()
-        total = sum(n for t, n in self.recent if now - t <= window)
-        return total / window
 
 
 class EventStream:
@@ -132,6 +106,9 @@ class EventStream:
         self._recent = RecentIds()  # the latest ids written
         self._applying: list[EventRecord] = []  # the current request's events applied so far
         self._ids = Bloom(0)  # every other event id seen (from start)
+        self._refused = RefusedEvents()  # events the database refused (by id and content)
+        self._untaken: set[Key] = set()  # ids whose refused events are still in the live state
+        self._refused_ts: int | None = None  # the latest refused event's time, until taken back
         self._reader: duckdb.DuckDBPyConnection | None = None
         self.lock = threading.RLock()  # the live state: held to change or read it
         self._lock = threading.Lock()
@@ -152,6 +129,7 @@ class EventStream:
         """Write what the journal holds beyond the database, build the live state, start
         the writer thread; return the live profiles."""
         say = progress or (lambda _m: None)
+        self._refused = RefusedEvents.load(self.folder / QUARANTINE)
         cursor = database.cursor(self.con)
         replayed = self._replay(cursor, say)
         if replayed:
@@ -203,7 +181,13 @@ class EventStream:
             )
         return done
 
-    def _store(self, cursor: duckdb.DuckDBPyConnection, batch: list[Record], end: Position) -> int:
+    def _store(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        batch: list[Record],
+        end: Position,
+        reject: Callable[[Record, BaseException], None] | None = None,
+    ) -> int:
         """Write a batch; if it fails, record by record, quarantining the records the
         database refuses (errors of the database itself propagate)."""
         try:
@@ -211,22 +195,14 @@ class EventStream:
             return len(batch)
         except Exception as exc:  # retried record by record below
             log.warning("writing a batch failed (%s); writing it record by record", _kind(exc))
-        return live_writer.write_each(cursor, batch, end, self._reject)
+        return live_writer.write_each(cursor, batch, end, reject or self._reject)
 
     def _reject(self, record: Record | dict[str, Any], exc: BaseException) -> None:
         """Keep a record the database cannot take in the quarantine file, with the reason;
         the log names the error's kind only (the file may hold personal data)."""
         data = record if isinstance(record, dict) else to_journal(record)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        line = orjson.dumps(
-            {"rejected_at": datetime.now(UTC).isoformat(), "reason": _reason(exc), "record": data},
-            default=str,
-        )
-        fd = os.open(self.folder / QUARANTINE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, line + b"\n")
-        finally:
-            os.close(fd)
+        quarantine.keep(self.folder, data, exc)
+        self._refused.remember(data)
         self.stats.quarantined += 1
         log.error("a record could not be stored (%s); kept in %s", _kind(exc), QUARANTINE)
 
@@ -244,7 +220,9 @@ class EventStream:
 
     def accept(self, records: list[Record]) -> int:
         """Take one request's records: journal, apply, queue. Returns how many events were
-        new; raises ``OSError`` (nothing applied) when the journal cannot be written."""
+        new; raises ``OSError`` when the journal cannot be written and
+        :class:`~clm.errors.DatabaseUnavailable` when the database cannot say which ids it
+        holds (either way nothing is journaled or applied)."""
         assert self.profiles is not None and self._journal is not None
         with self.lock:
             return self._accept(records)
@@ -291,87 +269,46 @@ class EventStream:
         return len(ids)
 
     def _fresh(self, records: list[Record]) -> list[Record]:
-        """The records but repeated events: an id pending, written lately, earlier in the
-        request, or stored (a "maybe" of the filter, settled by the database). The pending
-        ids are read first: an id leaves them only once its write committed and it is in
-        the recent ids, so the database has it by then."""
-        events = [r.event_id for r in records if isinstance(r, EventRecord)]
-        pending, recent = self._pending, self._recent
-        repeats = {e for e in events if e in pending or e in recent}
-        maybe = self._ids.contains_many(hashes_of(events))
-        asked = [e for e, m in zip(events, maybe, strict=True) if m and e not in repeats]
-        repeats |= self._stored(asked)
-        fresh: list[Record] = []
-        ids: set[str] = set()
-        for record in records:
-            if isinstance(record, EventRecord):
-                eid = record.event_id
-                if eid in repeats or eid in ids:
-                    self.stats.duplicates += 1
-                    continue
-                ids.add(eid)
-            fresh.append(record)
+        """The records but repeated events (:func:`clm.ingest.repeats.fresh`)."""
+        fresh, duplicates = repeats.fresh(
+            records,
+            pending=self._pending,
+            recent=self._recent,
+            seen=self._ids,
+            refused=self._refused,
+            stored=self._stored,
+        )
+        self.stats.duplicates += duplicates
         return fresh
 
     def _stored(self, ids: list[str]) -> set[str]:
-        """Which of these ids the database holds."""
-        if not ids:
-            return set()
+        """Which of these ids the database holds. Raises :class:`DatabaseUnavailable` when
+        the database cannot say (the request is then refused whole: nothing journaled)."""
         assert self._reader is not None
         self.stats.id_lookups += 1
-        self._reader.register("_clm_maybe_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
         try:
-            rows = self._reader.execute(
-                "SELECT DISTINCT event_id FROM events "
-                "WHERE event_id IN (SELECT event_id FROM _clm_maybe_ids)"
-            ).fetchall()
-        finally:
-            self._reader.unregister("_clm_maybe_ids")
-        return {str(r[0]) for r in rows}
+            return stream_reads.stored_ids(self._reader, ids)
+        except duckdb.Error as exc:
+            self.stats.lookup_errors += 1
+            log.error("checking stored event ids failed (%s); request refused", _kind(exc))
+            raise DatabaseUnavailable("the stored event ids") from None
+
+    def _unwritten(self) -> list[EventRecord]:
+        """The events accepted and not written yet: being written, queued, and applied
+        earlier in the current request."""
+        with self._lock:
+            unwritten = [r for r in (*self._inflight, *self._queue) if isinstance(r, EventRecord)]
+        return unwritten + self._applying
 
     def _history(
         self, kind: str, rid: str, key: str | None
     ) -> tuple[list[HistoryRow], list[tuple[str, str]]]:
         """Every purchase line of an id (:data:`clm.profiles.live.History`): stored, being
         written, queued, or applied earlier in this request; and the other ids with lines
-        of the order ``key``."""
+        of the order ``key`` (:func:`clm.ingest.stream_reads.history`)."""
         assert self._reader is not None
         self.stats.history_reads += 1
-        with self._lock:
-            unwritten = [r for r in (*self._inflight, *self._queue) if isinstance(r, EventRecord)]
-        unwritten += self._applying
-        where = "customer_id = ?" if kind == "c" else "customer_id IS NULL AND anonymous_id = ?"
-        rows: list[HistoryRow] = [
-            (str(eid), int(t), int(units), str(okey), cat)
-            for eid, t, units, okey, cat in self._reader.execute(
-                "SELECT event_id, epoch_us(ts), coalesce((amount * 10000)::BIGINT, 0), "
-                f"{ORDER_KEY_SQL}, category FROM events "
-                f"WHERE type = 'purchase' AND {where}",
-                [rid],
-            ).fetchall()
-        ]
-        mine = (kind, rid)
-        for e in unwritten:
-            if e.type == "purchase" and owner(e) == mine:
-                rows.append((e.event_id, e.ts, e.amount or 0, order_key(e), e.category))
-        return rows, self._owners(key, unwritten, mine) if key is not None else []
-
-    def _owners(
-        self, key: str, unwritten: list[EventRecord], mine: tuple[str, str]
-    ) -> list[tuple[str, str]]:
-        """The ids other than ``mine`` with purchase lines of the order ``key``."""
-        assert self._reader is not None
-        found = {
-            ("a" if anon else "c", str(rid))
-            for anon, rid in self._reader.execute(
-                "SELECT DISTINCT customer_id IS NULL, coalesce(customer_id, anonymous_id) "
-                "FROM events WHERE type = 'purchase' AND order_id = ?",
-                [key],
-            ).fetchall()
-        }
-        found |= {owner(e) for e in unwritten if e.type == "purchase" and e.order_id == key}
-        found.discard(mine)
-        return sorted(found)
+        return stream_reads.history(self._reader, self._unwritten(), kind, rid, key)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -394,8 +331,15 @@ class EventStream:
             if not batch:
                 return
             clock = time.perf_counter()
+            refused: list[EventRecord] = []
+
+            def reject(record: Record, exc: BaseException) -> None:
+                if isinstance(record, EventRecord):
+                    refused.append(record)
+                self._reject(record, exc)
+
             try:
-                self._store(cursor, batch, end)
+                self._store(cursor, batch, end, reject)
             except Exception as exc:  # the writer keeps running and retries
                 self.stats.write_errors += 1
                 log.error("writing %d records to the database failed (%s)", len(batch), _kind(exc))
@@ -405,18 +349,58 @@ class EventStream:
                     if self._queue_end < end:
                         self._queue_end = end
                 return
+            bad = {r.event_id for r in refused}
             with self._lock:  # written: the recent ids, the filter and the database have them
                 written = [r.event_id for r in batch if isinstance(r, EventRecord)]
-                self._recent.add_many(written)
+                self._recent.add_many(e for e in written if e not in bad)  # refused: not stored
                 self._pending.difference_update(written)
                 self._inflight = []
+                self._untaken.update(owner(r) for r in refused)
+                if refused:
+                    latest = max(r.ts for r in refused)
+                    self._refused_ts = max(latest, self._refused_ts or latest)
             self.stats.written += len(batch)
             self.stats.written_batches += 1
             for listener in self.listeners:
-                listener(batch)
+                listener(
+                    [r for r in batch if not isinstance(r, EventRecord) or r.event_id not in bad]
+                )
             self.stats.last_write_seconds = time.perf_counter() - clock
             if self._journal is not None:
                 self._journal.drop_before(Position(end.segment, 0))
+        if self._untaken or self._refused_ts is not None:  # the live state's lock is taken
+            self._take_back()  # after the write lock (see paused)
+
+    def _take_back(self) -> None:
+        """Take the refused events out of the live state: their ids' facts are built again
+        from what is stored and not written yet (the refused records are in neither), and
+        the latest event time again if a refused event was the latest. An id whose events
+        cannot be read stays to do at the next write."""
+        if self.profiles is None or self._reader is None:
+            return
+        with self.lock:
+            state = self.profiles.state
+            with self._lock:
+                todo = sorted(self._untaken)
+            for who in todo:
+                try:
+                    events = stream_reads.events_of(self._reader, self._unwritten(), who)
+                    state.replace_facts(who, events)
+                except duckdb.Error as exc:
+                    log.error("taking back a refused event failed (%s); retried", _kind(exc))
+                    continue
+                with self._lock:
+                    self._untaken.discard(who)
+            latest = self._refused_ts
+            if latest is not None and state.latest_ts is not None and latest >= state.latest_ts:
+                try:
+                    state.latest_ts = stream_reads.latest_ts(self._reader, self._unwritten())
+                except duckdb.Error as exc:
+                    log.error("reading the latest event time failed (%s); retried", _kind(exc))
+                    return
+            with self._lock:
+                if self._refused_ts == latest:  # else a newer refusal came meanwhile
+                    self._refused_ts = None
 
     def flush(self) -> None:
         """Write everything accepted so far to the database now (before a scoring run)."""

@@ -18,96 +18,65 @@ the event stream checks ids against a filter and the database); when a line may 
 to a folded order, or to another id's, :attr:`LiveState.history` reads the id's every
 purchase line (the database and what is not written yet) and the ledger is built again;
 never from a read that failed or holds fewer lines than the ledger took (the id is then
-:attr:`LiveState.unsettled` and read again).
-Its memory then grows with the profiles, not with their events.
+:attr:`LiveState.unsettled` and read again; :mod:`clm.profiles.live_settle` builds the
+ledgers again). Its memory then grows with the profiles, not with their events.
 
 A visitor's facts stay under its anonymous id; a customer's profile is its own facts
 plus those of the visitors linked to it by the end of the as-of date (a link counts
 from its time on, as in the batch), so a link, or a later link of the visitor to
 another customer (SPEC §1: the newer link wins), moves the history with it.
+
+What one id's facts hold, and the keys of profiles and orders, are in
+:mod:`clm.profiles.live_facts` (and importable from here).
 """
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-
-import duckdb
 
 from clm.ingest import identity
 from clm.ingest.tracking import EventRecord, LinkRecord, ProfileRecord, Record
-from clm.profiles import activity_state, ledger
-from clm.profiles.activity_state import ActivityState
+from clm.profiles import activity_state, ledger, live_settle
 from clm.profiles.bloom import Bloom
 from clm.profiles.idset import IdSet
-from clm.profiles.ledger import Categories, Ledger, Line, Rules
+from clm.profiles.ledger import Categories, Rules
+from clm.profiles.live_facts import (
+    EMAIL_SIGNUP,
+    MICROS_PER_DAY,
+    ORDER_KEY_SQL,
+    PURCHASE,
+    VISIT,
+    Facts,
+    History,
+    HistoryRow,
+    Key,
+    Traits,
+    add_event,
+    order_key,
+    owner,
+)
+from clm.profiles.live_settle import SHORT_READS, ShortHistory
 
-log = logging.getLogger("clm.live")
-PURCHASE = "purchase"
-VISIT = "visit"
-EMAIL_SIGNUP = "email_signup"
-MICROS_PER_DAY = 86_400_000_000
-_INT64 = (-(2**63), 2**63)
-SHORT_READS = 3  # writes that pass with an id's reads short of its lines before one is believed
-
-
-class ShortHistory(RuntimeError):
-    """A history read holds fewer lines than the id's ledger has taken (retried)."""
-
-
-#: A profile key: ("c", customer id) or ("a", anonymous id of an unlinked visitor).
-Key = tuple[str, str]
-
-#: A stored purchase line as :attr:`LiveState.history` reads it: event id, time (µs),
-#: amount (ten-thousandths, 0 when none), order key, category.
-HistoryRow = tuple[str, int, int, str, str | None]
-
-#: ``history(kind, id, order key)``: every purchase line of the id ("c" for a customer's
-#: own events, "a" for a visitor's), and the other ids with lines of that order key.
-History = Callable[[str, str, str | None], tuple[list[HistoryRow], list[tuple[str, str]]]]
-
-
-def owner(e: EventRecord) -> tuple[str, str]:
-    """The id whose facts an event goes to: ("c", customer id), else ("a", anonymous id)."""
-    if e.customer_id is not None:
-        return ("c", e.customer_id)
-    assert e.anonymous_id is not None
-    return ("a", e.anonymous_id)
-
-
-def order_key(e: EventRecord) -> str:
-    """A purchase line's order key: its order id, or NUL and its event id."""
-    return e.order_id if e.order_id is not None else "\0" + e.event_id
-
-
-#: :func:`order_key` over the columns of the events table.
-ORDER_KEY_SQL = "coalesce(order_id, chr(0) || event_id)"
-
-
-@dataclass(slots=True)
-class Facts:
-    """What the events of one id (a customer's own, or one visitor's) say.
-
-    ``purchases`` holds its purchase events' orders (:class:`clm.profiles.ledger.Ledger`;
-    None before the first purchase).
-    """
-
-    activity: ActivityState = field(default_factory=dict)
-    purchases: Ledger | None = None
-    last_visit: int | None = None
-    signed_up: bool = False
-    counts: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(slots=True)
-class Traits:
-    """A customer's profile facts that segments read: an email, and the signup time."""
-
-    has_email: bool = False
-    signup_at: int | None = None  # µs; None = no signup time (always counts)
-    signup_from: int | None = field(default=None, compare=False)  # µs of the identify
+__all__ = [  # the facts' names are imported from here too
+    "EMAIL_SIGNUP",
+    "MICROS_PER_DAY",
+    "ORDER_KEY_SQL",
+    "PURCHASE",
+    "SHORT_READS",
+    "VISIT",
+    "Facts",
+    "History",
+    "HistoryRow",
+    "Key",
+    "LiveState",
+    "ShortHistory",
+    "Traits",
+    "add_event",
+    "apply_all",
+    "order_key",
+    "owner",
+]
 
 
 @dataclass
@@ -219,7 +188,8 @@ class LiveState:
         assert self.order_keys is not None
         return self.order_keys.test_and_add(hash(key))
 
-    def _facts(self, kind: str, rid: str) -> Facts:
+    def facts_for(self, kind: str, rid: str) -> Facts:
+        """An id's facts ("c" a customer's own, "a" a visitor's), made empty if new."""
         table = self.customers if kind == "c" else self.visitors
         found = table.get(rid)
         if found is None:
@@ -227,108 +197,20 @@ class LiveState:
         return found
 
     def _add_line(self, e: EventRecord) -> None:
-        """A purchase event's line into its id's ledger; when the ledger cannot take it
-        alone, the id's ledger (and those of other ids with lines of its order) is built
-        again from :attr:`history` and the line. If the history cannot be read, the line
-        is not lost: the id is :attr:`unsettled` (its ledger lacks the line) and is built
-        again from its every line, this one included once the caller has it queued, at its
-        next line or read (:meth:`settle`)."""
-        units = e.amount or 0
-        if not (_INT64[0] <= min(e.ts, units) <= max(e.ts, units) < _INT64[1]):
-            raise OverflowError("a purchase line's time or amount is beyond 64 bits")
-        kind, rid = owner(e)
-        key = order_key(e)
-        line: Line = (e.ts, units, key, self.categories.code(e.category))
-        facts = self._facts(kind, rid)
-        rules = self.rules()
-        if facts.purchases is None:
-            facts.purchases = Ledger()
-        who = (kind, rid)
-        if who not in self.unsettled:
-            if facts.purchases.add_line(line, rules):
-                return
-        elif rules.may_exist is not None and not key.startswith("\0"):
-            rules.may_exist(key)  # remembered as add_line would: another id may share it
-        if self.history is None:
-            raise RuntimeError("a bounded live state needs a history reader")
-        keys = self.unsettled.pop(who, set())
-        keys.add(key)
-        current: HistoryRow = (e.event_id, e.ts, units, key, e.category)
-        if not self._settle_one(who, keys, current):
-            self.unsettled[who] = keys
-            self.missing[who] = self.missing.get(who, 0) + 1
+        """A purchase event's line into its id's ledger (:func:`clm.profiles.live_settle.add_line`:
+        built again from :attr:`history` when the ledger cannot take it alone)."""
+        live_settle.add_line(self, e)
 
     def settle(self) -> None:
-        """Build again the ledgers of the :attr:`unsettled` ids from their every line (the
-        caller's history has the lines they lack by now); an id whose history still cannot
-        be read stays unsettled."""
-        for who in list(self.unsettled):
-            keys = self.unsettled.pop(who, None)
-            if keys is not None and not self._settle_one(who, keys, None):
-                self.unsettled[who] = keys
+        """Build again the ledgers of the :attr:`unsettled` ids from their every line
+        (:func:`clm.profiles.live_settle.settle`); an id whose history still cannot be read
+        stays unsettled."""
+        live_settle.settle(self)
 
-    def _settle_one(self, who: Key, keys: set[str], current: HistoryRow | None) -> bool:
-        """Build an id's ledger again from its history (and ``current``, a line not in it
-        yet), and those of the other ids with lines of the orders ``keys``; False (the
-        failure counted and logged) when a history could not be read."""
-        assert self.history is not None
-        kind, rid = who
-        try:
-            read: dict[str, HistoryRow] = {}  # every line any of the reads holds
-            others: set[Key] = set()
-            for key in sorted(keys):
-                rows, found = self.history(kind, rid, key)
-                read.update((r[0], r) for r in rows)
-                if found:  # an order with lines under two ids: never folded from now on
-                    self.shared.add(key)
-                    others.update(found)
-            rows = list(read.values())
-            self._complete(who, rows)
-            rebuilt = [(other, self.history(*other, None)[0]) for other in sorted(others - {who})]
-            for other, other_rows in rebuilt:
-                self._complete(other, other_rows)
-        except (duckdb.Error, OSError, ShortHistory) as exc:  # retried at the next line or read
-            self.history_errors += 1
-            log.error("reading an id's purchase lines failed (%s); retried", type(exc).__name__)
-            return False
-        rules = self.rules()
-        for other, other_rows in rebuilt:
-            self._rebuild(*other, other_rows, rules)
-            self.missing.pop(other, None)
-        self.missing.pop(who, None)
-        self._rebuild(kind, rid, [*rows, current] if current is not None else rows, rules)
-        return True
-
-    def _complete(self, who: Key, rows: list[HistoryRow]) -> None:
-        """Raise :class:`ShortHistory` when a history read holds fewer lines than the id's
-        ledger has taken: built from it, the ledger would lose lines (a read that missed
-        lines on their way to the database). A read is believed only once it stayed short
-        while :data:`SHORT_READS` batches were written (lines the database refused, kept
-        in quarantine, are in no read)."""
-        facts = (self.customers if who[0] == "c" else self.visitors).get(who[1])
-        held = facts.purchases.line_count() if facts and facts.purchases else 0
-        held += self.missing.get(who, 0)  # taken while unsettled, not in its ledger
-        if len({r[0] for r in rows}) >= held:
-            self.short_reads.pop(who, None)
-            return
-        passed, seen = self.short_reads.get(who, (0, self.writes))
-        passed += self.writes > seen
-        if passed < SHORT_READS:
-            self.short_reads[who] = (passed, self.writes)
-            raise ShortHistory(f"{len(rows)} lines read, {held} taken")
-        self.short_reads.pop(who, None)
-        log.error("an id's stored purchase lines stay fewer than the live ones; taken as read")
-
-    def _rebuild(self, kind: str, rid: str, rows: list[HistoryRow], rules: Rules) -> None:
-        """An id's ledger built from its every line (each event id once)."""
-        unique = {r[0]: r for r in rows}
-        code = self.categories.code
-        lines = [(t, units, key, code(cat)) for _, t, units, key, cat in unique.values()]
-        self._facts(kind, rid).purchases = ledger.build(lines, rules)
-        self.dirty.add((kind, rid))
-        linked = self.links.get(rid) if kind == "a" else None
-        if linked is not None:  # a linked visitor's lines count for its customer
-            self.dirty.add(("c", linked[0]))
+    def replace_facts(self, who: Key, events: Iterable[EventRecord]) -> None:
+        """Build an id's facts again from its every event
+        (:func:`clm.profiles.live_settle.replace_facts`)."""
+        live_settle.replace_facts(self, who, events)
 
     def link(self, anonymous_id: str, customer_id: str, ts: int | None) -> None:
         """Link a visitor to a customer. A link without a time (a customer import) holds
@@ -432,21 +314,6 @@ class LiveState:
         for anonymous_id in self.visitors:
             if self.linked_by(anonymous_id, end) is None:
                 yield ("a", anonymous_id)
-
-
-def add_event(
-    facts: Facts, e: EventRecord, weights: dict[str, float], rates: tuple[float, float]
-) -> None:
-    """The event's contribution to one id's facts, but a purchase's line (the state's
-    :meth:`LiveState.apply_event` adds it first)."""
-    amount = None if e.amount is None else e.amount / 10_000
-    activity_state.apply_in_place(facts.activity, e.ts, e.type, e.category, amount, weights, *rates)
-    facts.counts[e.type] += 1
-    if e.type == VISIT:
-        if facts.last_visit is None or e.ts > facts.last_visit:
-            facts.last_visit = e.ts
-    elif e.type == EMAIL_SIGNUP:
-        facts.signed_up = True
 
 
 def apply_all(state: LiveState, records: Iterable[Record]) -> int:
