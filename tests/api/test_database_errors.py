@@ -25,6 +25,7 @@ import uvicorn
 from clm import Workspace
 from clm.api import server as api_server
 from clm.api.keys import KeyStore
+from clm.ingest import stream_reads
 from clm.ingest.recent_ids import RecentIds
 from clm.ingest.stream import EventStream
 from clm.profiles import view
@@ -124,9 +125,10 @@ def test_a_failed_stored_id_lookup_answers_503_and_takes_nothing(
             before = stream.live.live_view(("c", SECRET))
         accepted, journaled = stream.stats.accepted, journal_bytes(ws)
         with monkeypatch.context() as patch:
-            patch.setattr(stream, "_stored", fail)
+            patch.setattr(stream_reads, "stored_ids", fail)  # the database, under the stream
             assert_unavailable(client.post("/v1/batch", json=retry))
             assert_unavailable(client.post("/v1/track", json=event("m-1")))
+        assert stream.stats.lookup_errors == 2
         assert stream.stats.accepted == accepted and journal_bytes(ws) == journaled
         assert not stream._pending and not stream._queue
         with stream.lock:
@@ -152,3 +154,21 @@ def test_a_failed_profile_read_answers_503(served: Served, monkeypatch: pytest.M
         assert_unavailable(client.get(f"/v1/profiles/{SECRET}"))
         monkeypatch.undo()
         assert client.get(f"/v1/profiles/{SECRET}").json()["id"] == SECRET
+
+
+def test_a_defect_in_a_query_answers_500_not_retry_later(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a failure of the database's operation (I/O, memory, a conflict) asks the
+    client to retry; a query the database cannot bind is a defect: 500, nothing leaked."""
+
+    def defect(*_args: Any, **_kwargs: Any) -> Any:
+        raise duckdb.BinderException(f"injected: column not found near {LEAK}")
+
+    with served.client() as client:
+        assert client.post("/v1/track", json=event("m-1")).status_code == 200
+        monkeypatch.setattr(view, "identity", defect)
+        answer = client.get(f"/v1/profiles/{SECRET}")
+        assert answer.status_code == 500 and "retry-after" not in answer.headers
+        for leaked in (SECRET, "injected", "Binder"):
+            assert leaked not in answer.text

@@ -24,8 +24,7 @@ def test_the_same_record_is_a_repeat_and_another_with_its_id_is_not(tmp_path: Pa
     assert len(refused) == 1  # the event only
     fixed = EventRecord("e-1", "c-1", None, "purchase", BAD.ts, "shoes", 11, "o-1")
     other = EventRecord("e-2", "c-1", None, "visit", BAD.ts)
-    assert refused.repeats([BAD, fixed, other]) == {"e-1"}
-    assert refused.repeats([fixed, other]) == set()
+    assert [refused.is_repeat(r) for r in (BAD, fixed, other)] == [True, False, False]
     kept = [json.loads(line) for line in path.read_text().splitlines()[:3]]
     reasons = [k["reason"] for k in kept]
     assert reasons == ["ValueError: refused", "ValueError: damaged", "ValueError: refused"]
@@ -39,4 +38,15 @@ def test_the_newest_refused_events_are_kept_within_the_capacity() -> None:
     refused.remember(to_journal(records[1]))  # again: the newest now
     refused.remember(to_journal(EventRecord("e-3", "c-1", None, "visit", 3)))
     assert len(refused) == 2
-    assert refused.repeats(records) == {"e-1"}
+    assert [refused.is_repeat(r) for r in records] == [False, True, False]
+
+
+def test_a_retry_stamped_anew_by_its_sdk_is_the_same_record() -> None:
+    def sent(at: str, **more: object) -> EventRecord:
+        props = {"revenue": 1, "_extra": {"sentAt": at, "_metadata": {"try": at}, **more}}
+        return EventRecord("e-9", "c-1", None, "purchase", 5, None, 10_000, None, props)
+
+    refused = RefusedEvents()
+    refused.remember(to_journal(sent("2026-12-02T10:00:00Z")))
+    assert refused.is_repeat(sent("2026-12-02T10:00:07Z"))
+    assert not refused.is_repeat(sent("2026-12-02T10:00:07Z", channel="web"))  # other content

@@ -172,3 +172,60 @@ def test_a_failed_take_back_is_done_again_at_the_next_write(
         check(ws, stream)
     finally:
         ws.stop_stream()
+
+
+def test_taking_back_the_latest_event_keeps_the_first_window_day(ws: Workspace) -> None:
+    """The refused event was the latest: the window's start moves back before the owner's
+    ledger is built again, so a purchase on the window's first day still counts (found in
+    review: the ledger was built with the refused event's later window, losing 50.00)."""
+    window = ws.settings.rfm.window_days
+    first = EventRecord("p-1", "c-1", None, "purchase", T0, "shoes", 500_000, "o-1")
+    later = EventRecord("p-2", "c-1", None, "purchase", T0 + 200 * DAY, "shoes", 300_000, "o-2")
+    visit = EventRecord("v-1", "c-1", None, "visit", T0 + (window - 1) * DAY)
+    late = EventRecord("v-late", "c-1", None, "visit", T0 + window * DAY)
+    REFUSED.add(late)
+    stream = ws.start_stream(flush_interval=60)
+    try:
+        assert stream.accept([first, later, visit]) == 3
+        stream.flush()
+        assert stream.accept([late]) == 1
+        stream.flush()
+        assert quarantined(ws) == ["v-late"]
+        check(ws, stream)
+    finally:
+        ws.stop_stream()
+        REFUSED.discard(late)
+
+
+def test_a_corrected_record_sent_before_the_refused_one_again_is_taken(ws: Workspace) -> None:
+    stream = ws.start_stream(flush_interval=60)
+    try:
+        assert stream.accept([*own_history(), BAD]) == 3
+        stream.flush()
+        assert stream.accept([FIXED, BAD]) == 1  # the corrected one taken, the refused not
+        stream.flush()
+        stored = ws.con.execute("SELECT amount FROM events WHERE event_id = 'p-bad'").fetchall()
+        assert [float(a) for (a,) in stored] == [9.9]
+        check(ws, stream)
+    finally:
+        ws.stop_stream()
+
+
+def test_a_failed_take_back_is_done_again_on_an_idle_server(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = ws.start_stream(flush_interval=60)
+    try:
+        with monkeypatch.context() as patch:
+
+            def failing(*_args: object) -> list[EventRecord]:
+                raise RuntimeError("injected: not a database error")
+
+            patch.setattr(stream_reads, "events_of", failing)
+            assert stream.accept([*own_history(), BAD]) == 3
+            stream.flush()  # the error is logged, not raised (in the writer, it would end it)
+        assert stream._thread is not None and stream._thread.is_alive()
+        stream.flush()  # nothing queued: the take-back is done all the same
+        check(ws, stream)
+    finally:
+        ws.stop_stream()

@@ -22,6 +22,7 @@ from clm import __version__
 from clm.api import messages, profiles, tracking
 from clm.api.deps import ServerState, error_answer, error_headers
 from clm.errors import ClmError, DatabaseUnavailable
+from clm.store import database
 from clm.web import create_router
 
 log = logging.getLogger("clm.http")
@@ -106,11 +107,17 @@ def _clm_error(_request: Request, exc: ClmError) -> JSONResponse:
 
 def _database_error(request: Request, exc: duckdb.Error) -> JSONResponse:
     """A database error on a route's path (a profile, a listing, the status): 503 with
-    ``Retry-After``; the log and the answer name the error's kind only, never the query
-    or its values (they may hold personal data)."""
+    ``Retry-After`` when the database's operation failed (:data:`database.TRANSIENT`),
+    else 500; the log and the answer name the error's kind only, never the query or its
+    values (they may hold personal data)."""
     route = getattr(request.scope.get("route"), "path", "(no route)")
-    log.error("%s %s: the database failed (%s); answered 503", request.method, route, _kind(exc))
-    return _clm_error(request, DatabaseUnavailable())
+    if isinstance(exc, database.TRANSIENT):
+        log.error(
+            "%s %s: the database failed (%s); answered 503", request.method, route, _kind(exc)
+        )
+        return _clm_error(request, DatabaseUnavailable())
+    log.error("%s %s: a database error (%s); answered 500", request.method, route, _kind(exc))
+    return JSONResponse({"detail": "internal error; see the server's log"}, 500)
 
 
 def _kind(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ solving and request and response objects cost more than taking the event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -27,7 +28,9 @@ from clm.api.deps import ServerState, State, authorize, error_answer, error_head
 from clm.api.limits import TooLarge
 from clm.errors import ClmError, DatabaseUnavailable, InvalidMessage
 from clm.ingest import tracking
+from clm.store import database
 
+log = logging.getLogger("clm.http")
 router = APIRouter(prefix="/v1", tags=["tracking"])
 
 KINDS = {
@@ -122,9 +125,12 @@ async def answer(state: ServerState, kind: str, headers: Headers, receive: Recei
         return _json(422, {"detail": str(exc), "field": exc.field})
     except ClmError as exc:
         return _json(*error_answer(exc), error_headers(exc))
-    except duckdb.Error:  # a read on the way (the stream's own are DatabaseUnavailable)
+    except database.TRANSIENT:  # a read on the way (the stream's own: DatabaseUnavailable)
         unavailable = DatabaseUnavailable()
         return _json(*error_answer(unavailable), error_headers(unavailable))
+    except duckdb.Error as exc:  # a defect: nothing taken, the log names its kind only
+        log.error("%s: a database error (%s); answered 500", kind, type(exc).__name__)
+        return _json(500, {"detail": "internal error; see the server's log"})
     except OSError:
         return _json(
             503,

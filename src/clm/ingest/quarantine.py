@@ -3,15 +3,17 @@
 :func:`keep` appends a refused record with the reason to :data:`QUARANTINE` (a JSON line
 each, readable by the owner only: the records may hold personal data, so the log names
 the error's kind only). :class:`RefusedEvents` remembers the refused events by id and
-content: the event stream takes the same record sent again as a repeat, while another
-record with that id (a corrected resend) is a new event, since the id is not stored.
+content: the event stream takes the same record sent again as a repeat (the time an SDK
+stamps on each attempt, ``sentAt``, left out), while another record with that id (a
+corrected resend) is a new event once the refused one's write has ended, since the id is
+not stored. While the refused record still waits for its write, its id is pending and any
+record with it is a repeat: the sender has to send the corrected one again later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import orjson
 
 from clm.ingest.journal import to_journal
-from clm.ingest.tracking import EventRecord, Record
+from clm.ingest.tracking import EventRecord
 
 QUARANTINE = "rejected.jsonl"  # in the journal folder: records the database refused
 REFUSED_IDS = 100_000  # refused events remembered (by id and content) to ignore their resends
@@ -44,8 +46,19 @@ def keep(folder: Path, data: dict[str, Any], exc: BaseException) -> None:
         os.close(fd)
 
 
+#: Unknown top-level fields an SDK sets anew at each attempt (Segment's common fields):
+#: left out of a fingerprint, so that a retry of a refused message is the same record.
+PER_ATTEMPT = frozenset({"sentAt", "receivedAt", "_metadata"})
+
+
 def fingerprint(data: dict[str, Any]) -> bytes:
-    """A journal record's content, hashed (the same record sent again hashes the same)."""
+    """A journal record's content, hashed (the same record sent again hashes the same,
+    whatever its :data:`PER_ATTEMPT` fields say)."""
+    props = data.get("p")
+    extra = props.get("_extra") if isinstance(props, dict) else None
+    if isinstance(props, dict) and isinstance(extra, dict) and not PER_ATTEMPT.isdisjoint(extra):
+        kept = {k: v for k, v in extra.items() if k not in PER_ATTEMPT}
+        data = {**data, "p": {**props, "_extra": kept}}
     text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.blake2b(text, digest_size=16).digest()
 
@@ -88,14 +101,7 @@ class RefusedEvents:
         while len(self._by_id) > self.capacity:
             del self._by_id[next(iter(self._by_id))]
 
-    def repeats(self, records: Iterable[Record]) -> set[str]:
-        """The ids of the events that are a refused record sent again, byte for byte."""
-        if not self._by_id:
-            return set()
-        return {
-            r.event_id
-            for r in records
-            if isinstance(r, EventRecord)
-            and (known := self._by_id.get(r.event_id)) is not None
-            and known == fingerprint(to_journal(r))
-        }
+    def is_repeat(self, record: EventRecord) -> bool:
+        """Whether an event is a refused record sent again (its id and content)."""
+        known = self._by_id.get(record.event_id)
+        return known is not None and known == fingerprint(to_journal(record))

@@ -27,14 +27,17 @@ def fresh(
     refused: RefusedEvents,
     stored: Callable[[list[str]], set[str]],
 ) -> tuple[list[Record], int]:
-    """The records but repeated events (an id pending, written lately, earlier in the
-    request, a refused record again, or stored: a "maybe" of ``seen`` that ``stored``
-    settles), and the number of repeats. Read the pending ids first: an id leaves them
-    only once its write committed and it is in the recent ids, so the database has it by
-    then."""
+    """The records but repeated events, and the number of repeats. An event repeats one
+    taken before when its id is pending, written lately, earlier in the request or stored
+    (a "maybe" of ``seen`` that ``stored`` settles), or when it is a refused record sent
+    again (that record only: another one with its id in the same request is taken). Read
+    the pending ids first: an id leaves them only once its write committed and it is in
+    the recent ids, so the database has it by then."""
+    again = (
+        [isinstance(r, EventRecord) and refused.is_repeat(r) for r in records] if refused else []
+    )
     events = [r.event_id for r in records if isinstance(r, EventRecord)]
     repeats = {e for e in events if e in pending or e in recent}
-    repeats |= refused.repeats(records)
     maybe = seen.contains_many(hashes_of(events))
     asked = [e for e, m in zip(events, maybe, strict=True) if m and e not in repeats]
     if asked:
@@ -42,10 +45,10 @@ def fresh(
     out: list[Record] = []
     ids: set[str] = set()
     duplicates = 0
-    for record in records:
+    for n, record in enumerate(records):
         if isinstance(record, EventRecord):
             eid = record.event_id
-            if eid in repeats or eid in ids:
+            if eid in repeats or eid in ids or (again and again[n]):
                 duplicates += 1
                 continue
             ids.add(eid)

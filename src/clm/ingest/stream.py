@@ -283,12 +283,13 @@ class EventStream:
 
     def _stored(self, ids: list[str]) -> set[str]:
         """Which of these ids the database holds. Raises :class:`DatabaseUnavailable` when
-        the database cannot say (the request is then refused whole: nothing journaled)."""
+        the database cannot say for now (the request is then refused whole: nothing
+        journaled); any other database error propagates (a defect, not a condition)."""
         assert self._reader is not None
         self.stats.id_lookups += 1
         try:
             return stream_reads.stored_ids(self._reader, ids)
-        except duckdb.Error as exc:
+        except database.TRANSIENT as exc:
             self.stats.lookup_errors += 1
             log.error("checking stored event ids failed (%s); request refused", _kind(exc))
             raise DatabaseUnavailable("the stored event ids") from None
@@ -323,6 +324,13 @@ class EventStream:
         cursor.close()
 
     def _write_queued(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Write what is queued, then take refused events back from the live state (also
+        when nothing was queued: a take-back that failed is retried on an idle server)."""
+        self._write_batch(cursor)
+        if self._untaken or self._refused_ts is not None:  # the live state's lock is taken
+            self._take_back()  # after the write lock (see paused)
+
+    def _write_batch(self, cursor: duckdb.DuckDBPyConnection) -> None:
         with self._write_lock:
             with self._lock:
                 batch, end = self._queue, self._queue_end
@@ -368,39 +376,35 @@ class EventStream:
             self.stats.last_write_seconds = time.perf_counter() - clock
             if self._journal is not None:
                 self._journal.drop_before(Position(end.segment, 0))
-        if self._untaken or self._refused_ts is not None:  # the live state's lock is taken
-            self._take_back()  # after the write lock (see paused)
 
     def _take_back(self) -> None:
-        """Take the refused events out of the live state: their ids' facts are built again
-        from what is stored and not written yet (the refused records are in neither), and
-        the latest event time again if a refused event was the latest. An id whose events
-        cannot be read stays to do at the next write."""
+        """Take the refused events out of the live state: the latest event time is read
+        again if a refused event was the latest (first: the ledgers built next keep their
+        window from it), then the refused events' ids' facts are built again from what is
+        stored and not written yet (the refused records are in neither), all ids in one
+        read. What fails stays to do at the next turn of the writer; no error stops it."""
         if self.profiles is None or self._reader is None:
             return
         with self.lock:
             state = self.profiles.state
             with self._lock:
                 todo = sorted(self._untaken)
-            for who in todo:
-                try:
-                    events = stream_reads.events_of(self._reader, self._unwritten(), who)
-                    state.replace_facts(who, events)
-                except duckdb.Error as exc:
-                    log.error("taking back a refused event failed (%s); retried", _kind(exc))
-                    continue
+                latest = self._refused_ts
+            try:
+                unwritten = self._unwritten()  # before the database (see stream_reads)
+                if latest is not None and state.latest_ts is not None and latest >= state.latest_ts:
+                    state.latest_ts = stream_reads.latest_ts(self._reader, unwritten)
                 with self._lock:
-                    self._untaken.discard(who)
-            latest = self._refused_ts
-            if latest is not None and state.latest_ts is not None and latest >= state.latest_ts:
-                try:
-                    state.latest_ts = stream_reads.latest_ts(self._reader, self._unwritten())
-                except duckdb.Error as exc:
-                    log.error("reading the latest event time failed (%s); retried", _kind(exc))
-                    return
-            with self._lock:
-                if self._refused_ts == latest:  # else a newer refusal came meanwhile
-                    self._refused_ts = None
+                    if self._refused_ts == latest:  # else a newer refusal came meanwhile
+                        self._refused_ts = None
+                if todo:
+                    events = stream_reads.events_of(self._reader, unwritten, todo)
+                    for who in todo:
+                        state.replace_facts(who, events[who])
+                        with self._lock:
+                            self._untaken.discard(who)
+            except Exception as exc:  # the writer thread survives every error
+                log.error("taking back refused events failed (%s); retried", _kind(exc))
 
     def flush(self) -> None:
         """Write everything accepted so far to the database now (before a scoring run)."""

@@ -84,13 +84,28 @@ def owners(
 
 
 def events_of(
-    reader: duckdb.DuckDBPyConnection, unwritten: Sequence[EventRecord], who: Key
-) -> list[EventRecord]:
-    """Every event of an id (a customer's own, or an unlinked visitor's): unwritten, then
-    stored (an id may be in both; the caller keeps each once)."""
-    kind, rid = who
-    stored = reader.execute(f"{EVENTS_SQL} WHERE {_own(kind)}", [rid]).fetchall()
-    return [*(e for e in unwritten if owner(e) == who), *(EventRecord(*row) for row in stored)]
+    reader: duckdb.DuckDBPyConnection, unwritten: Sequence[EventRecord], ids: Sequence[Key]
+) -> dict[Key, list[EventRecord]]:
+    """Every event of each id (a customer's own, or an unlinked visitor's), unwritten then
+    stored, in one read of the events table (an event may be in both; the caller keeps
+    each event id once)."""
+    wanted = set(ids)
+    found: dict[Key, list[EventRecord]] = {who: [] for who in ids}
+    for e in unwritten:
+        if (who := owner(e)) in wanted:
+            found[who].append(e)
+    customers = [rid for kind, rid in wanted if kind == "c"]
+    visitors = [rid for kind, rid in wanted if kind == "a"]
+    rows = reader.execute(
+        f"{EVENTS_SQL} WHERE list_contains(?, customer_id) "
+        "OR (customer_id IS NULL AND list_contains(?, anonymous_id))",
+        [customers, visitors],
+    ).fetchall()
+    for row in rows:
+        e = EventRecord(*row)
+        if (who := owner(e)) in wanted:
+            found[who].append(e)
+    return found
 
 
 def latest_ts(reader: duckdb.DuckDBPyConnection, unwritten: Sequence[EventRecord]) -> int | None:

@@ -17,6 +17,9 @@ DB_FILE = "clm.duckdb"
 #: Held while making a cursor: a connection is not safe to use from two threads at once.
 CURSORS = threading.Lock()
 DISABLED_OPTIMIZERS = "projection_pullup"
+#: The errors of the database's operation (PEP 249's ``OperationalError``: I/O, memory, a
+#: conflict, a lost connection), not of the query: worth trying again later (a 503).
+TRANSIENT = duckdb.OperationalError
 
 
 def connect(
