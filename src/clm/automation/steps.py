@@ -9,6 +9,8 @@ serves the batch runner and a live event handler.
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -243,6 +245,44 @@ class SendPlan:
     template: templates.Compiled
     names: frozenset[str] | None  # what the template reads (None: it does not parse)
     cost: float
+    # contents rendered per context (see :meth:`render`); None: each message is rendered
+    rendered: dict[tuple[tuple[str, type, Any], ...], dict[str, Any]] | None = field(
+        default=None, compare=False
+    )
+
+    def render(self, context: dict[str, Any]) -> dict[str, Any]:
+        """The content for ``context`` (a new dict each time): rendered once per
+        distinct context when the plan keeps them (many messages of a step see the
+        same few values: a first name, the offer, a category)."""
+        kept = self.rendered
+        if kept is None:
+            return self.template.render(context)
+        # the type is part of the key: 1, 1.0 and True are equal keys but render apart
+        # (and 0.0, -0.0: a float is keyed by its repr)
+        key = tuple(
+            (k, v.__class__, repr(v) if isinstance(v, float) else v) for k, v in context.items()
+        )
+        try:
+            found = kept.get(key)
+        except TypeError:  # a value that is not hashable (a dict of attributes)
+            return self.template.render(context)
+        if found is None:
+            found = self.template.render(context)
+            if len(kept) < RENDERED_KEPT:
+                kept[key] = found
+        return copy.deepcopy(found) if self.nested else dict(found)
+
+    @property
+    def nested(self) -> bool:
+        """Whether the content holds JSON objects (banner content, webhook body)."""
+        return any(f.json for f in self.template.fields)
+
+
+RENDERED_KEPT = 4096  # distinct contexts kept per plan
+# what makes a render depend on more than its context (Jinja's random filter, lipsum), or
+# a context that never repeats (each message its own id): such plans render every message
+UNCACHED_NAMES = frozenset({"message_id", "customer_id", "email", "phone"})
+UNCACHED_WORDS = ("random", "lipsum", "cycler", "joiner", "namespace")
 
 
 _PLANS: dict[tuple[str, str, str | None], SendPlan] = {}
@@ -260,16 +300,27 @@ def send_plan(automation: Automation, step: Mapping[str, Any], variant: str | No
             template = dict(step["template"])
         else:
             template = dict(next(v for v in step["variants"] if v["name"] == variant)["template"])
+        names = render_context.template_names(automation, sid, variant, template)
         plan = SendPlan(
             channel,
             sid,
             variant,
             templates.compile_template(channel, template),
-            render_context.template_names(automation, sid, variant, template),
+            names,
             automation.message_costs.get(channel, 0.0),
+            {} if _repeats(names, template) else None,
         )
         _PLANS[key] = plan
     return plan
+
+
+def _repeats(names: frozenset[str] | None, template: Mapping[str, Any]) -> bool:
+    """Whether a template's renders may be kept per context: it parses, reads no name
+    that differs per customer or message, and uses nothing random."""
+    if names is None or names & UNCACHED_NAMES:
+        return False
+    source = json.dumps(dict(template), sort_keys=True)
+    return not any(word in source for word in UNCACHED_WORDS)
 
 
 def _send(
@@ -327,9 +378,7 @@ def _send(
     variant = plan.variant
     mid = message_id(automation.name, e.enrolment_id, sid)
     try:
-        content = plan.template.render(
-            render_context.context(facts, automation, variant, mid, plan.names)
-        )
+        content = plan.render(render_context.context(facts, automation, variant, mid, plan.names))
     except ClmError as exc:
         out.append(
             decision(
