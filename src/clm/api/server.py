@@ -47,6 +47,13 @@ def build(ws: Workspace, scheduler: Scheduler | None = None) -> tuple[ServerStat
     return state, create_app(state)
 
 
+def limit_memory(ws: Workspace) -> None:
+    """DuckDB's memory limit for serving: :data:`SERVE_MEMORY_LIMIT` unless the workspace
+    sets ``engine.memory_limit`` (applied when it was opened)."""
+    if not ws.settings.engine.memory_limit:
+        ws.con.execute(f"SET memory_limit = '{SERVE_MEMORY_LIMIT}'")
+
+
 def serve(
     root: Path,
     host: str | None = None,
@@ -66,8 +73,7 @@ def serve(
         ws.start_stream(
             flush_interval=settings.flush_interval_ms / 1000, fsync=settings.fsync, progress=say
         )
-        if not ws.settings.engine.memory_limit:
-            ws.con.execute(f"SET memory_limit = '{SERVE_MEMORY_LIMIT}'")
+        limit_memory(ws)
         scheduler = Scheduler(ws, ws.settings.automation.serve_tick_seconds)
         assert ws.stream is not None
         ws.stream.listeners.append(scheduler.stored)
