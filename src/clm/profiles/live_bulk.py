@@ -4,8 +4,10 @@ This is what :func:`clm.profiles.live.add_event` would build applying the events
 by one (tests compare the two), computed set-wise so that a server starts in seconds:
 per id and scope the decayed sums anchored at the scope's latest event (the sums of
 :mod:`clm.profiles.activity_state`, SPEC §4), per id its orders and line amounts per day
-(:mod:`clm.profiles.ledger`), latest visit, signup events and counts by type; and the
-Bloom filters of the stored event ids and order ids a bounded state checks against.
+(:mod:`clm.profiles.ledger`; a bounded state's older orders folded by the database too,
+so that Python reads a few rows per id however many orders it has), latest visit, signup
+events and counts by type; and the Bloom filters of the stored event ids and order ids a
+bounded state checks against.
 """
 
 from __future__ import annotations
