@@ -157,7 +157,7 @@ class Bloom:
             return
         self._room(len(hashes))
         p = self._positions_many(hashes).ravel()
-        np.bitwise_or.at(self._view, (p >> np.uint64(3)).astype(np.intp), _bit(p))
+        _set_bits(self._view, p)
         self.added += len(hashes)
         self._held += len(hashes)
 
@@ -171,6 +171,17 @@ class Bloom:
         for layer in self._full:
             out |= layer.contains_many(hashes)
         return out
+
+
+def _set_bits(view: npt.NDArray[np.uint8], p: npt.NDArray[np.uint64]) -> None:
+    """Set the bits at positions ``p`` of a byte array, repeats included: one pass per bit
+    of a byte, each an indexed OR (a byte repeated in a pass gets the same value each
+    time, so the repeats need no ``ufunc.at``, which took 100 ns a position)."""
+    byte = (p >> np.uint64(3)).astype(np.intp)
+    bit = (p & np.uint64(7)).astype(np.uint8)
+    for b in range(8):
+        at = byte[bit == b]
+        view[at] |= np.uint8(1 << b)
 
 
 def _bit(p: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:

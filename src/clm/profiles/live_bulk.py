@@ -4,8 +4,10 @@ This is what :func:`clm.profiles.live.add_event` would build applying the events
 by one (tests compare the two), computed set-wise so that a server starts in seconds:
 per id and scope the decayed sums anchored at the scope's latest event (the sums of
 :mod:`clm.profiles.activity_state`, SPEC §4), per id its orders and line amounts per day
-(:mod:`clm.profiles.ledger`), latest visit, signup events and counts by type; and the
-Bloom filters of the stored event ids and order ids a bounded state checks against.
+(:mod:`clm.profiles.ledger`; a bounded state's older orders folded by the database too,
+so that Python reads a few rows per id however many orders it has), latest visit, signup
+events and counts by type; and the Bloom filters of the stored event ids and order ids a
+bounded state checks against.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from clm.config import ActivitySection
 from clm.profiles import activity_state, ledger
 from clm.profiles.bloom import Bloom, hashes_of
 from clm.profiles.idset import IdSet
-from clm.profiles.ledger import Categories, Rules
+from clm.profiles.ledger import Categories, Ledger, Rules
 from clm.profiles.live import ORDER_KEY_SQL, Facts
 
 PURCHASE = "purchase"
@@ -111,44 +114,98 @@ def facts(
 
 
 _DAY = 86_400_000_000
-# The day number of a time in µs, exactly (``%`` truncates toward zero in DuckDB).
-_DAY_OF = f"((t - ((t % {_DAY}) + {_DAY}) % {_DAY}) // {_DAY})"
+
+
+def _day_of(column: str) -> str:
+    """The day number of a time in µs, exactly (``%`` truncates toward zero in DuckDB)."""
+    return f"(({column} - (({column} % {_DAY}) + {_DAY}) % {_DAY}) // {_DAY})"
+
+
+_DAY_OF = _day_of("t")
 
 
 def _purchases(
     con: duckdb.DuckDBPyConnection, of: Any, categories: Categories, rules: Rules
 ) -> None:
-    """Every id's ledger (:func:`clm.profiles.ledger.from_orders`) from its orders summed
-    and its line amounts summed per day, both by the database."""
-    purchases = f"""
-        WITH e AS ({_EVENTS})
-        SELECT rid, anon, {ORDER_KEY_SQL} AS okey, t,
-               coalesce(units, 0) AS units, category
-        FROM e WHERE type = '{PURCHASE}'
+    """Every id's ledger, as :func:`clm.profiles.ledger.from_orders` builds it from the
+    id's orders summed and its line amounts per day, with the folding done by the
+    database: per id the ``rules.limit`` newest orders (by first line, then key) and the
+    pinned ones come back one by one, the others as the folded aggregates, so that the
+    rows read grow with the ids, not with their orders."""
+    limit = "NULL" if rules.limit is None else str(int(rules.limit))
+    floor = "NULL" if rules.floor is None else str(int(rules.floor))
+    pinned = pa.table({"okey": pa.array(sorted(rules.pinned), pa.string())})
+    con.register("_clm_pinned", pinned)
+    try:
+        summed = con.sql(_folded_sql(limit, floor)).fetchall()
+        days = {
+            (rid, anon): dict(zip(d, u, strict=True))
+            for rid, anon, d, u in con.sql(
+                f"WITH p AS ({_PURCHASES}), g AS (SELECT rid, anon, {_DAY_OF} AS d, "
+                f"sum(units) AS u FROM p GROUP BY ALL) "
+                f"SELECT rid, anon, list(d), list(u) FROM g "
+                f"WHERE {floor} IS NULL OR d >= {floor} GROUP BY ALL"
+            ).fetchall()
+        }
+    finally:
+        con.unregister("_clm_pinned")
+    for rid, anon, keys, first, units, lines, cats, folded, fd_d, fd_n in summed:
+        out = Ledger()
+        out.keys = list(keys)
+        for t, u, n in zip(first, units, lines, strict=True):
+            out.nums.extend((int(t), int(u), int(n)))
+        out.masks = [_mask(categories, c) for c in cats]
+        out.days = {int(d): int(u) for d, u in days.get((rid, anon), {}).items()}
+        count, last, newest, folded_lines = folded
+        out.folded, out.folded_last, out.folded_newest = int(count), last, newest
+        out.folded_lines = int(folded_lines)
+        out.folded_days = {int(d): int(n) for d, n in zip(fd_d, fd_n, strict=True)}
+        of(rid, anon).purchases = out
+
+
+_PURCHASES = f"""
+    WITH e AS ({_EVENTS})
+    SELECT rid, anon, {ORDER_KEY_SQL} AS okey, t, coalesce(units, 0) AS units, category
+    FROM e WHERE type = '{PURCHASE}'
+"""
+
+
+def _folded_sql(limit: str, floor: str) -> str:
+    """Per id: the kept orders' keys, first times, amounts, lines and categories (newest
+    first), the folded ones' positive count, newest positive first time, newest first
+    time and lines, and their positive count per first day from ``floor`` on."""
+    return f"""
+        WITH p AS ({_PURCHASES}),
+        o AS (SELECT rid, anon, okey, min(t) AS first, sum(units) AS units, count(*) AS n
+              FROM p GROUP BY ALL),
+        r AS (SELECT o.*, pin.okey IS NOT NULL AS pinned FROM o
+              LEFT JOIN _clm_pinned pin ON o.okey = pin.okey),
+        k AS (SELECT *, pinned OR {limit} IS NULL OR row_number() OVER (
+                  PARTITION BY rid, anon, pinned ORDER BY first DESC, okey) <= {limit} AS kept
+              FROM r),
+        c AS (SELECT rid, anon, okey,
+                     list(DISTINCT p.category) FILTER (WHERE p.category IS NOT NULL) AS cats
+              FROM k JOIN p USING (rid, anon, okey) WHERE k.kept GROUP BY ALL),
+        fd AS (SELECT rid, anon, list(d) AS fd_d, list(n) AS fd_n FROM (
+                  SELECT rid, anon, {_day_of("first")} AS d, count(*) AS n FROM k
+                  WHERE NOT kept AND units > 0 GROUP BY ALL)
+               WHERE {floor} IS NULL OR d >= {floor} GROUP BY ALL),
+        f AS (SELECT k.rid, k.anon,
+                     list(k.okey ORDER BY k.first DESC, k.okey) FILTER (WHERE kept) AS keys,
+                     list(k.first ORDER BY k.first DESC, k.okey) FILTER (WHERE kept) AS firsts,
+                     list(k.units ORDER BY k.first DESC, k.okey) FILTER (WHERE kept) AS units,
+                     list(k.n ORDER BY k.first DESC, k.okey) FILTER (WHERE kept) AS lines,
+                     list(c.cats ORDER BY k.first DESC, k.okey) FILTER (WHERE kept) AS cats,
+                     (count(*) FILTER (WHERE NOT kept AND k.units > 0),
+                      max(k.first) FILTER (WHERE NOT kept AND k.units > 0),
+                      max(k.first) FILTER (WHERE NOT kept),
+                      coalesce(sum(k.n) FILTER (WHERE NOT kept), 0)) AS folded
+              FROM k LEFT JOIN c USING (rid, anon, okey) GROUP BY k.rid, k.anon)
+        SELECT f.rid, f.anon, coalesce(keys, []), coalesce(firsts, []),
+               coalesce(units, []), coalesce(lines, []), coalesce(cats, []), folded,
+               coalesce(fd_d, []), coalesce(fd_n, [])
+        FROM f LEFT JOIN fd USING (rid, anon)
     """
-    summed = con.sql(
-        f"""
-        WITH p AS ({purchases}),
-        o AS (SELECT rid, anon, okey, min(t) AS first, sum(units) AS units, count(*) AS n,
-                     list(DISTINCT category) FILTER (WHERE category IS NOT NULL) AS cats
-              FROM p GROUP BY ALL)
-        SELECT rid, anon, list(okey), list(first), list(units), list(n), list(cats)
-        FROM o GROUP BY ALL
-        """
-    ).fetchall()
-    days = {
-        (rid, anon): dict(zip(d, u, strict=True))
-        for rid, anon, d, u in con.sql(
-            f"WITH p AS ({purchases}), g AS (SELECT rid, anon, {_DAY_OF} AS d, "
-            "sum(units) AS u FROM p GROUP BY ALL) "
-            "SELECT rid, anon, list(d), list(u) FROM g GROUP BY ALL"
-        ).fetchall()
-    }
-    for rid, anon, keys, first, units, lines, cats in summed:
-        masks = [_mask(categories, c) for c in cats]
-        rows = list(zip(keys, first, (int(u) for u in units), lines, masks, strict=True))
-        per_day = {int(d): int(u) for d, u in days[(rid, anon)].items()}
-        of(rid, anon).purchases = ledger.from_orders(rows, per_day, rules)
 
 
 def _mask(categories: Categories, names: list[str] | None) -> int:
@@ -172,15 +229,12 @@ def shared_order_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def order_keys(con: duckdb.DuckDBPyConnection, headroom: int) -> Bloom:
     """A Bloom filter of every stored order id, sized for ``headroom`` more (growing by
-    layers beyond that, with :data:`GROW`)."""
-    n = con.sql("SELECT count(DISTINCT order_id) FROM events").fetchall()[0][0]
-    bloom = Bloom(int(n) + headroom, grow=GROW)
-    reader = con.sql(
-        f"SELECT DISTINCT order_id FROM events WHERE order_id IS NOT NULL AND type = '{PURCHASE}'"
-    ).to_arrow_reader(_BATCH)
-    for batch in reader:
-        bloom.add_many(hashes_of(batch.column(0).to_pylist()))
-    return bloom
+    layers beyond that, with :data:`GROW`). An order's lines add its id again (no
+    ``DISTINCT``: the hash aggregate cost more than the repeated keys), and the filter is
+    sized for the lines, at least as many as the orders."""
+    where = f"WHERE order_id IS NOT NULL AND type = '{PURCHASE}'"
+    n = con.sql(f"SELECT count(*) FROM events {where}").fetchall()[0][0]
+    return _filled(con, f"SELECT order_id FROM events {where}", int(n) + headroom)
 
 
 def event_ids(con: duckdb.DuckDBPyConnection) -> IdSet:
@@ -193,7 +247,12 @@ def event_id_filter(con: duckdb.DuckDBPyConnection, headroom: int) -> Bloom:
     """A Bloom filter of every stored event id, sized for ``headroom`` more (growing by
     layers beyond that, with :data:`GROW`)."""
     n = con.sql("SELECT count(*) FROM events").fetchall()[0][0]
-    bloom = Bloom(int(n) + headroom, grow=GROW)
-    for batch in con.sql("SELECT event_id FROM events").to_arrow_reader(_BATCH):
+    return _filled(con, "SELECT event_id FROM events", int(n) + headroom)
+
+
+def _filled(con: duckdb.DuckDBPyConnection, sql: str, capacity: int) -> Bloom:
+    """A filter for ``capacity`` keys holding the keys of a one-column query."""
+    bloom = Bloom(capacity, grow=GROW)
+    for batch in con.sql(sql).to_arrow_reader(_BATCH):
         bloom.add_many(hashes_of(batch.column(0).to_pylist()))
     return bloom

@@ -1,0 +1,40 @@
+"""``clm serve`` caps DuckDB's memory unless the workspace sets a limit itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clm import Workspace
+from clm.api.server import SERVE_MEMORY_LIMIT, limit_memory
+
+
+def _limit_bytes(ws: Workspace) -> int:
+    row = ws.con.execute(
+        "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
+    ).fetchone()
+    assert row is not None
+    number, unit = str(row[0]).split()
+    return int(float(number) * {"MiB": 2**20, "GiB": 2**30, "KiB": 2**10}[unit])
+
+
+def test_serving_caps_duckdb_memory_when_unset(ws: Workspace) -> None:
+    assert ws.settings.engine.memory_limit == ""
+    before = _limit_bytes(ws)
+    limit_memory(ws)
+    want = int(SERVE_MEMORY_LIMIT.removesuffix("MB")) * 1000**2
+    assert abs(_limit_bytes(ws) - want) < 2**20 < before - want
+
+
+def test_a_configured_limit_is_kept(tmp_path: Path) -> None:
+    Workspace.init(tmp_path / "ws").close()
+    toml = tmp_path / "ws" / "clm.toml"
+    text = toml.read_text()
+    assert 'memory_limit = ""' in text
+    toml.write_text(text.replace('memory_limit = ""', 'memory_limit = "1GB"'))
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        assert abs(_limit_bytes(ws) - 1000**3) < 2**20  # applied when opened
+        limit_memory(ws)
+        assert abs(_limit_bytes(ws) - 1000**3) < 2**20
+    finally:
+        ws.close()
