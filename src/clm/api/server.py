@@ -25,12 +25,15 @@ from clm.workspace import Workspace
 
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it
 GC_THRESHOLDS = (20_000, 20, 50)  # allocations before a young pass; passes before older ones
-# DuckDB's memory limit while serving when ``engine.memory_limit`` is not set. DuckDB's
-# own default, 80% of the RAM, lets its cache of the growing events table take memory
-# for as long as the server runs (+200 MiB in a 10-minute soak at 5,000 events/s); a
-# server shares its machine. Set once the live state is built (the start's aggregates
-# over every stored event may use more); queries beyond it spill to disk.
-SERVE_MEMORY_LIMIT = "256MB"
+# DuckDB's memory limit while serving when ``engine.memory_limit`` is not set: a quarter of
+# the RAM, at least 1 GiB (the share PostgreSQL's manual suggests for ``shared_buffers``
+# on a dedicated server). DuckDB's own default, 80% of the RAM, lets its cache of the
+# growing events table take memory for as long as the server runs; a fixed 256 MB, tried
+# first, made the scheduler's heavy tick at 1,000,000 profiles fail with
+# OutOfMemoryException (benchmarks/RESULTS.md, event API). Set once the live state is
+# built (the start's aggregates over every stored event may use more).
+SERVE_MEMORY_SHARE = 0.25
+SERVE_MEMORY_FLOOR = 2**30  # bytes
 
 
 def build(ws: Workspace, scheduler: Scheduler | None = None) -> tuple[ServerState, object]:
@@ -47,11 +50,17 @@ def build(ws: Workspace, scheduler: Scheduler | None = None) -> tuple[ServerStat
     return state, create_app(state)
 
 
+def serve_memory_limit() -> int:
+    """The bytes DuckDB may use while serving by default (see :data:`SERVE_MEMORY_SHARE`)."""
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(SERVE_MEMORY_FLOOR, int(ram * SERVE_MEMORY_SHARE))
+
+
 def limit_memory(ws: Workspace) -> None:
-    """DuckDB's memory limit for serving: :data:`SERVE_MEMORY_LIMIT` unless the workspace
+    """DuckDB's memory limit for serving: :func:`serve_memory_limit` unless the workspace
     sets ``engine.memory_limit`` (applied when it was opened)."""
     if not ws.settings.engine.memory_limit:
-        ws.con.execute(f"SET memory_limit = '{SERVE_MEMORY_LIMIT}'")
+        ws.con.execute(f"SET memory_limit = '{serve_memory_limit() // 2**20}MiB'")
 
 
 def serve(
