@@ -18,8 +18,9 @@ quarantines exactly those.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -80,6 +81,15 @@ def check(ws: Workspace, stream: EventStream) -> None:
         "SELECT count(*) FROM events WHERE customer_id = 'c-1' AND type = 'purchase'"
     ).fetchall()[0][0]
     assert view["events"]["purchase"] == stored
+
+
+def raising(exc: Exception) -> Callable[..., Any]:
+    """A stand-in for a read that fails with ``exc``."""
+
+    def failing(*_args: object) -> Any:
+        raise exc
+
+    return failing
 
 
 def quarantined(ws: Workspace) -> list[str]:
@@ -156,11 +166,7 @@ def test_a_failed_take_back_is_done_again_at_the_next_write(
     try:
         events_of = stream_reads.events_of
         with monkeypatch.context() as patch:
-
-            def failing(*_args: object) -> list[EventRecord]:
-                raise duckdb.IOException("injected: the database could not be read")
-
-            patch.setattr(stream_reads, "events_of", failing)
+            patch.setattr(stream_reads, "events_of", raising(duckdb.IOException("injected")))
             assert stream.accept([*own_history(), BAD]) == 3
             stream.flush()
             with stream.lock:  # not taken back yet: the purchase is still live
@@ -217,11 +223,7 @@ def test_a_failed_take_back_is_done_again_on_an_idle_server(
     stream = ws.start_stream(flush_interval=60)
     try:
         with monkeypatch.context() as patch:
-
-            def failing(*_args: object) -> list[EventRecord]:
-                raise RuntimeError("injected: not a database error")
-
-            patch.setattr(stream_reads, "events_of", failing)
+            patch.setattr(stream_reads, "events_of", raising(RuntimeError("injected: a defect")))
             assert stream.accept([*own_history(), BAD]) == 3
             stream.flush()  # the error is logged, not raised (in the writer, it would end it)
         assert stream._thread is not None and stream._thread.is_alive()
