@@ -23,8 +23,9 @@ from clm.profiles.ledger import Categories, Ledger, Rules
 DAY = 86_400_000_000
 T0 = 20_000 * DAY
 
+WHO = st.sampled_from([("C1", None), ("C2", None), (None, "A1"), ("C1", "A1")])
 LINE = st.tuples(
-    st.sampled_from([("C1", None), ("C2", None), (None, "A1"), ("C1", "A1")]),
+    WHO,
     st.integers(0, 12).map(lambda d: d * DAY // 2),  # few distinct times: ties
     st.integers(-30_000, 90_000),
     st.sampled_from(["o1", "o2", "o3", "o4", "o5", "o6", "o7", None]),
@@ -84,6 +85,37 @@ def content(p: Ledger, cats: Categories) -> tuple[object, ...]:
 def test_the_database_folds_orders_as_the_reference(
     raw: list[Raw], limit: int | None, with_floor: bool
 ) -> None:
+    assert_folds_as_reference(raw, limit, with_floor)
+
+
+# amounts that cancel: orders refunded to zero (no purchase) are common (found in review:
+# the lines above almost never sum to exactly zero, so counting them went unseen)
+CANCELLING = st.tuples(
+    WHO,
+    st.integers(0, 12).map(lambda d: d * DAY // 2),
+    st.sampled_from([-100, -50, 0, 50, 100]),
+    st.sampled_from(["o1", "o2", "o3", "o4", None]),
+    st.sampled_from([None, "beauty"]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(CANCELLING, min_size=1, max_size=30), st.sampled_from([0, 1, 2]), st.booleans())
+def test_orders_refunded_to_zero_fold_as_the_reference(
+    raw: list[Raw], limit: int, with_floor: bool
+) -> None:
+    assert_folds_as_reference(raw, limit, with_floor)
+
+
+def test_a_folded_order_on_the_floor_day_counts_on_that_day() -> None:
+    """Orders on days 1, 2 and 3 after T0, one kept, the floor on day 2: the folded order
+    of day 2 counts for its day, the one of day 1 does not (found in review)."""
+    raw: list[Raw] = [(("C1", None), d * DAY, 5_000, f"o{d}", None) for d in (1, 2, 3)]
+    assert_folds_as_reference(raw, 1, True)
+
+
+def assert_folds_as_reference(raw: list[Raw], limit: int | None, with_floor: bool) -> None:
+    """The database's ledgers equal the reference's for these lines and rules."""
     con = events_table(raw)
     shared = live_bulk.shared_order_keys(con)
     floor = ledger.day(T0) + 2 if with_floor and limit is not None else None
