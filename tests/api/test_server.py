@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from clm import Workspace
-from clm.api.server import SERVE_MEMORY_FLOOR, limit_memory, serve_memory_limit
+from clm.api.server import SERVE_MEMORY_FLOOR, limit_memory, machine_memory, serve_memory_limit
 
 
 def _limit_bytes(ws: Workspace) -> int:
@@ -42,3 +42,15 @@ def test_a_configured_limit_is_kept(tmp_path: Path) -> None:
         assert abs(_limit_bytes(ws) - 1000**3) < 2**20
     finally:
         ws.close()
+
+
+def test_a_container_limit_below_the_ram_is_the_machine_memory(tmp_path: Path) -> None:
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    v2, v1, absent = tmp_path / "memory.max", tmp_path / "limit_in_bytes", tmp_path / "none"
+    v2.write_text("max\n")  # cgroup v2 without a limit
+    v1.write_text(f"{ram * 4}\n")  # cgroup v1 without a limit: a huge number
+    assert machine_memory((v2, v1, absent)) == ram
+    v2.write_text(f"{4 * 2**30}\n")  # a container of 4 GiB
+    assert machine_memory((v2, v1, absent)) == min(ram, 4 * 2**30)
+    assert serve_memory_limit(4 * 2**30) == 2**30  # a quarter
+    assert serve_memory_limit(2 * 2**30) == SERVE_MEMORY_FLOOR  # never below 1 GiB

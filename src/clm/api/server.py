@@ -50,10 +50,32 @@ def build(ws: Workspace, scheduler: Scheduler | None = None) -> tuple[ServerStat
     return state, create_app(state)
 
 
-def serve_memory_limit() -> int:
-    """The bytes DuckDB may use while serving by default (see :data:`SERVE_MEMORY_SHARE`)."""
+# where a container's memory limit is (cgroup v2, then v1); "max" or a huge number: none
+CGROUP_LIMITS = (
+    Path("/sys/fs/cgroup/memory.max"),
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+)
+
+
+def machine_memory(limits: tuple[Path, ...] = CGROUP_LIMITS) -> int:
+    """The bytes of memory this process may use: the RAM, or a container's (cgroup)
+    limit when smaller (found in review: the RAM alone is the host's in a container)."""
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(SERVE_MEMORY_FLOOR, int(ram * SERVE_MEMORY_SHARE))
+    found = [ram]
+    for path in limits:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            found.append(int(text))
+    return min(found)
+
+
+def serve_memory_limit(memory: int | None = None) -> int:
+    """The bytes DuckDB may use while serving by default (see :data:`SERVE_MEMORY_SHARE`)."""
+    total = machine_memory() if memory is None else memory
+    return max(SERVE_MEMORY_FLOOR, int(total * SERVE_MEMORY_SHARE))
 
 
 def limit_memory(ws: Workspace) -> None:
